@@ -1,0 +1,93 @@
+//! Writes the charm's files as a `.charm` zip or as an unpacked charm directory.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use anyhow::{Context, Result, ensure};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipWriter};
+
+use crate::manifest::{Stamp, ZIP_EPOCH};
+
+pub struct Entry {
+    /// Path inside the charm, '/'-separated, relative.
+    pub path: String,
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+/// Sorted by path so the archive does not depend on the order files were gathered in.
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+}
+
+fn zip_time(stamp: &Stamp) -> Result<DateTime> {
+    // Zip (DOS) timestamps cover 1980..=2107 only.
+    let s = if stamp.year < 1980 { ZIP_EPOCH } else { *stamp };
+    let year = u16::try_from(s.year.min(2107)).context("year out of range")?;
+    DateTime::from_date_and_time(year, s.month, s.day, s.hour, s.minute, s.second)
+        .map_err(|e| anyhow::anyhow!("timestamp {} not representable in zip: {e}", s.isoformat()))
+}
+
+/// Writes the zip to `out` via a temporary sibling, so a failed pack leaves no partial file.
+pub fn write_zip(entries: &[Entry], stamp: &Stamp, out: &Path) -> Result<()> {
+    let time = zip_time(stamp)?;
+    let tmp = out.with_extension("charm.partial");
+    let file =
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let mut zip = ZipWriter::new(file);
+    for e in entries {
+        let options = SimpleFileOptions::default()
+            .compression_method(CompressionMethod::Deflated)
+            .system(zip::System::Unix)
+            .last_modified_time(time)
+            .unix_permissions(e.mode);
+        zip.start_file(e.path.as_str(), options)
+            .with_context(|| format!("zip: cannot add {}", e.path))?;
+        zip.write_all(&e.data)
+            .with_context(|| format!("zip: cannot write {}", e.path))?;
+    }
+    let file = zip.finish().context("zip: cannot finish the archive")?;
+    file.sync_all().context("zip: cannot flush")?;
+    fs::rename(&tmp, out).with_context(|| format!("cannot move the charm to {}", out.display()))
+}
+
+/// Unpacks into `dir`, which must not exist yet or be empty (we never delete files we did
+/// not write).
+pub fn write_dir(entries: &[Entry], dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let mut contents =
+            fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        ensure!(
+            contents.next().is_none(),
+            "{} exists and is not empty",
+            dir.display()
+        );
+    }
+    for e in entries {
+        let path = dir.join(&e.path);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::write(&path, &e.data).with_context(|| format!("cannot write {}", path.display()))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(e.mode))
+            .with_context(|| format!("cannot chmod {}", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zip_time_clamps_to_the_zip_range() -> Result<()> {
+        assert_eq!(zip_time(&Stamp::from_unix(0))?, DateTime::default());
+        let late = zip_time(&Stamp::from_unix(5_000_000_000))?;
+        assert_eq!(late.year(), 2107);
+        Ok(())
+    }
+}
