@@ -1,1 +1,20 @@
-//! placeholder
+//! Rust implementation of Charmed Service Mesh's `service_mesh` interface, wire-compatible with
+//! the Python `charmlibs.interfaces.service_mesh` and `canonical_service_mesh` packages.
+//!
+//! The core (types, Python-compatible JSON and `repr`, names, labels, the Istio builder) is
+//! pure; Kubernetes I/O lives behind the `kube` feature.
+
+pub mod istio;
+pub mod labels;
+pub mod model;
+pub mod names;
+pub mod pyjson;
+pub mod pyrepr;
+mod unicode_printable;
+
+pub use istio::{BuildError, build_authorization_policy};
+pub use model::{
+    CmrData, CmrDataError, DatabagError, Endpoint, FieldError, FieldErrorKind, LabelMap, Loc,
+    LocPart, MeshPolicy, MeshType, Method, PolicyError, PolicyParseError, PolicyTargetType, Port,
+    ProviderAppData, ProviderDataError, RuleViolation, dump_policies, parse_policies,
+};

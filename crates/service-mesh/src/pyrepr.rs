@@ -1,0 +1,91 @@
+//! Python `repr()` of the values that occur in a `MeshPolicy`.
+//!
+//! The policy name hashes pydantic's `str(MeshPolicy)`, which is built from `repr()` of each
+//! field, so these must match CPython 3.11 exactly.
+
+use std::fmt::Write as _;
+
+use crate::unicode_printable::NON_PRINTABLE;
+
+/// Python's `str.isprintable()` for one character (Python 3.11, Unicode 14.0.0).
+pub fn is_printable(c: char) -> bool {
+    let cp = u32::from(c);
+    // Binary search for the last range starting at or before `cp`.
+    let idx = NON_PRINTABLE.partition_point(|&(lo, _)| lo <= cp);
+    match idx.checked_sub(1).and_then(|i| NON_PRINTABLE.get(i)) {
+        Some(&(_, hi)) => cp > hi,
+        None => true,
+    }
+}
+
+/// Python `repr(s)` of a `str`.
+pub fn repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            _ if c == quote || c == '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            ' '..='~' => out.push(c),
+            _ if !c.is_ascii() && is_printable(c) => out.push(c),
+            _ => {
+                let cp = u32::from(c);
+                let _ = if cp <= 0xff {
+                    write!(out, "\\x{cp:02x}")
+                } else if cp <= 0xffff {
+                    write!(out, "\\u{cp:04x}")
+                } else {
+                    write!(out, "\\U{cp:08x}")
+                };
+            }
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_choice_and_escapes_match_python() {
+        assert_eq!(repr_str("abc"), "'abc'");
+        assert_eq!(repr_str("it's"), "\"it's\"");
+        assert_eq!(repr_str("a\"b"), "'a\"b'");
+        assert_eq!(repr_str("both ' and \""), "'both \\' and \"'");
+        assert_eq!(repr_str("tab\t\n\r\\"), "'tab\\t\\n\\r\\\\'");
+        assert_eq!(
+            repr_str("\u{0}\u{1f}\u{7f}\u{a0}\u{ad}"),
+            "'\\x00\\x1f\\x7f\\xa0\\xad'"
+        );
+        assert_eq!(repr_str("é😀"), "'é😀'");
+        assert_eq!(
+            repr_str("\u{200b}\u{2028}\u{e000}"),
+            "'\\u200b\\u2028\\ue000'"
+        );
+        assert_eq!(repr_str("\u{1d173}\u{10ffff}"), "'\\U0001d173\\U0010ffff'");
+        assert_eq!(repr_str("\u{3000}x"), "'\\u3000x'");
+    }
+
+    #[test]
+    fn printable_table_edges() {
+        assert!(is_printable(' '));
+        assert!(!is_printable('\u{a0}'));
+        assert!(is_printable('\u{a1}'));
+        assert!(!is_printable('\u{10ffff}'));
+        assert!(is_printable('\u{10000}'));
+        // U+0378 is unassigned in Unicode 14 (category Cn).
+        assert!(!is_printable('\u{378}'));
+    }
+}
