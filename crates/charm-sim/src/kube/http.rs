@@ -1,0 +1,447 @@
+//! Connections, routing, fault injection, request recording and discovery documents.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+use super::RecordedRequest;
+use super::fault::FaultError;
+use super::registry::ResourceType;
+use super::selector::{FieldSelector, LabelSelector};
+use super::status::ApiError;
+use super::store::{PatchKind, State, WriteParams};
+
+/// How long a "timeout" fault holds a request before answering 504.
+const FAULT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Marks a request whose connection must be dropped without a response.
+#[derive(Debug, thiserror::Error)]
+#[error("connection reset by injected fault")]
+struct ResetConnection;
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Accepts connections until `shutdown` fires.
+pub(crate) async fn serve(
+    listener: std::net::TcpListener,
+    state: Arc<Mutex<State>>,
+    mut shutdown: tokio::sync::oneshot::Receiver<()>,
+) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("kube API server cannot listen: {e}");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!("accept failed: {e}");
+                        continue;
+                    }
+                };
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
+                    // Errors here are client disconnects and injected resets.
+                    if let Err(e) = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await
+                    {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// Query values decoded as `application/x-www-form-urlencoded`.
+fn query_params(query: &str) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
+    if bytes.is_empty() {
+        return None;
+    }
+    if content_type.is_some_and(|c| c.contains("yaml")) {
+        serde_yaml_ng::from_slice(bytes).ok()
+    } else {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
+    let mut r = json_response(e.code, &e.body());
+    if let Some(s) = e.retry_after {
+        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+    }
+    r
+}
+
+/// What a real apiserver answers for a path no handler claims (an unknown group/version).
+fn page_not_found() -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from_static(b"404 page not found\n")));
+    *r.status_mut() = StatusCode::NOT_FOUND;
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn handle(
+    state: Arc<Mutex<State>>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ResetConnection> {
+    let method = req.method().clone();
+    let raw_path = req.uri().path().to_string();
+    let raw_query = req.uri().query().unwrap_or_default().to_string();
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            tracing::debug!("request body unreadable: {e}");
+            Bytes::new()
+        }
+    };
+    let mut record = RecordedRequest {
+        method: method.to_string(),
+        path: decode(&raw_path),
+        query: decode(&raw_query),
+        status: 0,
+        content_type: content_type.clone(),
+        body: parse_body(content_type.as_deref(), &bytes),
+    };
+
+    let fault = lock(&state).take_fault(method.as_str(), &record.path);
+    let response = match fault {
+        Some(FaultError::Reset) => {
+            lock(&state).requests.push(record);
+            return Err(ResetConnection);
+        }
+        Some(FaultError::Timeout) => {
+            tokio::time::sleep(FAULT_TIMEOUT).await;
+            error_response(&ApiError::timeout())
+        }
+        Some(FaultError::Status(code)) => error_response(&ApiError::injected(code)),
+        None => {
+            let ctx = Ctx {
+                method: &method,
+                query: query_params(&raw_query),
+                content_type: content_type.as_deref(),
+                user_agent,
+                bytes: &bytes,
+            };
+            let mut st = lock(&state);
+            route(&mut st, &raw_path, &ctx)
+        }
+    };
+    record.status = response.status().as_u16();
+    lock(&state).requests.push(record);
+    Ok(response)
+}
+
+struct Ctx<'a> {
+    method: &'a Method,
+    query: BTreeMap<String, String>,
+    content_type: Option<&'a str>,
+    user_agent: Option<String>,
+    bytes: &'a [u8],
+}
+
+impl Ctx<'_> {
+    fn write_params(&self) -> Result<WriteParams, ApiError> {
+        let force = match self.query.get("force").map(String::as_str) {
+            None => None,
+            Some("true") => Some(true),
+            Some("false") => Some(false),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid value for force: {other:?}"
+                )));
+            }
+        };
+        let field_manager = self.query.get("fieldManager").cloned().filter(|m| !m.is_empty());
+        if field_manager.as_ref().is_some_and(|m| m.len() > 128) {
+            return Err(ApiError::bad_request(
+                "fieldManager: Too long: must have at most 128 bytes",
+            ));
+        }
+        Ok(WriteParams {
+            field_manager,
+            force,
+            dry_run: self.query.get("dryRun").is_some_and(|d| d == "All"),
+            user_agent: self.user_agent.clone(),
+        })
+    }
+
+    fn json_body(&self) -> Result<Value, ApiError> {
+        if self.content_type.is_some_and(|c| c.contains("yaml")) {
+            return serde_yaml_ng::from_slice(self.bytes)
+                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+        }
+        serde_json::from_slice(self.bytes).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the object provided is unrecognized (body is not valid JSON: {e})"
+            ))
+        })
+    }
+}
+
+/// The parts of a resource URL after `/api/v1` or `/apis/<g>/<v>`.
+struct ResourcePath<'a> {
+    namespace: Option<String>,
+    plural: &'a str,
+    name: Option<String>,
+    subresource: Option<&'a str>,
+}
+
+fn resource_path<'a>(segs: &[&'a str]) -> Option<ResourcePath<'a>> {
+    let d = |s: &str| decode(s);
+    match segs {
+        ["namespaces", ns, plural, rest @ ..] => Some(ResourcePath {
+            namespace: Some(d(ns)),
+            plural,
+            name: rest.first().map(|n| d(n)),
+            subresource: match rest {
+                [_] | [] => None,
+                [_, sub] => Some(sub),
+                _ => return None,
+            },
+        }),
+        [plural, rest @ ..] => Some(ResourcePath {
+            namespace: None,
+            plural,
+            name: rest.first().map(|n| d(n)),
+            subresource: match rest {
+                [_] | [] => None,
+                [_, sub] => Some(sub),
+                _ => return None,
+            },
+        }),
+        [] => None,
+    }
+}
+
+fn route(st: &mut State, raw_path: &str, ctx: &Ctx<'_>) -> Response<Full<Bytes>> {
+    let segs: Vec<&str> = raw_path
+        .trim_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let (group, version, rest): (String, &str, &[&str]) = match segs.as_slice() {
+        ["version"] => return json_response(200, &version_info()),
+        ["api"] => return json_response(200, &json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})),
+        ["apis"] => return json_response(200, &group_list(st)),
+        ["apis", g] => {
+            return match group_doc(st, g) {
+                Some(doc) => json_response(200, &doc),
+                None => page_not_found(),
+            };
+        }
+        ["api", "v1", rest @ ..] => (String::new(), "v1", rest),
+        ["apis", g, v, rest @ ..] => (decode(g), *v, rest),
+        _ => return page_not_found(),
+    };
+    if !st.group_version_known(&group, version) {
+        return page_not_found();
+    }
+    if rest.is_empty() {
+        return json_response(200, &resource_list(st, &group, version));
+    }
+    let Some(rp) = resource_path(rest) else {
+        return error_response(&ApiError::no_resource());
+    };
+    let Some(rt) = st.find_type(&group, version, rp.plural) else {
+        return error_response(&ApiError::no_resource());
+    };
+    // Namespaced URL for a cluster-scoped kind, or a subresource: not served here.
+    if (rp.namespace.is_some() && !rt.namespaced) || rp.subresource.is_some() {
+        return error_response(&ApiError::no_resource());
+    }
+    match dispatch(st, &rt, &rp, ctx) {
+        Ok((code, body)) => json_response(code, &body),
+        Err(e) => error_response(&e),
+    }
+}
+
+fn dispatch(
+    st: &mut State,
+    rt: &Arc<ResourceType>,
+    rp: &ResourcePath<'_>,
+    ctx: &Ctx<'_>,
+) -> Result<(u16, Value), ApiError> {
+    let ns = rp.namespace.as_deref();
+    // A namespaced kind addressed by name needs its namespace in the URL.
+    if rt.namespaced && rp.name.is_some() && ns.is_none() {
+        return Err(ApiError::no_resource());
+    }
+    if ctx.query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        return Err(ApiError::method_not_allowed("watch (not simulated)"));
+    }
+    match (&rp.name, ctx.method) {
+        (None, &Method::GET) => {
+            let labels = LabelSelector::parse(
+                ctx.query
+                    .get("labelSelector")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )
+            .map_err(|e| ApiError::bad_request(format!("unable to parse requirement: {e}")))?;
+            let fields = FieldSelector::parse(
+                ctx.query
+                    .get("fieldSelector")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )
+            .map_err(ApiError::bad_request)?;
+            Ok((200, st.list(rt, ns, &labels, &fields)))
+        }
+        (None, &Method::POST) => {
+            if rt.namespaced && ns.is_none() {
+                return Err(ApiError::method_not_allowed("POST"));
+            }
+            let p = ctx.write_params()?;
+            let body = ctx.json_body()?;
+            Ok((201, st.create(rt, ns, body, &p)?))
+        }
+        (Some(name), &Method::GET) => Ok((200, st.get(rt, ns, name)?)),
+        (Some(name), &Method::PUT) => {
+            let p = ctx.write_params()?;
+            let body = ctx.json_body()?;
+            Ok((200, st.replace(rt, ns, name, body, &p)?))
+        }
+        (Some(name), &Method::PATCH) => {
+            let ct = ctx.content_type.unwrap_or_default();
+            let media = ct.split(';').next().unwrap_or_default().trim();
+            let kind = match media {
+                "application/apply-patch+yaml" => PatchKind::Apply,
+                "application/strategic-merge-patch+json" => PatchKind::Strategic,
+                "application/merge-patch+json" => PatchKind::Merge,
+                "application/json-patch+json" => PatchKind::Json,
+                _ => return Err(ApiError::unsupported_media_type(ct)),
+            };
+            let p = ctx.write_params()?;
+            let body = ctx.json_body()?;
+            st.patch(rt, ns, name, kind, body, &p)
+        }
+        (Some(name), &Method::DELETE) => {
+            let dry_run = ctx.query.get("dryRun").is_some_and(|d| d == "All");
+            Ok((200, st.delete(rt, ns, name, dry_run)?))
+        }
+        (_, m) => Err(ApiError::method_not_allowed(m.as_str())),
+    }
+}
+
+fn version_info() -> Value {
+    json!({
+        "major": "1", "minor": "33", "gitVersion": "v1.33.0-charm-sim",
+        "gitCommit": "", "gitTreeState": "clean", "buildDate": "2025-04-23T00:00:00Z",
+        "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64",
+    })
+}
+
+fn versions_of(st: &State, group: &str) -> Vec<String> {
+    let mut vs: Vec<String> = Vec::new();
+    // Storage version first: it is the preferred one.
+    for t in st.types().iter().filter(|t| t.group == group) {
+        if !vs.contains(&t.version) {
+            if t.storage {
+                vs.insert(0, t.version.clone());
+            } else {
+                vs.push(t.version.clone());
+            }
+        }
+    }
+    vs
+}
+
+fn group_doc(st: &State, group: &str) -> Option<Value> {
+    if group.is_empty() {
+        return None;
+    }
+    let vs = versions_of(st, group);
+    let first = vs.first()?;
+    let gv = |v: &String| json!({"groupVersion": format!("{group}/{v}"), "version": v});
+    Some(json!({
+        "kind": "APIGroup", "apiVersion": "v1", "name": group,
+        "versions": vs.iter().map(gv).collect::<Vec<_>>(),
+        "preferredVersion": gv(first),
+    }))
+}
+
+fn group_list(st: &State) -> Value {
+    let mut groups: Vec<String> = Vec::new();
+    for t in st.types() {
+        if !t.group.is_empty() && !groups.contains(&t.group) {
+            groups.push(t.group.clone());
+        }
+    }
+    let docs: Vec<Value> = groups.iter().filter_map(|g| group_doc(st, g)).collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": docs})
+}
+
+fn resource_list(st: &State, group: &str, version: &str) -> Value {
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let resources: Vec<Value> = st
+        .types()
+        .iter()
+        .filter(|t| t.group == group && t.version == version)
+        .map(|t| {
+            json!({
+                "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
+                "kind": t.kind, "shortNames": t.short_names,
+                "verbs": ["create", "delete", "get", "list", "patch", "update"],
+            })
+        })
+        .collect();
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}

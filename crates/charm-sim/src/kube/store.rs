@@ -1,0 +1,773 @@
+//! The server state and the verbs: get, list, create, replace, patch, apply, delete.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::fault::{ArmedFault, Fault, FaultError, take_fault};
+use super::registry::{self, ResourceType};
+use super::selector::{FieldSelector, LabelSelector};
+use super::ssa::{self, ManagedEntry, Writer};
+use super::status::{ApiError, Cause};
+use super::{KubeSimError, RecordedRequest, patch, validate};
+
+/// (group, kind, namespace or "", name): objects are stored once, whatever version wrote them.
+type Key = (String, String, String, String);
+
+#[derive(Debug, Clone)]
+struct Stored {
+    /// The object in its storage version, without managedFields.
+    obj: Value,
+    managed: Vec<ManagedEntry>,
+}
+
+/// Options of a write request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WriteParams {
+    pub field_manager: Option<String>,
+    pub force: Option<bool>,
+    pub dry_run: bool,
+    /// Used for the manager name when `fieldManager` is absent, as the apiserver does.
+    pub user_agent: Option<String>,
+}
+
+impl WriteParams {
+    fn manager(&self) -> String {
+        if let Some(m) = &self.field_manager {
+            return m.clone();
+        }
+        self.user_agent
+            .as_deref()
+            .and_then(|ua| ua.split('/').next())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("unknown")
+            .to_string()
+    }
+}
+
+/// The patch formats a PATCH can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PatchKind {
+    Apply,
+    Strategic,
+    Merge,
+    Json,
+}
+
+/// The manager name used for objects written through the simulator interface.
+const ACTOR: &str = "charm-sim";
+
+pub(crate) struct State {
+    types: Vec<Arc<ResourceType>>,
+    objects: BTreeMap<Key, Stored>,
+    rv: u64,
+    faults: Vec<ArmedFault>,
+    pub requests: Vec<RecordedRequest>,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+fn meta_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
+    let o = obj.as_object_mut()?;
+    let m = o
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !m.is_object() {
+        *m = Value::Object(Map::new());
+    }
+    m.as_object_mut()
+}
+
+/// Everything but metadata and status, for generation bumps.
+fn spec_part(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.as_object_mut() {
+        for k in ["metadata", "status", "apiVersion", "kind"] {
+            m.shift_remove(k);
+        }
+    }
+    o
+}
+
+/// The object without the fields a no-op write would still change.
+fn comparable(obj: &Value) -> Value {
+    let mut o = obj.clone();
+    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.shift_remove("resourceVersion");
+        m.shift_remove("managedFields");
+    }
+    o
+}
+
+fn sort_keys(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.sort_keys();
+            m.values_mut().for_each(sort_keys);
+        }
+        Value::Array(a) => a.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
+}
+
+impl State {
+    pub fn new() -> Self {
+        State {
+            types: registry::builtins(),
+            objects: BTreeMap::new(),
+            rv: 1,
+            faults: Vec::new(),
+            requests: Vec::new(),
+        }
+    }
+
+    pub fn arm_fault(&mut self, f: Fault) -> Result<(), KubeSimError> {
+        self.faults.push(ArmedFault::new(f)?);
+        Ok(())
+    }
+
+    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<FaultError> {
+        take_fault(&mut self.faults, method, path)
+    }
+
+    // ---- type lookups -------------------------------------------------------------------
+
+    pub fn group_version_known(&self, group: &str, version: &str) -> bool {
+        self.types
+            .iter()
+            .any(|t| t.group == group && t.version == version)
+    }
+
+    pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.types
+            .iter()
+            .find(|t| t.group == group && t.version == version && t.plural == plural)
+            .cloned()
+    }
+
+    fn find_gvk(&self, api_version: &str, kind: &str) -> Option<Arc<ResourceType>> {
+        self.types
+            .iter()
+            .find(|t| t.api_version() == api_version && t.kind == kind)
+            .cloned()
+    }
+
+    fn storage_type(&self, group: &str, kind: &str) -> Option<Arc<ResourceType>> {
+        let mut of_kind = self
+            .types
+            .iter()
+            .filter(|t| t.group == group && t.kind == kind);
+        let first = of_kind.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(of_kind)
+                .find(|t| t.storage)
+                .unwrap_or(first)
+                .clone(),
+        )
+    }
+
+    pub fn types(&self) -> &[Arc<ResourceType>] {
+        &self.types
+    }
+
+    // ---- presentation -------------------------------------------------------------------
+
+    /// The object as a client sees it through `rt`'s version.
+    fn present(rt: &ResourceType, s: &Stored) -> Value {
+        let mut obj = s.obj.clone();
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("apiVersion".into(), Value::String(rt.api_version()));
+        }
+        if !s.managed.is_empty()
+            && let Some(m) = meta_mut(&mut obj)
+        {
+            m.insert("managedFields".into(), ssa::render(&s.managed));
+        }
+        obj
+    }
+
+    fn key(rt: &ResourceType, ns: Option<&str>, name: &str) -> Key {
+        (
+            rt.group.clone(),
+            rt.kind.clone(),
+            if rt.namespaced {
+                ns.unwrap_or_default().to_string()
+            } else {
+                String::new()
+            },
+            name.to_string(),
+        )
+    }
+
+    fn namespace_exists(&self, ns: &str) -> bool {
+        self.objects.contains_key(&(
+            String::new(),
+            "Namespace".into(),
+            String::new(),
+            ns.to_string(),
+        ))
+    }
+
+    // ---- verbs --------------------------------------------------------------------------
+
+    pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        self.objects
+            .get(&Self::key(rt, ns, name))
+            .map(|s| Self::present(rt, s))
+            .ok_or_else(|| ApiError::not_found(&rt.plural, &rt.group, name))
+    }
+
+    pub fn list(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        labels: &LabelSelector,
+        fields: &FieldSelector,
+    ) -> Value {
+        let items: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|((g, k, n, _), _)| {
+                *g == rt.group && *k == rt.kind && ns.is_none_or(|ns| !rt.namespaced || n == ns)
+            })
+            .filter(|(_, s)| labels.matches(&s.obj) && fields.matches(&s.obj))
+            .map(|(_, s)| {
+                let mut o = Self::present(rt, s);
+                // Typed built-in lists carry no per-item apiVersion/kind; unstructured ones do.
+                if !rt.custom
+                    && let Some(m) = o.as_object_mut()
+                {
+                    m.shift_remove("apiVersion");
+                    m.shift_remove("kind");
+                }
+                o
+            })
+            .collect();
+        json!({
+            "apiVersion": rt.api_version(),
+            "kind": format!("{}List", rt.kind),
+            "metadata": {"resourceVersion": self.rv.to_string()},
+            "items": items,
+        })
+    }
+
+    /// Checks apiVersion, kind, name and namespace of a request body against the URL, and
+    /// fills the namespace in.
+    fn check_identity(
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: Option<&str>,
+        body: &mut Value,
+    ) -> Result<(), ApiError> {
+        if !body.is_object() {
+            return Err(ApiError::bad_request(
+                "the body of the request must be a JSON object",
+            ));
+        }
+        let av = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
+        if kind.is_empty() {
+            return Err(ApiError::bad_request("Object 'Kind' is missing in request body"));
+        }
+        if av != rt.api_version() || kind != rt.kind {
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({}) or the kind ({kind}) is not {}",
+                rt.api_version(),
+                rt.kind
+            )));
+        }
+        let body_ns = meta_str(body, "namespace").map(str::to_string);
+        let body_name = meta_str(body, "name").map(str::to_string);
+        let meta = meta_mut(body).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+        if rt.namespaced {
+            match (body_ns.as_deref(), ns) {
+                (Some(b), Some(u)) if !b.is_empty() && b != u => {
+                    return Err(ApiError::bad_request(
+                        "the namespace of the provided object does not match the namespace sent on the request",
+                    ));
+                }
+                (_, Some(u)) => {
+                    meta.insert("namespace".into(), Value::String(u.to_string()));
+                }
+                _ => {}
+            }
+        } else {
+            meta.shift_remove("namespace");
+        }
+        if let Some(n) = name {
+            match body_name.as_deref() {
+                Some(b) if b != n => {
+                    return Err(ApiError::bad_request(format!(
+                        "the name of the object ({b}) does not match the name on the URL ({n})"
+                    )));
+                }
+                _ => {
+                    meta.insert("name".into(), Value::String(n.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn create(
+        &mut self,
+        rt: &Arc<ResourceType>,
+        ns: Option<&str>,
+        mut body: Value,
+        p: &WriteParams,
+    ) -> Result<Value, ApiError> {
+        Self::check_identity(rt, ns, None, &mut body)?;
+        if meta_str(&body, "name").unwrap_or_default().is_empty()
+            && let Some(prefix) = meta_str(&body, "generateName").map(str::to_string)
+            && let Some(m) = meta_mut(&mut body)
+        {
+            let suffix: String = uuid::Uuid::new_v4().simple().to_string()[..5].to_string();
+            m.insert("name".into(), Value::String(format!("{prefix}{suffix}")));
+        }
+        let name = meta_str(&body, "name").unwrap_or_default().to_string();
+        let key = Self::key(rt, ns, &name);
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::already_exists(&rt.plural, &rt.group, &name));
+        }
+        let mut managed = Vec::new();
+        let w = Writer {
+            manager: &p.manager(),
+            api_version: &rt.api_version(),
+            now: &now(),
+        };
+        ssa::record_update(rt, None, &body, &mut managed, &w);
+        self.commit(rt, key, body, managed, p.dry_run)
+    }
+
+    pub fn replace(
+        &mut self,
+        rt: &Arc<ResourceType>,
+        ns: Option<&str>,
+        name: &str,
+        mut body: Value,
+        p: &WriteParams,
+    ) -> Result<Value, ApiError> {
+        Self::check_identity(rt, ns, Some(name), &mut body)?;
+        let key = Self::key(rt, ns, name);
+        let Some(old) = self.objects.get(&key).cloned() else {
+            return Err(ApiError::not_found(&rt.plural, &rt.group, name));
+        };
+        self.check_precondition(rt, name, &old, &body)?;
+        let mut managed = old.managed.clone();
+        let w = Writer {
+            manager: &p.manager(),
+            api_version: &rt.api_version(),
+            now: &now(),
+        };
+        ssa::record_update(rt, Some(&old.obj), &body, &mut managed, &w);
+        self.commit(rt, key, body, managed, p.dry_run)
+    }
+
+    /// Optimistic concurrency: a resourceVersion in the body must be the current one.
+    fn check_precondition(
+        &self,
+        rt: &ResourceType,
+        name: &str,
+        old: &Stored,
+        body: &Value,
+    ) -> Result<(), ApiError> {
+        match meta_str(body, "resourceVersion") {
+            Some(rv) if !rv.is_empty() && Some(rv) != meta_str(&old.obj, "resourceVersion") => {
+                Err(ApiError::stale(&rt.plural, &rt.group, name))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// PATCH in any of the supported formats; returns the status code (201 for an apply that
+    /// created the object) and the object.
+    pub fn patch(
+        &mut self,
+        rt: &Arc<ResourceType>,
+        ns: Option<&str>,
+        name: &str,
+        kind: PatchKind,
+        body: Value,
+        p: &WriteParams,
+    ) -> Result<(u16, Value), ApiError> {
+        if kind != PatchKind::Apply && p.force.is_some() {
+            return Err(ApiError::invalid(
+                "PatchOptions",
+                "meta.k8s.io",
+                "",
+                vec![Cause {
+                    reason: "FieldValueForbidden".into(),
+                    message: "Forbidden: may not be specified for non-apply patch".into(),
+                    field: "force".into(),
+                }],
+            ));
+        }
+        if kind == PatchKind::Strategic && rt.custom {
+            return Err(ApiError::unsupported_media_type(
+                "application/strategic-merge-patch+json",
+            ));
+        }
+        let key = Self::key(rt, ns, name);
+        let old = self.objects.get(&key).cloned();
+        let w = Writer {
+            manager: &p.manager(),
+            api_version: &rt.api_version(),
+            now: &now(),
+        };
+        if kind == PatchKind::Apply {
+            let Some(field_manager) = p.field_manager.as_deref() else {
+                return Err(ApiError::invalid(
+                    "PatchOptions",
+                    "meta.k8s.io",
+                    "",
+                    vec![Cause {
+                        reason: "FieldValueRequired".into(),
+                        message: "Required value: is required for apply patch".into(),
+                        field: "fieldManager".into(),
+                    }],
+                ));
+            };
+            let mut config = body;
+            Self::check_identity(rt, ns, Some(name), &mut config)?;
+            registry::drop_nulls(&mut config);
+            let w = Writer {
+                manager: field_manager,
+                ..w
+            };
+            if let Some(old) = &old {
+                self.check_precondition(rt, name, old, &config)?;
+            }
+            // Apply configurations carry no server-populated metadata.
+            if let Some(m) = meta_mut(&mut config) {
+                m.shift_remove("resourceVersion");
+                m.shift_remove("managedFields");
+            }
+            let live = old.as_ref().map(|o| (&o.obj, o.managed.as_slice()));
+            let applied = ssa::apply(rt, live, &config, p.force.unwrap_or(false), &w)
+                .map_err(|causes| ApiError::apply_conflict(&rt.plural, &rt.group, name, causes))?;
+            let code = if old.is_some() { 200 } else { 201 };
+            let obj = self.commit(rt, key, applied.object, applied.managed, p.dry_run)?;
+            return Ok((code, obj));
+        }
+        let Some(old) = old else {
+            return Err(ApiError::not_found(&rt.plural, &rt.group, name));
+        };
+        let mut obj = Self::present(rt, &old);
+        match kind {
+            PatchKind::Merge => patch::merge_patch(&mut obj, &body),
+            PatchKind::Strategic => patch::strategic_merge(rt, &mut obj, &body),
+            PatchKind::Json => patch::json_patch(&mut obj, &body).map_err(|e| {
+                ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}"))
+            })?,
+            PatchKind::Apply => {}
+        }
+        if meta_str(&obj, "name") != Some(name)
+            || (rt.namespaced && meta_str(&obj, "namespace") != ns)
+        {
+            return Err(ApiError::invalid(
+                &rt.kind,
+                &rt.group,
+                name,
+                vec![Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: "Invalid value: field is immutable".into(),
+                    field: "metadata.name".into(),
+                }],
+            ));
+        }
+        self.check_precondition(rt, name, &old, &obj)?;
+        if let Some(m) = meta_mut(&mut obj) {
+            m.shift_remove("managedFields");
+        }
+        if rt.custom {
+            registry::drop_nulls(&mut obj);
+        }
+        let mut managed = old.managed.clone();
+        ssa::record_update(rt, Some(&old.obj), &obj, &mut managed, &w);
+        Ok((200, self.commit(rt, key, obj, managed, p.dry_run)?))
+    }
+
+    pub fn delete(
+        &mut self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let key = Self::key(rt, ns, name);
+        let Some(old) = self.objects.get(&key).cloned() else {
+            return Err(ApiError::not_found(&rt.plural, &rt.group, name));
+        };
+        let presented = Self::present(rt, &old);
+        if !dry_run {
+            self.remove_object(&key, &old);
+        }
+        // Custom resources and namespaces answer with the object, other built-ins with a
+        // Success Status (ReturnDeletedObject in their registries).
+        if rt.custom || rt.kind == "Namespace" {
+            return Ok(presented);
+        }
+        Ok(json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {
+                "name": name,
+                "group": rt.group,
+                "kind": rt.plural,
+                "uid": meta_str(&old.obj, "uid").unwrap_or_default(),
+            },
+        }))
+    }
+
+    /// Removes an object and what goes with it: a namespace's objects, a CRD's types and
+    /// custom resources (a real server does both asynchronously).
+    fn remove_object(&mut self, key: &Key, old: &Stored) {
+        self.objects.remove(key);
+        self.rv += 1;
+        let (group, kind, _, name) = key;
+        if group.is_empty() && kind == "Namespace" {
+            self.objects.retain(|(_, _, ns, _), _| ns != name);
+        }
+        if group == "apiextensions.k8s.io" && kind == "CustomResourceDefinition" {
+            let crd_group = old.obj.pointer("/spec/group").and_then(Value::as_str);
+            let crd_kind = old.obj.pointer("/spec/names/kind").and_then(Value::as_str);
+            if let (Some(g), Some(k)) = (crd_group, crd_kind) {
+                self.types.retain(|t| !(t.custom && t.group == g && t.kind == k));
+                self.objects.retain(|(og, ok, _, _), _| !(og == g && ok == k));
+            }
+        }
+    }
+
+    /// Defaults, validation, server-populated fields, then the write itself (skipped for a
+    /// no-op or a dry run).
+    fn commit(
+        &mut self,
+        rt: &Arc<ResourceType>,
+        key: Key,
+        mut obj: Value,
+        managed: Vec<ManagedEntry>,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let (_, _, ns, name) = &key;
+        if rt.namespaced && !self.namespace_exists(ns) {
+            return Err(ApiError::not_found("namespaces", "", ns));
+        }
+        let storage = self.storage_type(&rt.group, &rt.kind).unwrap_or_else(|| rt.clone());
+        if let Some(o) = obj.as_object_mut() {
+            o.insert("apiVersion".into(), Value::String(storage.api_version()));
+            o.insert("kind".into(), Value::String(rt.kind.clone()));
+        }
+        if rt.kind == "Namespace" && rt.group.is_empty() {
+            let meta = meta_mut(&mut obj).ok_or_else(|| ApiError::internal("bad metadata"))?;
+            let labels = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Some(l) = labels.as_object_mut() {
+                l.insert(
+                    "kubernetes.io/metadata.name".into(),
+                    Value::String(name.clone()),
+                );
+            }
+        }
+        if let Some(schema) = &rt.schema {
+            registry::drop_nulls(&mut obj);
+            registry::prune_and_default(&registry::root_for_pruning(&schema.raw), &mut obj);
+        }
+        let mut causes = validate::metadata(rt, &obj);
+        causes.extend(validate::schema(rt, &obj));
+        let crd_types = if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
+            match registry::crd_types(&obj) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid".into(),
+                        message: e.to_string(),
+                        field: "spec".into(),
+                    });
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(&rt.kind, &rt.group, name, causes));
+        }
+
+        let old = self.objects.get(&key);
+        let old_meta = old.map(|o| &o.obj);
+        let uid = old_meta
+            .and_then(|o| meta_str(o, "uid"))
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string);
+        let created = old_meta
+            .and_then(|o| meta_str(o, "creationTimestamp"))
+            .map_or_else(now, str::to_string);
+        let generation = if rt.has_generation {
+            let old_gen = old_meta
+                .and_then(|o| o.pointer("/metadata/generation"))
+                .and_then(Value::as_u64);
+            Some(match (old_gen, old_meta) {
+                (Some(g), Some(o)) if spec_part(o) == spec_part(&obj) => g,
+                (Some(g), Some(_)) => g + 1,
+                _ => 1,
+            })
+        } else {
+            None
+        };
+        {
+            let meta = meta_mut(&mut obj).ok_or_else(|| ApiError::internal("bad metadata"))?;
+            meta.insert("uid".into(), Value::String(uid));
+            meta.insert("creationTimestamp".into(), Value::String(created));
+            match generation {
+                Some(g) => meta.insert("generation".into(), json!(g)),
+                None => meta.shift_remove("generation"),
+            };
+            meta.shift_remove("managedFields");
+            if let Some(rv) = old_meta.and_then(|o| meta_str(o, "resourceVersion")) {
+                meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+            }
+        }
+        if let Some(o) = old {
+            let same_owners = o.managed.len() == managed.len()
+                && o.managed.iter().zip(&managed).all(|(a, b)| {
+                    a.manager == b.manager && a.operation == b.operation && a.fields == b.fields
+                });
+            if same_owners && comparable(&o.obj) == comparable(&obj) {
+                return Ok(Self::present(rt, o));
+            }
+        }
+        let rv = self.rv + 1;
+        if let Some(meta) = meta_mut(&mut obj) {
+            meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+        }
+        let stored = Stored { obj, managed };
+        let out = Self::present(rt, &stored);
+        if dry_run {
+            return Ok(out);
+        }
+        self.rv = rv;
+        if let Some(new_types) = crd_types {
+            if let (Some(g), Some(k)) = (new_types.first().map(|t| t.group.clone()), new_types.first().map(|t| t.kind.clone())) {
+                self.types.retain(|t| !(t.custom && t.group == g && t.kind == k));
+            }
+            self.types.extend(new_types);
+        }
+        self.objects.insert(key, stored);
+        Ok(out)
+    }
+
+    // ---- the simulator-side interface ---------------------------------------------------
+
+    fn actor_type(&self, api_version: &str, kind: &str) -> Result<Arc<ResourceType>, KubeSimError> {
+        self.find_gvk(api_version, kind).ok_or_else(|| {
+            KubeSimError::Rejected(format!(
+                "no resource type {kind} in {api_version} (is its CRD installed?)"
+            ))
+        })
+    }
+
+    /// Create-or-replace by another actor (manager `charm-sim`, operation Update).
+    pub fn put_as_actor(&mut self, obj: Value) -> Result<(), KubeSimError> {
+        let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let rt = self.actor_type(av, kind)?;
+        let name = meta_str(&obj, "name").unwrap_or_default().to_string();
+        let ns = meta_str(&obj, "namespace").map(str::to_string);
+        if rt.namespaced && ns.is_none() {
+            return Err(KubeSimError::Rejected(format!(
+                "{kind} {name:?} needs metadata.namespace"
+            )));
+        }
+        let p = WriteParams {
+            field_manager: Some(ACTOR.into()),
+            ..WriteParams::default()
+        };
+        let key = Self::key(&rt, ns.as_deref(), &name);
+        let mut body = obj;
+        if let Some(m) = meta_mut(&mut body) {
+            for k in ["resourceVersion", "managedFields", "uid"] {
+                m.shift_remove(k);
+            }
+        }
+        let result = if self.objects.contains_key(&key) {
+            self.replace(&rt, ns.as_deref(), &name, body, &p)
+        } else {
+            self.create(&rt, ns.as_deref(), body, &p)
+        };
+        result
+            .map(|_| ())
+            .map_err(|e| KubeSimError::Rejected(e.message))
+    }
+
+    pub fn delete_as_actor(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<bool, KubeSimError> {
+        let rt = self.actor_type(api_version, kind)?;
+        match self.delete(&rt, ns, name, false) {
+            Ok(_) => Ok(true),
+            Err(e) if e.code == 404 => Ok(false),
+            Err(e) => Err(KubeSimError::Rejected(e.message)),
+        }
+    }
+
+    pub fn get_as_actor(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
+        let rt = self.find_gvk(api_version, kind)?;
+        self.get(&rt, ns, name).ok()
+    }
+
+    pub fn objects_for_output(&self) -> Vec<Value> {
+        let mut out: Vec<Value> = self
+            .objects
+            .values()
+            .map(|s| {
+                let mut o = s.obj.clone();
+                if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+                    for k in [
+                        "uid",
+                        "resourceVersion",
+                        "generation",
+                        "creationTimestamp",
+                        "managedFields",
+                    ] {
+                        m.shift_remove(k);
+                    }
+                }
+                sort_keys(&mut o);
+                o
+            })
+            .collect();
+        let sort_key = |o: &Value| {
+            let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_string();
+            (
+                s(o.get("apiVersion")),
+                s(o.get("kind")),
+                s(o.pointer("/metadata/namespace")),
+                s(o.pointer("/metadata/name")),
+            )
+        };
+        out.sort_by_key(sort_key);
+        out
+    }
+}

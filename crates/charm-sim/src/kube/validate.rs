@@ -1,0 +1,235 @@
+//! Object validation: names, labels, annotation keys, and CRD schemas.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::registry::ResourceType;
+use super::status::Cause;
+
+// Patterns from k8s.io/apimachinery/pkg/util/validation.
+static DNS1123_LABEL: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").ok());
+static DNS1123_SUBDOMAIN: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$").ok()
+});
+static DNS1035_LABEL: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new("^[a-z]([-a-z0-9]*[a-z0-9])?$").ok());
+static QUALIFIED_NAME: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new("^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$").ok());
+static LABEL_VALUE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new("^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$").ok());
+
+fn is_match(re: &LazyLock<Option<Regex>>, s: &str) -> bool {
+    re.as_ref().is_some_and(|r| r.is_match(s))
+}
+
+fn invalid(field: &str, value: &str, why: &str) -> Cause {
+    Cause {
+        reason: "FieldValueInvalid".into(),
+        message: format!("Invalid value: {value:?}: {why}"),
+        field: field.into(),
+    }
+}
+
+/// Problems with a DNS-1123 subdomain (empty when valid).
+pub(crate) fn subdomain_errors(s: &str) -> Vec<String> {
+    let mut e = Vec::new();
+    if s.len() > 253 {
+        e.push("must be no more than 253 characters".into());
+    }
+    if !is_match(&DNS1123_SUBDOMAIN, s) {
+        e.push("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')".into());
+    }
+    e
+}
+
+fn label_errors(s: &str) -> Vec<String> {
+    let mut e = Vec::new();
+    if s.len() > 63 {
+        e.push("must be no more than 63 characters".into());
+    }
+    if !is_match(&DNS1123_LABEL, s) {
+        e.push("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    e
+}
+
+fn dns1035_errors(s: &str) -> Vec<String> {
+    let mut e = Vec::new();
+    if s.len() > 63 {
+        e.push("must be no more than 63 characters".into());
+    }
+    if !is_match(&DNS1035_LABEL, s) {
+        e.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    e
+}
+
+/// Label and annotation keys: `[prefix/]name`.
+fn qualified_name_errors(key: &str) -> Vec<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    let mut e = Vec::new();
+    if let Some(p) = prefix {
+        if p.is_empty() {
+            e.push("prefix part must be non-empty".into());
+        } else {
+            e.extend(subdomain_errors(p).into_iter().map(|m| format!("prefix part {m}")));
+        }
+    }
+    if name.is_empty() {
+        e.push("name part must be non-empty".into());
+    } else {
+        if name.len() > 63 {
+            e.push("name part must be no more than 63 characters".into());
+        }
+        if !is_match(&QUALIFIED_NAME, name) {
+            e.push("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into());
+        }
+    }
+    e
+}
+
+fn label_value_errors(v: &str) -> Vec<String> {
+    let mut e = Vec::new();
+    if v.len() > 63 {
+        e.push("must be no more than 63 characters".into());
+    }
+    if !is_match(&LABEL_VALUE, v) {
+        e.push("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
+    }
+    e
+}
+
+/// Metadata checks every write goes through.
+pub(crate) fn metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if name.is_empty() {
+        causes.push(Cause {
+            reason: "FieldValueRequired".into(),
+            message: "Required value: name or generateName is required".into(),
+            field: "metadata.name".into(),
+        });
+    } else {
+        let errs = match rt.kind.as_str() {
+            "Namespace" => label_errors(name),
+            "Service" => dns1035_errors(name),
+            _ => subdomain_errors(name),
+        };
+        causes.extend(errs.iter().map(|m| invalid("metadata.name", name, m)));
+    }
+    if let Some(labels) = obj.pointer("/metadata/labels") {
+        match labels.as_object() {
+            Some(m) => {
+                for (k, v) in m {
+                    for e in qualified_name_errors(k) {
+                        causes.push(invalid("metadata.labels", k, &e));
+                    }
+                    match v.as_str() {
+                        Some(s) => {
+                            for e in label_value_errors(s) {
+                                causes.push(invalid(&format!("metadata.labels[{k}]"), s, &e));
+                            }
+                        }
+                        None => causes.push(invalid(
+                            &format!("metadata.labels[{k}]"),
+                            &v.to_string(),
+                            "label values must be strings",
+                        )),
+                    }
+                }
+            }
+            None => causes.push(invalid(
+                "metadata.labels",
+                &labels.to_string(),
+                "must be a map of strings",
+            )),
+        }
+    }
+    if let Some(ann) = obj.pointer("/metadata/annotations").and_then(Value::as_object) {
+        for (k, v) in ann {
+            for e in qualified_name_errors(k) {
+                causes.push(invalid("metadata.annotations", k, &e));
+            }
+            if !v.is_string() {
+                causes.push(invalid(
+                    &format!("metadata.annotations[{k}]"),
+                    &v.to_string(),
+                    "annotation values must be strings",
+                ));
+            }
+        }
+    }
+    causes
+}
+
+/// `/spec/rules/0/to` → `spec.rules[0].to`
+fn field_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if seg.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&seg);
+        }
+    }
+    out
+}
+
+/// Schema errors of a custom resource, one cause per error.
+pub(crate) fn schema(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    let Some(schema) = &rt.schema else {
+        return Vec::new();
+    };
+    schema
+        .validator
+        .iter_errors(obj)
+        .map(|e| {
+            let field = field_path(&e.instance_path().to_string());
+            let kind = e.kind();
+            let reason = match kind {
+                jsonschema::error::ValidationErrorKind::Type { .. } => "FieldValueTypeInvalid",
+                jsonschema::error::ValidationErrorKind::Required { .. } => "FieldValueRequired",
+                jsonschema::error::ValidationErrorKind::Enum { .. } => "FieldValueNotSupported",
+                _ => "FieldValueInvalid",
+            };
+            Cause {
+                reason: reason.into(),
+                message: format!("Invalid value: {}: {field} in body: {e}", e.instance()),
+                field,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels() {
+        assert!(subdomain_errors("a.b-c").is_empty());
+        assert!(!subdomain_errors("Bad_Name").is_empty());
+        assert!(!subdomain_errors(&"a".repeat(254)).is_empty());
+        assert!(!label_errors(&"a".repeat(64)).is_empty());
+        assert!(qualified_name_errors("app.kubernetes.io/instance").is_empty());
+        assert!(!qualified_name_errors("a/b/c").is_empty());
+        assert!(!qualified_name_errors(&"k".repeat(64)).is_empty());
+        assert!(label_value_errors("").is_empty());
+        assert!(!label_value_errors(&"v".repeat(64)).is_empty());
+        assert!(!label_value_errors("-x").is_empty());
+        assert_eq!(field_path("/spec/rules/0/to"), "spec.rules[0].to");
+    }
+}
