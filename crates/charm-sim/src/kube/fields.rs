@@ -146,10 +146,7 @@ pub(crate) fn get<'a>(obj: &'a Value, path: &[PathElem]) -> Option<&'a Value> {
     for e in path {
         cur = match e {
             PathElem::Field(f) => cur.get(f)?,
-            PathElem::Key(k) => cur
-                .as_array()?
-                .iter()
-                .find(|i| item_matches_key(i, k))?,
+            PathElem::Key(k) => cur.as_array()?.iter().find(|i| item_matches_key(i, k))?,
             PathElem::Value(v) => {
                 let want: Value = serde_json::from_str(v).ok()?;
                 cur.as_array()?.iter().find(|i| **i == want)?
@@ -197,8 +194,7 @@ pub(crate) fn remove(obj: &mut Value, path: &[PathElem]) {
             }
         }
         PathElem::Value(v) => {
-            if let (Some(a), Ok(want)) = (parent.as_array_mut(), serde_json::from_str::<Value>(v))
-            {
+            if let (Some(a), Ok(want)) = (parent.as_array_mut(), serde_json::from_str::<Value>(v)) {
                 a.retain(|i| *i != want);
             }
         }

@@ -107,7 +107,8 @@ fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
 fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
     let mut r = json_response(e.code, &e.body());
     if let Some(s) = e.retry_after {
-        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(s));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
     }
     r
 }
@@ -150,7 +151,8 @@ async fn handle(
     let mut record = RecordedRequest {
         method: method.to_string(),
         path: decode(&raw_path),
-        query: decode(&raw_query),
+        // Queries are form-encoded: '+' is a space.
+        query: decode(&raw_query.replace('+', " ")),
         status: 0,
         content_type: content_type.clone(),
         body: parse_body(content_type.as_deref(), &bytes),
@@ -204,7 +206,11 @@ impl Ctx<'_> {
                 )));
             }
         };
-        let field_manager = self.query.get("fieldManager").cloned().filter(|m| !m.is_empty());
+        let field_manager = self
+            .query
+            .get("fieldManager")
+            .cloned()
+            .filter(|m| !m.is_empty());
         if field_manager.as_ref().is_some_and(|m| m.len() > 128) {
             return Err(ApiError::bad_request(
                 "fieldManager: Too long: must have at most 128 bytes",
@@ -274,8 +280,13 @@ fn route(st: &mut State, raw_path: &str, ctx: &Ctx<'_>) -> Response<Full<Bytes>>
         .collect();
     let (group, version, rest): (String, &str, &[&str]) = match segs.as_slice() {
         ["version"] => return json_response(200, &version_info()),
-        ["api"] => return json_response(200, &json!({"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})),
+        ["api"] => {
+            return json_response(
+                200,
+                &json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+            );
+        }
         ["apis"] => return json_response(200, &group_list(st)),
         ["apis", g] => {
             return match group_doc(st, g) {
@@ -320,7 +331,11 @@ fn dispatch(
     if rt.namespaced && rp.name.is_some() && ns.is_none() {
         return Err(ApiError::no_resource());
     }
-    if ctx.query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+    if ctx
+        .query
+        .get("watch")
+        .is_some_and(|w| w == "true" || w == "1")
+    {
         return Err(ApiError::method_not_allowed("watch (not simulated)"));
     }
     match (&rp.name, ctx.method) {

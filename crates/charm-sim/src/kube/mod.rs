@@ -181,9 +181,9 @@ impl ApiServer {
         self.lock().get_as_actor(api_version, kind, namespace, name)
     }
 
-    /// Every object, normalised for comparing runs: sorted by apiVersion, kind, namespace,
-    /// name; uid, resourceVersion, generation, creationTimestamp and managedFields removed;
-    /// object keys sorted at every level.
+    /// Every object except CustomResourceDefinitions, normalised for comparing runs: sorted
+    /// by apiVersion, kind, namespace, name; uid, resourceVersion, generation,
+    /// creationTimestamp and managedFields removed; object keys sorted at every level.
     pub fn objects_for_output(&self) -> Vec<Value> {
         self.lock().objects_for_output()
     }

@@ -189,7 +189,11 @@ pub(crate) fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
             .and_then(Value::as_str)
             .ok_or("operation without path")?;
         let value = || op.get("value").cloned().ok_or("operation without value");
-        let from = || op.get("from").and_then(Value::as_str).ok_or("operation without from");
+        let from = || {
+            op.get("from")
+                .and_then(Value::as_str)
+                .ok_or("operation without from")
+        };
         match name {
             "add" => add(doc, path, value()?)?,
             "remove" => {

@@ -86,10 +86,34 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceType>> {
         builtin("", "v1", "Namespace", "namespaces", false, false, &["ns"]),
         builtin("", "v1", "ConfigMap", "configmaps", true, false, &["cm"]),
         builtin("", "v1", "Service", "services", true, false, &["svc"]),
-        builtin("", "v1", "ServiceAccount", "serviceaccounts", true, false, &["sa"]),
+        builtin(
+            "",
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            true,
+            false,
+            &["sa"],
+        ),
         builtin("", "v1", "Pod", "pods", true, false, &["po"]),
-        builtin("apps", "v1", "StatefulSet", "statefulsets", true, true, &["sts"]),
-        builtin("apps", "v1", "Deployment", "deployments", true, true, &["deploy"]),
+        builtin(
+            "apps",
+            "v1",
+            "StatefulSet",
+            "statefulsets",
+            true,
+            true,
+            &["sts"],
+        ),
+        builtin(
+            "apps",
+            "v1",
+            "Deployment",
+            "deployments",
+            true,
+            true,
+            &["deploy"],
+        ),
         builtin(
             "autoscaling",
             "v2",
@@ -128,13 +152,15 @@ pub(crate) fn default_crds() -> Vec<Value> {
     ];
     FILES
         .iter()
-        .filter_map(|(name, text)| match serde_yaml_ng::from_str::<Value>(text) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                tracing::error!("shipped CRD {name} does not parse: {e}");
-                None
-            }
-        })
+        .filter_map(
+            |(name, text)| match serde_yaml_ng::from_str::<Value>(text) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::error!("shipped CRD {name} does not parse: {e}");
+                    None
+                }
+            },
+        )
         .collect()
 }
 
@@ -263,9 +289,7 @@ fn schema_at<'a>(root: &'a Value, names: &[&str]) -> Option<&'a Value> {
         }
         node = match node.get("properties").and_then(|p| p.get(*name)) {
             Some(n) => n,
-            None => node
-                .get("additionalProperties")
-                .filter(|a| a.is_object())?,
+            None => node.get("additionalProperties").filter(|a| a.is_object())?,
         };
     }
     Some(node)

@@ -100,7 +100,9 @@ pub(crate) fn record_update(
             .retain(|p| new_set.contains(p) && (is_writer || !changed.contains(p)));
     }
     if !changed.is_empty() {
-        entry_mut(managed, w, Operation::Update).fields.extend(changed);
+        entry_mut(managed, w, Operation::Update)
+            .fields
+            .extend(changed);
     }
     managed.retain(|e| !e.fields.is_empty());
 }

@@ -158,7 +158,9 @@ impl ApiError {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {ct:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {ct:?})"
+            ),
         )
     }
 
@@ -172,19 +174,31 @@ impl ApiError {
             400 => ("BadRequest", "injected fault: bad request"),
             401 => ("Unauthorized", "Unauthorized"),
             403 => ("Forbidden", "injected fault: forbidden"),
-            404 => ("NotFound", "the server could not find the requested resource"),
+            404 => (
+                "NotFound",
+                "the server could not find the requested resource",
+            ),
             405 => ("MethodNotAllowed", "injected fault: method not allowed"),
             409 => (
                 "Conflict",
                 "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again",
             ),
             410 => ("Expired", "injected fault: expired"),
-            415 => ("UnsupportedMediaType", "injected fault: unsupported media type"),
+            415 => (
+                "UnsupportedMediaType",
+                "injected fault: unsupported media type",
+            ),
             422 => ("Invalid", "injected fault: invalid"),
-            429 => ("TooManyRequests", "Too many requests, please try again later."),
+            429 => (
+                "TooManyRequests",
+                "Too many requests, please try again later.",
+            ),
             500 => ("InternalError", "Internal error occurred: injected fault"),
             503 => ("ServiceUnavailable", "injected fault: service unavailable"),
-            504 => ("Timeout", "Timeout: request did not complete within the allotted timeout"),
+            504 => (
+                "Timeout",
+                "Timeout: request did not complete within the allotted timeout",
+            ),
             _ => ("", "injected fault"),
         };
         let mut e = Self::new(code, reason, message);

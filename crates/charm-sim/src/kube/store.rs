@@ -277,7 +277,9 @@ impl State {
         let av = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
         if kind.is_empty() {
-            return Err(ApiError::bad_request("Object 'Kind' is missing in request body"));
+            return Err(ApiError::bad_request(
+                "Object 'Kind' is missing in request body",
+            ));
         }
         if av != rt.api_version() || kind != rt.kind {
             return Err(ApiError::bad_request(format!(
@@ -288,7 +290,8 @@ impl State {
         }
         let body_ns = meta_str(body, "namespace").map(str::to_string);
         let body_name = meta_str(body, "name").map(str::to_string);
-        let meta = meta_mut(body).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+        let meta =
+            meta_mut(body).ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
         if rt.namespaced {
             match (body_ns.as_deref(), ns) {
                 (Some(b), Some(u)) if !b.is_empty() && b != u => {
@@ -467,7 +470,11 @@ impl State {
             PatchKind::Merge => patch::merge_patch(&mut obj, &body),
             PatchKind::Strategic => patch::strategic_merge(rt, &mut obj, &body),
             PatchKind::Json => patch::json_patch(&mut obj, &body).map_err(|e| {
-                ApiError::new(422, "Invalid", format!("the server rejected our request due to an error in our request: {e}"))
+                ApiError::new(
+                    422,
+                    "Invalid",
+                    format!("the server rejected our request due to an error in our request: {e}"),
+                )
             })?,
             PatchKind::Apply => {}
         }
@@ -544,8 +551,10 @@ impl State {
             let crd_group = old.obj.pointer("/spec/group").and_then(Value::as_str);
             let crd_kind = old.obj.pointer("/spec/names/kind").and_then(Value::as_str);
             if let (Some(g), Some(k)) = (crd_group, crd_kind) {
-                self.types.retain(|t| !(t.custom && t.group == g && t.kind == k));
-                self.objects.retain(|(og, ok, _, _), _| !(og == g && ok == k));
+                self.types
+                    .retain(|t| !(t.custom && t.group == g && t.kind == k));
+                self.objects
+                    .retain(|(og, ok, _, _), _| !(og == g && ok == k));
             }
         }
     }
@@ -564,7 +573,9 @@ impl State {
         if rt.namespaced && !self.namespace_exists(ns) {
             return Err(ApiError::not_found("namespaces", "", ns));
         }
-        let storage = self.storage_type(&rt.group, &rt.kind).unwrap_or_else(|| rt.clone());
+        let storage = self
+            .storage_type(&rt.group, &rt.kind)
+            .unwrap_or_else(|| rt.clone());
         if let Some(o) = obj.as_object_mut() {
             o.insert("apiVersion".into(), Value::String(storage.api_version()));
             o.insert("kind".into(), Value::String(rt.kind.clone()));
@@ -587,21 +598,22 @@ impl State {
         }
         let mut causes = validate::metadata(rt, &obj);
         causes.extend(validate::schema(rt, &obj));
-        let crd_types = if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
-            match registry::crd_types(&obj) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    causes.push(Cause {
-                        reason: "FieldValueInvalid".into(),
-                        message: e.to_string(),
-                        field: "spec".into(),
-                    });
-                    None
+        let crd_types =
+            if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
+                match registry::crd_types(&obj) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        causes.push(Cause {
+                            reason: "FieldValueInvalid".into(),
+                            message: e.to_string(),
+                            field: "spec".into(),
+                        });
+                        None
+                    }
                 }
-            }
-        } else {
-            None
-        };
+            } else {
+                None
+            };
         if !causes.is_empty() {
             return Err(ApiError::invalid(&rt.kind, &rt.group, name, causes));
         }
@@ -659,8 +671,12 @@ impl State {
         }
         self.rv = rv;
         if let Some(new_types) = crd_types {
-            if let (Some(g), Some(k)) = (new_types.first().map(|t| t.group.clone()), new_types.first().map(|t| t.kind.clone())) {
-                self.types.retain(|t| !(t.custom && t.group == g && t.kind == k));
+            if let (Some(g), Some(k)) = (
+                new_types.first().map(|t| t.group.clone()),
+                new_types.first().map(|t| t.kind.clone()),
+            ) {
+                self.types
+                    .retain(|t| !(t.custom && t.group == g && t.kind == k));
             }
             self.types.extend(new_types);
         }
@@ -680,7 +696,10 @@ impl State {
 
     /// Create-or-replace by another actor (manager `charm-sim`, operation Update).
     pub fn put_as_actor(&mut self, obj: Value) -> Result<(), KubeSimError> {
-        let av = obj.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+        let av = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
         let rt = self.actor_type(av, kind)?;
         let name = meta_str(&obj, "name").unwrap_or_default().to_string();
@@ -738,10 +757,14 @@ impl State {
     }
 
     pub fn objects_for_output(&self) -> Vec<Value> {
+        // CRDs are the scenario's `crds` input, not cluster state worth diffing (and large).
         let mut out: Vec<Value> = self
             .objects
-            .values()
-            .map(|s| {
+            .iter()
+            .filter(|((g, k, _, _), _)| {
+                !(g == "apiextensions.k8s.io" && k == "CustomResourceDefinition")
+            })
+            .map(|(_, s)| {
                 let mut o = s.obj.clone();
                 if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
                     for k in [

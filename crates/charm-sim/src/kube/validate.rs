@@ -78,7 +78,11 @@ fn qualified_name_errors(key: &str) -> Vec<String> {
         if p.is_empty() {
             e.push("prefix part must be non-empty".into());
         } else {
-            e.extend(subdomain_errors(p).into_iter().map(|m| format!("prefix part {m}")));
+            e.extend(
+                subdomain_errors(p)
+                    .into_iter()
+                    .map(|m| format!("prefix part {m}")),
+            );
         }
     }
     if name.is_empty() {
@@ -154,7 +158,10 @@ pub(crate) fn metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
             )),
         }
     }
-    if let Some(ann) = obj.pointer("/metadata/annotations").and_then(Value::as_object) {
+    if let Some(ann) = obj
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+    {
         for (k, v) in ann {
             for e in qualified_name_errors(k) {
                 causes.push(invalid("metadata.annotations", k, &e));
