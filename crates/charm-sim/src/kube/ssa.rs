@@ -134,7 +134,25 @@ pub(crate) fn apply(
     };
     let mut managed: Vec<ManagedEntry> = live_managed.to_vec();
 
-    // Conflicts: a field another manager owns that this config sets to a different value.
+    let mut object = live.clone();
+    // Fields this manager applied before and now omits go away unless someone else owns them.
+    let previous: FieldSet = managed
+        .iter()
+        .find(|e| e.manager == w.manager && e.operation == Operation::Apply)
+        .map(|e| e.fields.clone())
+        .unwrap_or_default();
+    for p in previous.difference(&applied_set) {
+        let owned_elsewhere = managed.iter().any(|e| {
+            !(e.manager == w.manager && e.operation == Operation::Apply)
+                && e.fields.iter().any(|q| q.starts_with(p))
+        });
+        if !owned_elsewhere {
+            fields::remove(&mut object, p);
+        }
+    }
+    merge(rt, &mut object, config, &mut Vec::new());
+
+    // Conflicts: a field another manager owns that this apply touches and changes.
     let mut conflicts: Vec<(usize, FieldPath)> = Vec::new();
     for (i, e) in managed.iter().enumerate() {
         if e.manager == w.manager {
@@ -142,7 +160,7 @@ pub(crate) fn apply(
         }
         for q in &e.fields {
             let touched = applied_set.iter().any(|p| fields::overlaps(p, q));
-            if touched && fields::get(config, q) != fields::get(live, q) {
+            if touched && fields::get(&object, q) != fields::get(live, q) {
                 conflicts.push((i, q.clone()));
             }
         }
@@ -167,24 +185,6 @@ pub(crate) fn apply(
     for (i, q) in &conflicts {
         managed[*i].fields.remove(q);
     }
-
-    let mut object = live.clone();
-    // Fields this manager applied before and now omits go away unless someone else owns them.
-    let previous: FieldSet = managed
-        .iter()
-        .find(|e| e.manager == w.manager && e.operation == Operation::Apply)
-        .map(|e| e.fields.clone())
-        .unwrap_or_default();
-    for p in previous.difference(&applied_set) {
-        let owned_elsewhere = managed.iter().any(|e| {
-            !(e.manager == w.manager && e.operation == Operation::Apply)
-                && e.fields.iter().any(|q| q.starts_with(p))
-        });
-        if !owned_elsewhere {
-            fields::remove(&mut object, p);
-        }
-    }
-    merge(rt, &mut object, config, &mut Vec::new());
 
     entry_mut(&mut managed, w, Operation::Apply).fields = applied_set;
     let final_set = field_set(rt, &object);
