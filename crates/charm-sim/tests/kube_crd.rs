@@ -1,0 +1,309 @@
+//! Custom resources: served only while their CRD is installed, in every served version,
+//! validated against the version's openAPIV3Schema.
+
+use charm_sim::kube::{ApiServer, ApiServerConfig};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde_json::{Value, json};
+
+async fn client(server: &ApiServer) -> kube::Client {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&path, "prod").expect("kubeconfig");
+    let kc = Kubeconfig::read_from(&path).expect("kubeconfig parses");
+    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(cfg).expect("client")
+}
+
+fn api_err(e: kube::Error) -> Box<kube::core::Status> {
+    match e {
+        kube::Error::Api(s) => s,
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+fn server(crds: Vec<Value>) -> ApiServer {
+    ApiServer::start(ApiServerConfig {
+        crds,
+        objects: vec![
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "cos"}}),
+        ],
+        faults: vec![],
+    })
+    .expect("server starts")
+}
+
+fn ap_resource(version: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("security.istio.io", version, "AuthorizationPolicy"),
+        "authorizationpolicies",
+    )
+}
+
+fn policy(name: &str, ns: &str, scope: &str, spec: Value) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": name, "namespace": ns, "labels": {
+            "app.kubernetes.io/instance": "prod-istio-beacon-k8s",
+            "kubernetes-resource-handler-scope": scope}},
+        "spec": spec,
+    }))
+    .expect("policy")
+}
+
+fn unit_policy() -> Value {
+    json!({"selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/cos/sa/prometheus"]}}],
+            "to": [{"operation": {"ports": ["9090"]}}]}]})
+}
+
+#[tokio::test]
+async fn authorization_policies_across_namespaces_and_versions() {
+    let server = server(ApiServer::default_crds());
+    let client = client(&server).await;
+    let pp = PatchParams::apply("istio-beacon-k8s").force();
+    for (name, ns, scope) in [
+        ("a", "prod", "istio-authorization-policy"),
+        ("b", "cos", "istio-authorization-policy"),
+        ("c", "prod", "modeloperator-authorization-policy"),
+    ] {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ap_resource("v1"));
+        api.patch(
+            name,
+            &pp,
+            &Patch::Apply(policy(name, ns, scope, unit_policy())),
+        )
+        .await
+        .expect("apply");
+    }
+    let all: Api<DynamicObject> = Api::all_with(client.clone(), &ap_resource("v1"));
+    let list = all
+        .list(&ListParams::default().labels(
+            "app.kubernetes.io/instance=prod-istio-beacon-k8s,kubernetes-resource-handler-scope=istio-authorization-policy",
+        ))
+        .await
+        .expect("list all namespaces");
+    let found: Vec<(String, String)> = list
+        .items
+        .iter()
+        .map(|o| {
+            (
+                o.metadata.namespace.clone().unwrap_or_default(),
+                o.metadata.name.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("cos".to_string(), "b".to_string()),
+            ("prod".to_string(), "a".to_string())
+        ]
+    );
+    assert_eq!(
+        server.take_requests().last().map(|r| r.path.clone()),
+        Some("/apis/security.istio.io/v1/authorizationpolicies".to_string())
+    );
+
+    // v1beta1 is served too and answers in the version asked for.
+    let beta: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "prod", &ap_resource("v1beta1"));
+    let a = beta.get("a").await.expect("v1beta1 get");
+    assert_eq!(
+        a.types.as_ref().map(|t| t.api_version.as_str()),
+        Some("security.istio.io/v1beta1")
+    );
+    let out = server.objects_for_output();
+    assert!(
+        out.iter()
+            .filter(|o| o["kind"] == "AuthorizationPolicy")
+            .all(|o| o["apiVersion"] == "security.istio.io/v1"),
+        "stored in the storage version"
+    );
+
+    let v1: Api<DynamicObject> = Api::namespaced_with(client, "prod", &ap_resource("v1"));
+    v1.delete("a", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let e = api_err(
+        v1.delete("a", &DeleteParams::default())
+            .await
+            .expect_err("gone"),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (404, "NotFound"));
+    assert_eq!(
+        e.message,
+        "authorizationpolicies.security.istio.io \"a\" not found"
+    );
+}
+
+#[tokio::test]
+async fn schema_invalid_policies_are_rejected_with_causes() {
+    let server = server(ApiServer::default_crds());
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client(&server).await, "prod", &ap_resource("v1"));
+    let pp = PatchParams::apply("istio-beacon-k8s").force();
+
+    let int_ports = json!({"rules": [{"to": [{"operation": {"ports": [5432]}}]}]});
+    let e = api_err(
+        api.patch("p", &pp, &Patch::Apply(policy("p", "prod", "s", int_ports)))
+            .await
+            .expect_err("integer ports"),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    let causes = e
+        .details
+        .as_ref()
+        .map(|d| d.causes.clone())
+        .unwrap_or_default();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0].field, "spec.rules[0].to[0].operation.ports[0]");
+    assert_eq!(causes[0].reason, "FieldValueTypeInvalid");
+    assert!(
+        e.message
+            .starts_with("AuthorizationPolicy.security.istio.io \"p\" is invalid: "),
+        "{}",
+        e.message
+    );
+
+    let bad_rule = json!({"rules": ["allow-everyone"]});
+    let e = api_err(
+        api.create(&PostParams::default(), &policy("q", "prod", "s", bad_rule))
+            .await
+            .expect_err("a rule that is not an object"),
+    );
+    assert_eq!(e.code, 422);
+    let causes = e
+        .details
+        .as_ref()
+        .map(|d| d.causes.clone())
+        .unwrap_or_default();
+    assert_eq!(causes[0].field, "spec.rules[0]");
+
+    let e = api_err(
+        api.create(
+            &PostParams::default(),
+            &policy("q", "prod", "s", json!({"action": "MAYBE"})),
+        )
+        .await
+        .expect_err("enum"),
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        server
+            .object(
+                "security.istio.io/v1",
+                "AuthorizationPolicy",
+                Some("prod"),
+                "q"
+            )
+            .is_none()
+    );
+
+    // Unknown fields are pruned, not rejected (no additionalProperties: false in the schema).
+    let pruned = api
+        .patch(
+            "r",
+            &pp,
+            &Patch::Apply(policy(
+                "r",
+                "prod",
+                "s",
+                json!({"action": "ALLOW", "typo": 1}),
+            )),
+        )
+        .await
+        .expect("valid");
+    assert_eq!(pruned.data["spec"], json!({"action": "ALLOW"}));
+}
+
+#[tokio::test]
+async fn custom_resources_need_their_crd() {
+    let server = server(vec![]);
+    let client = client(&server).await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "prod", &ap_resource("v1"));
+    // Like a real apiserver, an unknown group answers a plain-text 404 page.
+    let e = api_err(api.list(&ListParams::default()).await.expect_err("no CRD"));
+    assert_eq!(e.code, 404);
+    assert_eq!(e.message, "404 page not found");
+    let e = api_err(
+        api.patch(
+            "p",
+            &PatchParams::apply("m"),
+            &Patch::Apply(policy("p", "prod", "s", json!({}))),
+        )
+        .await
+        .expect_err("no CRD"),
+    );
+    assert_eq!(e.code, 404);
+
+    // Installing the CRD through the API serves the kind; deleting it removes the kind.
+    let crds: Api<CustomResourceDefinition> = Api::all(client);
+    let crd: CustomResourceDefinition = serde_json::from_value(
+        ApiServer::default_crds()
+            .into_iter()
+            .find(|c| c["spec"]["names"]["kind"] == "AuthorizationPolicy")
+            .expect("shipped CRD"),
+    )
+    .expect("CRD parses");
+    crds.create(&PostParams::default(), &crd)
+        .await
+        .expect("install");
+    api.patch(
+        "p",
+        &PatchParams::apply("m"),
+        &Patch::Apply(policy("p", "prod", "s", json!({}))),
+    )
+    .await
+    .expect("served now");
+    assert_eq!(
+        api.list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .len(),
+        1
+    );
+    crds.delete(
+        "authorizationpolicies.security.istio.io",
+        &DeleteParams::default(),
+    )
+    .await
+    .expect("uninstall");
+    let e = api_err(api.get("p").await.expect_err("kind gone"));
+    assert_eq!(e.code, 404);
+    assert!(
+        server
+            .objects_for_output()
+            .iter()
+            .all(|o| o["kind"] != "AuthorizationPolicy"),
+        "custom resources go with their CRD"
+    );
+}
+
+#[tokio::test]
+async fn discovery_lists_installed_groups() {
+    let server = server(ApiServer::default_crds());
+    let client = client(&server).await;
+    let groups = client.list_api_groups().await.expect("/apis");
+    let names: Vec<String> = groups.groups.iter().map(|g| g.name.clone()).collect();
+    assert!(names.contains(&"security.istio.io".to_string()));
+    assert!(names.contains(&"apps".to_string()));
+    let resources = client
+        .list_api_group_resources("security.istio.io/v1beta1")
+        .await
+        .expect("resource list");
+    assert_eq!(resources.resources[0].name, "authorizationpolicies");
+    assert!(resources.resources[0].namespaced);
+    let core = client.list_core_api_versions().await.expect("/api");
+    assert_eq!(core.versions, ["v1"]);
+    let version = client.apiserver_version().await.expect("/version");
+    assert_eq!(version.major, "1");
+}
