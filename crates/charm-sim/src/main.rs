@@ -1,1 +1,87 @@
-fn main() {}
+//! `charm-sim run --charm <dir|.charm> --scenario <file> [--out result.json]`, and, when started
+//! under a hook tool's name (a symlink in the tools dir), that hook tool.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "charm-sim",
+    about = "Plays a Juju model, a Kubernetes API server and Pebble against a charm"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a scenario and print the result document.
+    Run {
+        /// Charm directory or packed .charm file.
+        #[arg(long)]
+        charm: PathBuf,
+        /// Scenario file (YAML or JSON).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Write the result here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let mut args = std::env::args();
+    let argv0 = args.next().unwrap_or_default();
+    let base = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if charm_sim::tools::TOOL_NAMES.contains(&base.as_str()) {
+        let code = charm_sim::agent::run_client(&base, args.collect());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CHARM_SIM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run {
+            charm,
+            scenario,
+            out,
+        } => match run(&charm, &scenario, out) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                let bad_input = e
+                    .downcast_ref::<charm_sim::SimError>()
+                    .is_some_and(charm_sim::SimError::is_bad_input);
+                // One line: what and where.
+                eprintln!("charm-sim: {}", format!("{e:#}").replace('\n', " "));
+                ExitCode::from(if bad_input { 2 } else { 1 })
+            }
+        },
+    }
+}
+
+fn run(
+    charm: &std::path::Path,
+    scenario: &std::path::Path,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let output = charm_sim::run_scenario(charm, scenario, &charm_sim::RunOptions::default())?;
+    let mut text = serde_json::to_string_pretty(&output)?;
+    text.push('\n');
+    match out {
+        Some(p) => std::fs::write(&p, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
