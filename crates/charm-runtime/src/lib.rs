@@ -36,6 +36,9 @@ pub mod model;
 pub mod pebble;
 pub mod tools;
 
+#[cfg(test)]
+mod testutil;
+
 pub use context::{Event, HookEvent, JujuContext, RelationKind};
 pub use model::{Model, ModelError, Relation, Status};
 pub use tools::{HookTools, ProcessRunner, RelationRef, ToolError, ToolRunner};

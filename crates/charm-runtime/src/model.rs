@@ -434,3 +434,6 @@ impl Model {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -800,3 +800,6 @@ impl HookTools {
         self.run("state-delete", vec![s(key)], None).map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests;
