@@ -1,0 +1,134 @@
+//! Performing a plan's Kubernetes writes (the thin I/O edge).
+
+use kube::Client;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use crate::kinds::{Kind, ObjectKey};
+use crate::live::{
+    KubeFailure, api_code, classify, configmap_resource, namespace_resource, resource,
+    service_resource, statefulset_resource,
+};
+use crate::plan::Action;
+
+/// Writes to the API server with our field manager.
+pub struct KubeWriter {
+    pub client: Client,
+    /// The app name: upstream's lightkube `field_manager`.
+    pub field_manager: String,
+    pub model: String,
+}
+
+/// What happened to one Kubernetes action that did not fail the hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Written,
+    /// The API server refused an AuthorizationPolicy built from consumer data (e.g. its
+    /// target namespace does not exist): logged and counted, the rest goes on.
+    Rejected,
+}
+
+impl KubeWriter {
+    fn strategic(&self) -> PatchParams {
+        PatchParams {
+            field_manager: Some(self.field_manager.clone()),
+            ..PatchParams::default()
+        }
+    }
+
+    /// Perform one Kubernetes action (non-Kubernetes actions are the caller's).
+    pub async fn run(&self, action: &Action) -> Result<Done, KubeFailure> {
+        let ns = self.model.as_str();
+        match action {
+            Action::PatchStatefulSetLabels { name, labels } => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), ns, &statefulset_resource());
+                let body = json!({"spec": {"template": {"metadata": {"labels": labels}}}});
+                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                    .await
+                    .map_err(|e| classify(&format!("patch StatefulSet {name}"), e))?;
+            }
+            Action::PatchServiceLabels { name, labels } => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), ns, &service_resource());
+                let body = json!({"metadata": {"labels": labels}});
+                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                    .await
+                    .map_err(|e| classify(&format!("patch Service {name}"), e))?;
+            }
+            Action::CreateLabelRecord { name, labels } => {
+                let ar = configmap_resource();
+                let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
+                let body: DynamicObject = serde_json::from_value(json!({
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {"name": name, "namespace": ns},
+                    "data": {"labels": labels},
+                }))
+                .map_err(|e| classify("build label ConfigMap", kube::Error::SerdeError(e)))?;
+                let pp = PostParams {
+                    field_manager: Some(self.field_manager.clone()),
+                    ..PostParams::default()
+                };
+                api.create(&pp, &body)
+                    .await
+                    .map_err(|e| classify(&format!("create ConfigMap {name}"), e))?;
+            }
+            Action::PatchLabelRecord { name, labels } => {
+                let api: Api<DynamicObject> =
+                    Api::namespaced_with(self.client.clone(), ns, &configmap_resource());
+                let body = json!({"data": {"labels": labels}});
+                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                    .await
+                    .map_err(|e| classify(&format!("patch ConfigMap {name}"), e))?;
+            }
+            Action::PatchNamespaceLabels { name, labels } => {
+                let api: Api<DynamicObject> =
+                    Api::all_with(self.client.clone(), &namespace_resource());
+                let body = json!({"metadata": {"labels": labels}});
+                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                    .await
+                    .map_err(|e| classify(&format!("patch Namespace {name}"), e))?;
+            }
+            Action::Delete(key) => return self.delete(key).await,
+            Action::Apply(body) => return self.apply(body).await,
+            Action::AddPebbleLayer { .. } | Action::SetRelationData { .. } => {}
+        }
+        Ok(Done::Written)
+    }
+
+    async fn delete(&self, key: &ObjectKey) -> Result<Done, KubeFailure> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &key.namespace, &resource(key.kind));
+        match api.delete(&key.name, &DeleteParams::default()).await {
+            Ok(_) => Ok(Done::Written),
+            // Already gone: that is what we wanted.
+            Err(e) if api_code(&e) == Some(404) => Ok(Done::Written),
+            Err(e) => Err(classify(&format!("delete {key}"), e)),
+        }
+    }
+
+    async fn apply(&self, body: &Value) -> Result<Done, KubeFailure> {
+        let Some(key) = ObjectKey::of(body) else {
+            return Err(KubeFailure::Blocked(
+                "internal error: object without kind, namespace or name".into(),
+            ));
+        };
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &key.namespace, &resource(key.kind));
+        let params = PatchParams::apply(&self.field_manager).force();
+        match api.patch(&key.name, &params, &Patch::Apply(body)).await {
+            Ok(_) => Ok(Done::Written),
+            Err(e) => {
+                let code = api_code(&e);
+                let from_consumer = key.kind == Kind::AuthorizationPolicy;
+                if from_consumer && matches!(code, Some(400 | 404 | 422)) {
+                    tracing::error!("The API server rejected {key}: {e}");
+                    Ok(Done::Rejected)
+                } else {
+                    Err(classify(&format!("apply {key}"), e))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,516 @@
+//! Snapshot → the state the beacon wants (pure, no I/O).
+
+use serde_json::{Value, json};
+use service_mesh::labels::LabelError;
+use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, ProviderAppData};
+
+use crate::kinds::{Kind, Scope};
+use crate::plan::{NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, with_owner_labels};
+use crate::snapshot::{
+    CHARM_TRACING, METRICS_ENDPOINT, METRICS_PROXY, MeshRelation, SERVICE_MESH, Snapshot,
+};
+
+/// The port metrics-proxy serves the aggregated waypoint metrics on (the scrape job's port).
+pub const METRICS_PORT: u16 = crate::telemetry::scrape::METRICS_PORT;
+/// The charm's metadata name (the telemetry topology's `charm_name`).
+pub const CHARM_NAME: &str = "istio-beacon-k8s";
+
+/// Keys to set in our app and unit databags of one relation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelationWrite {
+    pub endpoint: String,
+    pub relation_id: u64,
+    pub app: std::collections::BTreeMap<String, String>,
+    pub unit: std::collections::BTreeMap<String, String>,
+}
+
+/// The beacon's own StatefulSet/Service labels and their record (§3.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CharmLabels {
+    /// StatefulSet and Service name (= app name).
+    pub workload_name: String,
+    /// `juju-service-mesh-<app>-labels`
+    pub record_name: String,
+    /// The mesh labels, in wire order.
+    pub labels: Vec<(String, String)>,
+    /// `json.dumps(labels)` as stored in the record's `data.labels`.
+    pub record_json: String,
+}
+
+/// What to do with the model's Namespace labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamespaceIntent {
+    Add {
+        name: String,
+        identity: String,
+        labels: Vec<(String, String)>,
+    },
+    Remove {
+        name: String,
+        identity: String,
+    },
+}
+
+/// The metrics-proxy Pebble layer (§1.6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PebbleLayer {
+    pub container: String,
+    pub label: String,
+    pub layer: Value,
+}
+
+/// A consumer policy that was not turned into an AuthorizationPolicy, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub relation_id: u64,
+    pub remote_app: String,
+    /// Index in the consumer's `policies` list; `None` when the whole value was unusable.
+    pub index: Option<usize>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let which = match self.index {
+            Some(i) => format!("policy #{i}"),
+            None => "policies".to_owned(),
+        };
+        write!(
+            f,
+            "Skipping {which} from service-mesh:{} ({}): {}",
+            self.relation_id, self.remote_app, self.reason
+        )
+    }
+}
+
+/// Everything the beacon wants to exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub provider_databags: Vec<RelationWrite>,
+    pub telemetry_databags: Vec<RelationWrite>,
+    pub charm_labels: CharmLabels,
+    pub waypoint_name: String,
+    /// Gateway + HPA; empty at 0 planned units.
+    pub waypoint: Vec<Value>,
+    pub namespace: NamespaceIntent,
+    /// AuthorizationPolicies in scope `istio-authorization-policy`.
+    pub policies: Vec<Value>,
+    /// The modeloperator AuthorizationPolicy, in its own scope.
+    pub modeloperator: Vec<Value>,
+    pub pebble: PebbleLayer,
+    pub skipped: Vec<Skipped>,
+    /// Cross-model mesh data we could not read (logged; the relation is ignored).
+    pub cmr_warnings: Vec<String>,
+}
+
+/// Names derived from the model and app (§3.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub waypoint: String,
+    /// `<model>.<app>`: the namespace `managed-by` value.
+    pub identity: String,
+    /// `<model>-<app>`: the owner label value.
+    pub instance: String,
+    /// Upstream's pre-1.0 owner label value `<app>-<model>` (§4.9), swept as ours too.
+    pub legacy_instance: Option<String>,
+    /// `charms.canonical.com/<model>.<app>.telemetry`
+    pub telemetry_key: String,
+}
+
+impl Names {
+    pub fn new(model: &str, app: &str) -> Result<Names, LabelError> {
+        use service_mesh::labels;
+        let legacy = format!("{app}-{model}");
+        Ok(Names {
+            waypoint: labels::waypoint_name(model, app)?,
+            identity: labels::identity(model, app)?,
+            instance: labels::instance_label(model, app)?,
+            // A legacy value over 63 characters could never have been a label value.
+            legacy_instance: (legacy.len() <= labels::MAX_LABEL_LEN).then_some(legacy),
+            telemetry_key: labels::telemetry_label_key(model, app)?,
+        })
+    }
+
+    /// The three labels that put a workload on the mesh, in wire order.
+    pub fn mesh_labels(&self, model: &str) -> Vec<(String, String)> {
+        vec![
+            ("istio.io/dataplane-mode".to_owned(), "ambient".to_owned()),
+            ("istio.io/use-waypoint".to_owned(), self.waypoint.clone()),
+            (
+                "istio.io/use-waypoint-namespace".to_owned(),
+                model.to_owned(),
+            ),
+        ]
+    }
+}
+
+fn labels_json(labels: &[(String, String)]) -> String {
+    let map: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    service_mesh::pyjson::dumps(&Value::Object(map))
+}
+
+/// The provider app databag for every service-mesh relation (§2.1): `labels` (empty with
+/// model-on-mesh, the namespace already carries them) and `mesh_type`.
+pub fn provider_databags(snap: &Snapshot, names: &Names) -> Vec<RelationWrite> {
+    let labels = if snap.config.model_on_mesh {
+        Vec::new()
+    } else {
+        names.mesh_labels(&snap.model)
+    };
+    let bag = ProviderAppData {
+        labels,
+        mesh_type: MeshType::Istio,
+    }
+    .to_databag();
+    snap.service_mesh
+        .iter()
+        .map(|rel| RelationWrite {
+            endpoint: SERVICE_MESH.to_owned(),
+            relation_id: rel.id,
+            app: bag.iter().cloned().collect(),
+            unit: Default::default(),
+        })
+        .collect()
+}
+
+/// Compute the desired state from the snapshot.
+pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
+    let names = Names::new(&snap.model, &snap.app)?;
+    let mesh_labels = names.mesh_labels(&snap.model);
+    let mut skipped = Vec::new();
+    let mut cmr_warnings = Vec::new();
+
+    let (policies, modeloperator) = if snap.config.manage_authorization_policies {
+        let mut meshes = Vec::new();
+        for rel in &snap.service_mesh {
+            meshes.extend(consumer_policies(snap, rel, &mut skipped));
+        }
+        let cmr = cmr_map(snap, &mut cmr_warnings);
+        for own in own_policies(snap, &cmr) {
+            meshes.push((None, own));
+        }
+        let mut bodies: Vec<Value> = Vec::new();
+        for (origin, policy) in meshes {
+            match service_mesh::istio::build_authorization_policy(&snap.app, &snap.model, &policy) {
+                Ok(body) => {
+                    let body = with_owner_labels(body, &names.instance, Scope::Policy);
+                    // Two consumers asking for the identical policy give one object.
+                    if !bodies.contains(&body) {
+                        bodies.push(body);
+                    }
+                }
+                Err(err) => match origin {
+                    Some((rel, index)) => skipped.push(Skipped {
+                        relation_id: rel.id,
+                        remote_app: rel.remote_app.clone(),
+                        index: Some(index),
+                        reason: err.to_string(),
+                    }),
+                    None => {
+                        cmr_warnings.push(format!("cannot build the beacon's own policy: {err}"))
+                    }
+                },
+            }
+        }
+        let modeloperator = if snap.config.model_on_mesh {
+            vec![modeloperator_policy(snap, &names)]
+        } else {
+            Vec::new()
+        };
+        (bodies, modeloperator)
+    } else {
+        // Managed mode off: the empty set deletes everything we created (§4.5).
+        (Vec::new(), Vec::new())
+    };
+
+    let waypoint = if snap.planned_units >= 1 {
+        waypoint(snap, &names)
+    } else {
+        Vec::new()
+    };
+    let namespace = if snap.config.model_on_mesh {
+        NamespaceIntent::Add {
+            name: snap.model.clone(),
+            identity: names.identity.clone(),
+            labels: vec![
+                (NS_USE_WAYPOINT.to_owned(), names.waypoint.clone()),
+                (NS_DATAPLANE_MODE.to_owned(), "ambient".to_owned()),
+                (NS_MANAGED_BY.to_owned(), names.identity.clone()),
+            ],
+        }
+    } else {
+        NamespaceIntent::Remove {
+            name: snap.model.clone(),
+            identity: names.identity.clone(),
+        }
+    };
+
+    Ok(Desired {
+        provider_databags: provider_databags(snap, &names),
+        telemetry_databags: telemetry_databags(snap),
+        charm_labels: CharmLabels {
+            workload_name: snap.app.clone(),
+            record_name: format!("juju-service-mesh-{}-labels", snap.app),
+            record_json: labels_json(&mesh_labels),
+            labels: mesh_labels,
+        },
+        waypoint_name: names.waypoint.clone(),
+        waypoint,
+        namespace,
+        policies,
+        modeloperator,
+        pebble: pebble_layer(&names),
+        skipped,
+        cmr_warnings,
+    })
+}
+
+/// `remote-<32 hex>`: how the offering side sees a cross-model consumer.
+fn is_cross_model(remote_app: &str) -> bool {
+    remote_app
+        .strip_prefix("remote-")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+type Origin<'a> = Option<(&'a MeshRelation, usize)>;
+
+/// Parse one consumer's `policies` element by element. Deliberately better than upstream,
+/// which fails the whole hook (and so every consumer's policies) on any bad element: a bad
+/// element is skipped and reported, the rest is used.
+fn consumer_policies<'a>(
+    snap: &Snapshot,
+    rel: &'a MeshRelation,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<(Origin<'a>, MeshPolicy)> {
+    let raw = rel.policies.as_deref().unwrap_or("[]");
+    let elements = match service_mesh::parse_policies(raw) {
+        Ok(elements) => elements,
+        Err(err) => {
+            skipped.push(Skipped {
+                relation_id: rel.id,
+                remote_app: rel.remote_app.clone(),
+                index: None,
+                reason: format!("invalid JSON list: {err}"),
+            });
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (index, element) in elements.into_iter().enumerate() {
+        let skip = |reason: String| Skipped {
+            relation_id: rel.id,
+            remote_app: rel.remote_app.clone(),
+            index: Some(index),
+            reason,
+        };
+        match element {
+            Err(err) => skipped.push(skip(err.to_string())),
+            Ok(policy) => match check_target(snap, rel, &policy) {
+                Err(reason) => skipped.push(skip(reason)),
+                Ok(()) => out.push((Some((rel, index)), policy)),
+            },
+        }
+    }
+    out
+}
+
+/// Upstream trusts the consumer's target entirely, so any related charm could open any
+/// namespace (§7.2). The real library always targets the consumer itself, so for a
+/// same-model consumer we require exactly that. A cross-model consumer (`remote-<hex>`)
+/// lives in a model whose name we cannot learn here, so its policies are accepted as is.
+fn check_target(snap: &Snapshot, rel: &MeshRelation, policy: &MeshPolicy) -> Result<(), String> {
+    if is_cross_model(&rel.remote_app) {
+        return Ok(());
+    }
+    if policy.target_namespace != snap.model {
+        return Err(format!(
+            "target_namespace {:?} is not this model {:?}",
+            policy.target_namespace, snap.model
+        ));
+    }
+    let app = policy.target_app_name.as_deref().unwrap_or("");
+    let has_other_target = policy
+        .target_service
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+        || policy
+            .target_selector_labels
+            .as_ref()
+            .is_some_and(|l| !l.is_empty());
+    if app == rel.remote_app || (app.is_empty() && has_other_target) {
+        Ok(())
+    } else {
+        Err(format!(
+            "target_app_name {app:?} is not the related application {:?}",
+            rel.remote_app
+        ))
+    }
+}
+
+/// `{remote app name on provide-cmr-mesh: CMRData}` (§2.3). Upstream crashes on non-JSON
+/// `cmr_data`; we log it and ignore that relation.
+fn cmr_map(snap: &Snapshot, warnings: &mut Vec<String>) -> Vec<(String, CmrData)> {
+    let mut map = Vec::new();
+    for rel in &snap.cmr {
+        let Some(raw) = &rel.cmr_data else { continue };
+        match CmrData::parse(raw) {
+            Ok(data) => map.push((rel.remote_app.clone(), data)),
+            Err(err) => warnings.push(format!(
+                "Ignoring invalid cmr_data on provide-cmr-mesh:{} ({}): {err}",
+                rel.id, rel.remote_app
+            )),
+        }
+    }
+    map
+}
+
+/// The beacon's own UnitPolicy on metrics-endpoint, port 15090 (§3.1.2): each related app
+/// may scrape the beacon pods; cross-model scrapers are resolved through provide-cmr-mesh.
+fn own_policies(snap: &Snapshot, cmr: &[(String, CmrData)]) -> Vec<MeshPolicy> {
+    snap.metrics
+        .iter()
+        .map(|rel| {
+            let (source_app, source_ns) = match cmr.iter().find(|(app, _)| *app == rel.remote_app) {
+                Some((_, data)) => (data.app_name.clone(), data.juju_model_name.clone()),
+                None => (rel.remote_app.clone(), snap.model.clone()),
+            };
+            MeshPolicy {
+                source_namespace: source_ns,
+                source_app_name: source_app,
+                target_namespace: snap.model.clone(),
+                target_app_name: Some(snap.app.clone()),
+                target_selector_labels: None,
+                target_service: None,
+                target_type: PolicyTargetType::Unit,
+                endpoints: vec![Endpoint {
+                    hosts: None,
+                    ports: Some(vec![METRICS_PORT.into()]),
+                    methods: None,
+                    paths: None,
+                }],
+            }
+        })
+        .collect()
+}
+
+/// Allow-all on the modeloperator (§3.8), so the controller can reach it once the model
+/// is on the mesh.
+fn modeloperator_policy(snap: &Snapshot, names: &Names) -> Value {
+    let body = json!({
+        "apiVersion": Kind::AuthorizationPolicy.api_version(),
+        "kind": Kind::AuthorizationPolicy.name(),
+        "metadata": {
+            "name": format!("{}-{}-policy-all-sources-modeloperator", snap.app, snap.model),
+            "namespace": snap.model,
+        },
+        "spec": {
+            "selector": {"matchLabels": {"juju-modeloperator": "modeloperator"}},
+            "rules": [{}],
+        },
+    });
+    with_owner_labels(body, &names.instance, Scope::ModelOperator)
+}
+
+/// The waypoint Gateway and the HPA pinning its Deployment to one replica per beacon unit
+/// (§3.9).
+fn waypoint(snap: &Snapshot, names: &Names) -> Vec<Value> {
+    let gateway = json!({
+        "apiVersion": Kind::Gateway.api_version(),
+        "kind": Kind::Gateway.name(),
+        "metadata": {
+            "name": names.waypoint,
+            "namespace": snap.model,
+            "labels": {
+                "istio.io/waypoint-for": "service",
+                names.telemetry_key.clone(): "aggregated",
+            },
+        },
+        "spec": {
+            "gatewayClassName": "istio-waypoint",
+            "listeners": [{
+                "name": "mesh",
+                "port": 15008,
+                "protocol": "HBONE",
+                "allowedRoutes": {"namespaces": {"from": "All"}},
+            }],
+        },
+    });
+    let hpa = json!({
+        "apiVersion": Kind::HorizontalPodAutoscaler.api_version(),
+        "kind": Kind::HorizontalPodAutoscaler.name(),
+        "metadata": {"name": names.waypoint, "namespace": snap.model},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names.waypoint},
+            "minReplicas": snap.planned_units,
+            "maxReplicas": snap.planned_units,
+        },
+    });
+    vec![
+        with_owner_labels(gateway, &names.instance, Scope::Waypoint),
+        with_owner_labels(hpa, &names.instance, Scope::Waypoint),
+    ]
+}
+
+fn pebble_layer(names: &Names) -> PebbleLayer {
+    PebbleLayer {
+        container: METRICS_PROXY.to_owned(),
+        label: METRICS_PROXY.to_owned(),
+        layer: json!({
+            "summary": "Metrics Broadcast Proxy Layer",
+            "description": "Pebble layer for the metrics broadcast proxy",
+            "services": {
+                "metrics-proxy": {
+                    "override": "replace",
+                    "summary": "Metrics Broadcast Proxy",
+                    "command": "metrics-proxy",
+                    "startup": "enabled",
+                    "environment": {"POD_LABEL_SELECTOR": format!("{}=aggregated", names.telemetry_key)},
+                },
+            },
+        }),
+    }
+}
+
+/// The metrics-endpoint scrape databags and the charm-tracing request (src/telemetry).
+/// Unit data is written by every unit; app data only by the leader.
+pub fn telemetry_databags(snap: &Snapshot) -> Vec<RelationWrite> {
+    use crate::telemetry::{scrape, tracing_relation};
+    let topology = scrape::Topology {
+        model: &snap.model,
+        model_uuid: &snap.model_uuid,
+        application: &snap.app,
+        unit: &snap.unit,
+        charm_name: CHARM_NAME,
+    };
+    let fqdn = scrape::unit_fqdn(&snap.unit, &snap.model);
+    let mut out: Vec<RelationWrite> = snap
+        .metrics
+        .iter()
+        .map(|rel| RelationWrite {
+            endpoint: METRICS_ENDPOINT.to_owned(),
+            relation_id: rel.id,
+            app: if snap.leader {
+                scrape::app_databag(&topology)
+            } else {
+                Default::default()
+            },
+            unit: scrape::unit_databag(
+                &snap.unit,
+                &scrape::unit_address(rel.bind_address.as_deref(), &fqdn),
+                &fqdn,
+            ),
+        })
+        .collect();
+    if let (Some(rel), true) = (&snap.tracing, snap.leader) {
+        out.push(RelationWrite {
+            endpoint: CHARM_TRACING.to_owned(),
+            relation_id: rel.id,
+            app: tracing_relation::requirer_app_databag(),
+            unit: Default::default(),
+        });
+    }
+    out
+}

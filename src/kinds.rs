@@ -1,0 +1,115 @@
+//! The Kubernetes kinds the beacon owns, and how it recognises its own objects.
+
+use serde_json::Value;
+
+/// Label holding the owner's identity (`charm_kubernetes_label(model, app, "-")`).
+pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+/// Label telling which of the beacon's managers owns an object.
+pub const SCOPE_LABEL: &str = "kubernetes-resource-handler-scope";
+
+/// A kind the beacon creates, lists and deletes by label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    AuthorizationPolicy,
+    Gateway,
+    HorizontalPodAutoscaler,
+}
+
+impl Kind {
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::AuthorizationPolicy => "security.istio.io",
+            Kind::Gateway => "gateway.networking.k8s.io",
+            Kind::HorizontalPodAutoscaler => "autoscaling",
+        }
+    }
+
+    pub fn version(self) -> &'static str {
+        match self {
+            Kind::AuthorizationPolicy | Kind::Gateway => "v1",
+            Kind::HorizontalPodAutoscaler => "v2",
+        }
+    }
+
+    pub fn api_version(self) -> String {
+        format!("{}/{}", self.group(), self.version())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::AuthorizationPolicy => "AuthorizationPolicy",
+            Kind::Gateway => "Gateway",
+            Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+        }
+    }
+
+    pub fn plural(self) -> &'static str {
+        match self {
+            Kind::AuthorizationPolicy => "authorizationpolicies",
+            Kind::Gateway => "gateways",
+            Kind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
+        }
+    }
+
+    /// The kind of an object body, from its `kind` field.
+    pub fn of(object: &Value) -> Option<Kind> {
+        match object.get("kind")?.as_str()? {
+            "AuthorizationPolicy" => Some(Kind::AuthorizationPolicy),
+            "Gateway" => Some(Kind::Gateway),
+            "HorizontalPodAutoscaler" => Some(Kind::HorizontalPodAutoscaler),
+            _ => None,
+        }
+    }
+}
+
+/// Which manager owns an object (the value of [`SCOPE_LABEL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    Waypoint,
+    Policy,
+    ModelOperator,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Waypoint, Scope::Policy, Scope::ModelOperator];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Waypoint => "istio-waypoint",
+            Scope::Policy => "istio-authorization-policy",
+            Scope::ModelOperator => "modeloperator-authorization-policy",
+        }
+    }
+
+    pub fn of(object: &Value) -> Option<Scope> {
+        let label = object
+            .pointer("/metadata/labels")?
+            .get(SCOPE_LABEL)?
+            .as_str()?;
+        Scope::ALL.into_iter().find(|s| s.label() == label)
+    }
+}
+
+/// Identity of a namespaced object of one of our kinds.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn of(object: &Value) -> Option<ObjectKey> {
+        Some(ObjectKey {
+            kind: Kind::of(object)?,
+            namespace: object.pointer("/metadata/namespace")?.as_str()?.to_owned(),
+            name: object.pointer("/metadata/name")?.as_str()?.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind.name(), self.namespace, self.name)
+    }
+}

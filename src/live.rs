@@ -1,0 +1,274 @@
+//! Reading the Kubernetes side (the thin I/O edge): owned objects, our labels, the namespace
+//! and the waypoint Deployment. Only GET and LIST here.
+
+use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
+use serde_json::Value;
+
+use crate::desired::{Desired, Names};
+use crate::kinds::{INSTANCE_LABEL, Kind, SCOPE_LABEL, Scope};
+use crate::plan::{Labels, Live};
+
+/// A Kubernetes failure, sorted by what the hook should do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum KubeFailure {
+    /// Retrying can help (unreachable API, 5xx, 429, 409): the hook exits non-zero.
+    #[error("{what}: {source}")]
+    Retryable {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// Retrying cannot help until an operator acts: BlockedStatus, exit 0.
+    #[error("{0}")]
+    Blocked(String),
+}
+
+/// Sort a failed request. 403 means the charm lacks RBAC; other 4xx (except 409/429) mean
+/// the request itself is wrong and will stay wrong.
+pub fn classify(what: &str, err: kube::Error) -> KubeFailure {
+    match &err {
+        kube::Error::Api(status) => match status.code {
+            403 => KubeFailure::Blocked(format!("{what} forbidden: did you deploy with --trust?")),
+            409 | 429 | 500..=599 => KubeFailure::Retryable {
+                what: what.to_owned(),
+                source: err,
+            },
+            code => KubeFailure::Blocked(format!("{what} failed ({code}): {}", status.message)),
+        },
+        _ => KubeFailure::Retryable {
+            what: what.to_owned(),
+            source: err,
+        },
+    }
+}
+
+/// The HTTP status of an API error, if it is one.
+pub fn api_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+pub fn resource(kind: Kind) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(kind.group(), kind.version(), kind.name()),
+        kind.plural(),
+    )
+}
+
+fn builtin(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+pub fn namespace_resource() -> ApiResource {
+    builtin("", "v1", "Namespace", "namespaces")
+}
+pub fn configmap_resource() -> ApiResource {
+    builtin("", "v1", "ConfigMap", "configmaps")
+}
+pub fn statefulset_resource() -> ApiResource {
+    builtin("apps", "v1", "StatefulSet", "statefulsets")
+}
+pub fn service_resource() -> ApiResource {
+    builtin("", "v1", "Service", "services")
+}
+fn deployment_resource() -> ApiResource {
+    builtin("apps", "v1", "Deployment", "deployments")
+}
+
+/// The CRD a kind comes from, for the Blocked message when it is missing.
+pub fn missing_crd_message(kind: Kind) -> String {
+    let hint = match kind {
+        Kind::Gateway => "is the Gateway API installed?",
+        _ => "is Istio installed?",
+    };
+    format!(
+        "{} CRD ({}) not found: {hint}",
+        kind.name(),
+        kind.api_version()
+    )
+}
+
+/// Label selector for objects we own in the given scopes, including the legacy owner value.
+pub fn owner_selector(names: &Names, scopes: &[Scope]) -> String {
+    let mut owners = vec![names.instance.as_str()];
+    owners.extend(names.legacy_instance.as_deref());
+    let scopes: Vec<&str> = scopes.iter().map(|s| s.label()).collect();
+    format!(
+        "{INSTANCE_LABEL} in ({}),{SCOPE_LABEL} in ({})",
+        owners.join(","),
+        scopes.join(",")
+    )
+}
+
+/// LIST owned objects of one kind across all namespaces. `Ok(None)`: the CRD is missing.
+pub async fn list_owned(
+    client: &Client,
+    kind: Kind,
+    selector: &str,
+) -> Result<Option<Vec<Value>>, KubeFailure> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource(kind));
+    match api.list(&ListParams::default().labels(selector)).await {
+        Ok(list) => {
+            let mut out = Vec::with_capacity(list.items.len());
+            for item in list.items {
+                let mut v = serde_json::to_value(&item).map_err(|e| {
+                    classify(
+                        &format!("decode {}", kind.name()),
+                        kube::Error::SerdeError(e),
+                    )
+                })?;
+                // List items may omit apiVersion/kind; identity needs them.
+                if let Some(obj) = v.as_object_mut() {
+                    obj.insert("apiVersion".into(), Value::String(kind.api_version()));
+                    obj.insert("kind".into(), Value::String(kind.name().into()));
+                }
+                out.push(v);
+            }
+            Ok(Some(out))
+        }
+        Err(e) if api_code(&e) == Some(404) => Ok(None),
+        Err(e) => Err(classify(&format!("list {}", kind.plural()), e)),
+    }
+}
+
+/// GET one object as JSON; `Ok(None)` on 404.
+pub async fn get(
+    client: &Client,
+    ar: &ApiResource,
+    namespace: Option<&str>,
+    name: &str,
+) -> Result<Option<Value>, KubeFailure> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    };
+    match api.get_opt(name).await {
+        Ok(Some(obj)) => serde_json::to_value(&obj).map(Some).map_err(|e| {
+            classify(
+                &format!("decode {} {name}", ar.kind),
+                kube::Error::SerdeError(e),
+            )
+        }),
+        Ok(None) => Ok(None),
+        Err(e) => Err(classify(&format!("get {} {name}", ar.kind), e)),
+    }
+}
+
+fn labels_at(obj: &Value, pointer: &str) -> Labels {
+    obj.pointer(pointer)
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The Kubernetes part of [`Live`]: owned objects, labels, the label record.
+pub struct KubeLive {
+    pub policies: Option<Vec<Value>>,
+    pub gateways: Option<Vec<Value>>,
+    pub hpas: Vec<Value>,
+    pub namespace_labels: Labels,
+    pub label_record: Option<Labels>,
+    pub statefulset_labels: Option<Labels>,
+    pub service_labels: Option<Labels>,
+}
+
+impl KubeLive {
+    pub fn into_live(
+        self,
+        pebble_plan: Option<Value>,
+        databags: std::collections::BTreeMap<u64, crate::plan::LocalBags>,
+    ) -> Live {
+        Live {
+            policies: self.policies,
+            gateways: self.gateways,
+            hpas: self.hpas,
+            namespace_labels: self.namespace_labels,
+            label_record: self.label_record,
+            statefulset_labels: self.statefulset_labels,
+            service_labels: self.service_labels,
+            pebble_plan,
+            databags,
+        }
+    }
+}
+
+/// Owned objects in every scope (for the reconcile and the teardown).
+pub async fn read_owned(
+    client: &Client,
+    names: &Names,
+) -> Result<(Option<Vec<Value>>, Option<Vec<Value>>, Vec<Value>), KubeFailure> {
+    let policy_sel = owner_selector(names, &[Scope::Policy, Scope::ModelOperator]);
+    let waypoint_sel = owner_selector(names, &[Scope::Waypoint]);
+    let policies = list_owned(client, Kind::AuthorizationPolicy, &policy_sel).await?;
+    let gateways = list_owned(client, Kind::Gateway, &waypoint_sel).await?;
+    // HPAs are built in: a 404 here is not a missing CRD but an odd cluster; treat as none.
+    let hpas = list_owned(client, Kind::HorizontalPodAutoscaler, &waypoint_sel)
+        .await?
+        .unwrap_or_default();
+    Ok((policies, gateways, hpas))
+}
+
+/// Everything the leader reconcile reads from the API server.
+pub async fn read(
+    client: &Client,
+    model: &str,
+    desired: &Desired,
+    names: &Names,
+) -> Result<KubeLive, KubeFailure> {
+    let (policies, gateways, hpas) = read_owned(client, names).await?;
+    let namespace_labels = read_namespace_labels(client, model).await?;
+    let record = get(
+        client,
+        &configmap_resource(),
+        Some(model),
+        &desired.charm_labels.record_name,
+    )
+    .await?;
+    let label_record = record.map(|cm| {
+        // Upstream stores json.dumps(labels); unreadable content counts as "nothing recorded".
+        cm.pointer("/data/labels")
+            .and_then(Value::as_str)
+            .and_then(|s| {
+                serde_json::from_str::<std::collections::BTreeMap<String, String>>(s).ok()
+            })
+            .unwrap_or_default()
+    });
+    let name = &desired.charm_labels.workload_name;
+    let sts = get(client, &statefulset_resource(), Some(model), name).await?;
+    let svc = get(client, &service_resource(), Some(model), name).await?;
+    Ok(KubeLive {
+        policies,
+        gateways,
+        hpas,
+        namespace_labels,
+        label_record,
+        statefulset_labels: sts.map(|o| labels_at(&o, "/spec/template/metadata/labels")),
+        service_labels: svc.map(|o| labels_at(&o, "/metadata/labels")),
+    })
+}
+
+pub async fn read_namespace_labels(client: &Client, model: &str) -> Result<Labels, KubeFailure> {
+    match get(client, &namespace_resource(), None, model).await? {
+        Some(ns) => Ok(labels_at(&ns, "/metadata/labels")),
+        None => Err(KubeFailure::Blocked(format!("Namespace {model} not found"))),
+    }
+}
+
+/// One GET of the waypoint Deployment (never waits): is it ready?
+pub async fn waypoint_ready(client: &Client, model: &str, name: &str) -> Result<bool, KubeFailure> {
+    let Some(dep) = get(client, &deployment_resource(), Some(model), name).await? else {
+        return Ok(false);
+    };
+    let count = |p: &str| dep.pointer(p).and_then(Value::as_i64);
+    Ok(crate::status::deployment_ready(
+        count("/status/replicas"),
+        count("/status/readyReplicas"),
+    ))
+}

@@ -1,0 +1,444 @@
+//! Desired state + live state → the ordered list of writes (pure).
+//!
+//! A reconcile where nothing changed yields an empty plan, so the hook only reads from the
+//! API server. "Changed" is judged the way server-side apply would see it from our side:
+//! every field we would send is already present with the same value (see [`is_subset`]);
+//! fields the server or other managers added (CRD defaults, status, other labels) do not
+//! count.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value, json};
+
+use crate::desired::{Desired, NamespaceIntent, RelationWrite};
+use crate::kinds::{Kind, ObjectKey, Scope};
+
+/// Namespace label keys the beacon manages with `model-on-mesh=true`.
+pub const NS_USE_WAYPOINT: &str = "istio.io/use-waypoint";
+pub const NS_DATAPLANE_MODE: &str = "istio.io/dataplane-mode";
+pub const NS_MANAGED_BY: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
+
+/// Label map as read from an object; values are strings.
+pub type Labels = BTreeMap<String, String>;
+
+/// What the hook read from the world before deciding anything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Live {
+    /// Owned AuthorizationPolicies (both policy scopes, legacy owner label included);
+    /// `None` when the CRD is not installed.
+    pub policies: Option<Vec<Value>>,
+    /// Owned Gateways; `None` when the CRD is not installed.
+    pub gateways: Option<Vec<Value>>,
+    /// Owned HorizontalPodAutoscalers.
+    pub hpas: Vec<Value>,
+    /// Labels of the model's Namespace.
+    pub namespace_labels: Labels,
+    /// The label record ConfigMap's `labels`; `None` when the ConfigMap does not exist.
+    pub label_record: Option<Labels>,
+    /// Pod template labels of our StatefulSet; `None` when it does not exist.
+    pub statefulset_labels: Option<Labels>,
+    /// Labels of our Service; `None` when it does not exist.
+    pub service_labels: Option<Labels>,
+    /// The metrics-proxy Pebble plan; `None` when Pebble cannot be reached.
+    pub pebble_plan: Option<Value>,
+    /// Our current app and unit databags, by relation id (leader only).
+    pub databags: BTreeMap<u64, LocalBags>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalBags {
+    pub app: BTreeMap<String, String>,
+    pub unit: BTreeMap<String, String>,
+}
+
+/// One write. The order of a [`Plan`] is the order of execution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Strategic-merge patch of our StatefulSet's pod template labels (null = remove).
+    PatchStatefulSetLabels {
+        name: String,
+        labels: Map<String, Value>,
+    },
+    /// Strategic-merge patch of our Service's labels (null = remove).
+    PatchServiceLabels {
+        name: String,
+        labels: Map<String, Value>,
+    },
+    /// Create the label record ConfigMap holding `labels` (JSON text).
+    CreateLabelRecord { name: String, labels: String },
+    /// Strategic-merge patch of the label record ConfigMap's `data.labels`.
+    PatchLabelRecord { name: String, labels: String },
+    /// Delete an owned object.
+    Delete(ObjectKey),
+    /// Server-side apply (force, field manager = app) of an object body.
+    Apply(Value),
+    /// Strategic-merge patch of the model Namespace's labels (null = remove).
+    PatchNamespaceLabels {
+        name: String,
+        labels: Map<String, Value>,
+    },
+    /// Add the layer (combine) to the container, then replan.
+    AddPebbleLayer {
+        container: String,
+        label: String,
+        layer: Value,
+    },
+    /// `relation-set` of the given keys in our app and unit databags.
+    SetRelationData {
+        endpoint: String,
+        relation_id: u64,
+        app: BTreeMap<String, String>,
+        unit: BTreeMap<String, String>,
+    },
+}
+
+/// Which step of the reconcile (§4.1) an action belongs to; used for the Maintenance
+/// status shown while the step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    CharmLabels,
+    Waypoint,
+    Policies,
+    RelationData,
+}
+
+impl Action {
+    pub fn phase(&self) -> Phase {
+        match self {
+            Action::PatchStatefulSetLabels { .. }
+            | Action::PatchServiceLabels { .. }
+            | Action::CreateLabelRecord { .. }
+            | Action::PatchLabelRecord { .. } => Phase::CharmLabels,
+            Action::PatchNamespaceLabels { .. } => Phase::Waypoint,
+            Action::Delete(key) if key.kind != Kind::AuthorizationPolicy => Phase::Waypoint,
+            Action::Apply(obj) if Kind::of(obj) != Some(Kind::AuthorizationPolicy) => {
+                Phase::Waypoint
+            }
+            Action::Delete(_) | Action::Apply(_) | Action::AddPebbleLayer { .. } => Phase::Policies,
+            Action::SetRelationData { .. } => Phase::RelationData,
+        }
+    }
+}
+
+/// The writes to perform, plus things worth a log line that are not errors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub warnings: Vec<String>,
+}
+
+/// Compute the writes that take `live` to `desired`, in the upstream order (§4.1):
+/// own labels, waypoint (delete stale, then apply), namespace labels, Pebble, policies
+/// (delete stale, then apply), modeloperator policy, relation data.
+pub fn plan(desired: &Desired, live: &Live) -> Plan {
+    let mut out = Plan::default();
+    plan_charm_labels(desired, live, &mut out);
+
+    match &live.gateways {
+        Some(gateways) => {
+            let owned: Vec<&Value> = gateways.iter().chain(live.hpas.iter()).collect();
+            reconcile_scope(
+                &[Scope::Waypoint],
+                &desired.waypoint,
+                &owned,
+                &mut out.actions,
+            );
+        }
+        // Without the Gateway CRD there is no waypoint to scale; still prune our HPAs.
+        None => reconcile_scope(
+            &[Scope::Waypoint],
+            &[],
+            &live.hpas.iter().collect::<Vec<_>>(),
+            &mut out.actions,
+        ),
+    }
+    plan_namespace(&desired.namespace, live, &mut out);
+    plan_pebble(desired, live, &mut out);
+
+    if let Some(policies) = &live.policies {
+        let owned: Vec<&Value> = policies.iter().collect();
+        let by_scope = |scope: Scope| -> Vec<&Value> {
+            owned
+                .iter()
+                .copied()
+                .filter(|o| Scope::of(o) == Some(scope))
+                .collect()
+        };
+        reconcile_scope(
+            &[Scope::Policy],
+            &desired.policies,
+            &by_scope(Scope::Policy),
+            &mut out.actions,
+        );
+        reconcile_scope(
+            &[Scope::ModelOperator],
+            &desired.modeloperator,
+            &by_scope(Scope::ModelOperator),
+            &mut out.actions,
+        );
+    }
+
+    let writes = desired
+        .provider_databags
+        .iter()
+        .chain(&desired.telemetry_databags);
+    out.actions
+        .extend(writes.filter_map(|w| relation_data(w, live)));
+    out
+}
+
+/// The beacon's own StatefulSet pod template and Service labels, tracked in the label
+/// record ConfigMap so that labels we set earlier (and no longer want) are removed while
+/// labels set by others are left alone (§3.10).
+fn plan_charm_labels(desired: &Desired, live: &Live, out: &mut Plan) {
+    let record = live.label_record.clone().unwrap_or_default();
+    let mut patch = Map::new();
+    for (k, v) in &desired.charm_labels.labels {
+        patch.insert(k.clone(), Value::String(v.clone()));
+    }
+    for k in record.keys() {
+        if !desired.charm_labels.labels.iter().any(|(dk, _)| dk == k) {
+            patch.insert(k.clone(), Value::Null);
+        }
+    }
+    let name = &desired.charm_labels.workload_name;
+    let (Some(sts), Some(svc)) = (&live.statefulset_labels, &live.service_labels) else {
+        // Keep the record untouched so the next reconcile retries the whole set.
+        out.warnings.push(format!(
+            "StatefulSet or Service {name} not found: cannot put the beacon's own pods on the mesh"
+        ));
+        return;
+    };
+    if !labels_satisfy(sts, &patch) {
+        out.actions.push(Action::PatchStatefulSetLabels {
+            name: name.clone(),
+            labels: patch.clone(),
+        });
+    }
+    if !labels_satisfy(svc, &patch) {
+        out.actions.push(Action::PatchServiceLabels {
+            name: name.clone(),
+            labels: patch.clone(),
+        });
+    }
+    let wanted: Labels = desired.charm_labels.labels.iter().cloned().collect();
+    let record_name = desired.charm_labels.record_name.clone();
+    match &live.label_record {
+        None => out.actions.push(Action::CreateLabelRecord {
+            name: record_name,
+            labels: desired.charm_labels.record_json.clone(),
+        }),
+        Some(stored) if *stored != wanted => out.actions.push(Action::PatchLabelRecord {
+            name: record_name,
+            labels: desired.charm_labels.record_json.clone(),
+        }),
+        Some(_) => {}
+    }
+}
+
+/// True when applying `patch` (string = set, null = remove) would not change `labels`.
+fn labels_satisfy(labels: &Labels, patch: &Map<String, Value>) -> bool {
+    patch.iter().all(|(k, v)| match v {
+        Value::String(s) => labels.get(k) == Some(s),
+        _ => !labels.contains_key(k),
+    })
+}
+
+/// Delete owned objects that are not desired (stale, or left over under the legacy owner
+/// label), then apply desired objects that differ from what is there. Objects we do not
+/// own never appear in `owned`, so they are never touched.
+fn reconcile_scope(
+    scopes: &[Scope],
+    desired: &[Value],
+    owned: &[&Value],
+    actions: &mut Vec<Action>,
+) {
+    let desired_keys: BTreeSet<ObjectKey> = desired.iter().filter_map(ObjectKey::of).collect();
+    let mut live_by_key: BTreeMap<ObjectKey, &Value> = BTreeMap::new();
+    for obj in owned {
+        if !Scope::of(obj).is_some_and(|s| scopes.contains(&s)) {
+            continue;
+        }
+        let Some(key) = ObjectKey::of(obj) else {
+            continue;
+        };
+        if desired_keys.contains(&key) {
+            live_by_key.insert(key, obj);
+        } else {
+            actions.push(Action::Delete(key));
+        }
+    }
+    for obj in desired {
+        let unchanged = ObjectKey::of(obj)
+            .and_then(|key| live_by_key.get(&key))
+            .is_some_and(|live| same_intent(obj, live));
+        if !unchanged {
+            actions.push(Action::Apply(obj.clone()));
+        }
+    }
+}
+
+/// The parts of a body we send, beyond its identity: labels and spec.
+fn same_intent(desired: &Value, live: &Value) -> bool {
+    ["/metadata/labels", "/spec"]
+        .iter()
+        .all(|p| match (desired.pointer(p), live.pointer(p)) {
+            (Some(d), Some(l)) => is_subset(d, l),
+            (None, _) => true,
+            (Some(_), None) => false,
+        })
+}
+
+/// `desired` ⊆ `live`: every key of every object in `desired` is in `live` with a value
+/// that is itself a subset; arrays must have the same length and match element-wise;
+/// scalars must be equal.
+pub fn is_subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d
+            .iter()
+            .all(|(k, dv)| l.get(k).is_some_and(|lv| is_subset(dv, lv))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
+        }
+        (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
+        _ => desired == live,
+    }
+}
+
+/// Namespace labels with the managed-by guard (§3.10): add only if the namespace has no
+/// Istio labels or they are ours; remove only if ours. Patches only when something would
+/// change (upstream patches on every reconcile).
+fn plan_namespace(intent: &NamespaceIntent, live: &Live, out: &mut Plan) {
+    let labels = &live.namespace_labels;
+    let truthy = |k: &str| labels.get(k).is_some_and(|v| !v.is_empty());
+    let ours = |identity: &str| labels.get(NS_MANAGED_BY).map(String::as_str) == Some(identity);
+    match intent {
+        NamespaceIntent::Add {
+            name,
+            identity,
+            labels: wanted,
+        } => {
+            if (truthy(NS_USE_WAYPOINT) || truthy(NS_DATAPLANE_MODE)) && !ours(identity) {
+                out.warnings.push(format!(
+                    "Cannot add labels: Namespace '{name}' is already configured with Istio labels managed by another entity."
+                ));
+                return;
+            }
+            let patch: Map<String, Value> = wanted
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            if !labels_satisfy(labels, &patch) {
+                out.actions.push(Action::PatchNamespaceLabels {
+                    name: name.clone(),
+                    labels: patch,
+                });
+            }
+        }
+        NamespaceIntent::Remove { name, identity } => {
+            if ours(identity) {
+                let patch: Map<String, Value> = [NS_USE_WAYPOINT, NS_DATAPLANE_MODE, NS_MANAGED_BY]
+                    .into_iter()
+                    .map(|k| (k.to_owned(), Value::Null))
+                    .collect();
+                out.actions.push(Action::PatchNamespaceLabels {
+                    name: name.clone(),
+                    labels: patch,
+                });
+            } else if truthy(NS_USE_WAYPOINT)
+                || truthy(NS_DATAPLANE_MODE)
+                || labels.contains_key(NS_MANAGED_BY)
+            {
+                out.warnings.push(format!(
+                    "Cannot remove labels: Namespace '{name}' has Istio labels managed by another entity."
+                ));
+            }
+        }
+    }
+}
+
+/// Add the metrics-proxy layer unless the plan already runs that service as desired.
+fn plan_pebble(desired: &Desired, live: &Live, out: &mut Plan) {
+    let Some(plan) = &live.pebble_plan else {
+        out.warnings.push(format!(
+            "Cannot connect to Pebble in container {}; not configuring the metrics proxy yet",
+            desired.pebble.container
+        ));
+        return;
+    };
+    let in_place = desired
+        .pebble
+        .layer
+        .get("services")
+        .and_then(Value::as_object)
+        .is_some_and(|services| {
+            services.iter().all(|(name, svc)| {
+                plan.pointer(&format!("/services/{name}"))
+                    .is_some_and(|live| is_subset(svc, live))
+            })
+        });
+    if !in_place {
+        out.actions.push(Action::AddPebbleLayer {
+            container: desired.pebble.container.clone(),
+            label: desired.pebble.label.clone(),
+            layer: desired.pebble.layer.clone(),
+        });
+    }
+}
+
+/// Set only the keys whose value differs; keys are never deleted (upstream uses
+/// `dict.update`).
+pub fn relation_data(write: &RelationWrite, live: &Live) -> Option<Action> {
+    let current = live
+        .databags
+        .get(&write.relation_id)
+        .cloned()
+        .unwrap_or_default();
+    let diff = |want: &BTreeMap<String, String>,
+                have: &BTreeMap<String, String>|
+     -> BTreeMap<String, String> {
+        want.iter()
+            .filter(|(k, v)| have.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    let app = diff(&write.app, &current.app);
+    let unit = diff(&write.unit, &current.unit);
+    (!app.is_empty() || !unit.is_empty()).then(|| Action::SetRelationData {
+        endpoint: write.endpoint.clone(),
+        relation_id: write.relation_id,
+        app,
+        unit,
+    })
+}
+
+/// Everything a teardown deletes: all owned objects in every scope (§4.5 remove).
+pub fn teardown(live: &Live, model: &str, identity: &str) -> Plan {
+    let mut out = Plan::default();
+    let owned = live
+        .gateways
+        .iter()
+        .flatten()
+        .chain(&live.hpas)
+        .chain(live.policies.iter().flatten());
+    out.actions
+        .extend(owned.filter_map(ObjectKey::of).map(Action::Delete));
+    let removal = NamespaceIntent::Remove {
+        name: model.to_owned(),
+        identity: identity.to_owned(),
+    };
+    plan_namespace(&removal, live, &mut out);
+    out
+}
+
+/// An AuthorizationPolicy, Gateway or HPA body with our ownership labels merged in.
+pub fn with_owner_labels(mut body: Value, instance: &str, scope: Scope) -> Value {
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        let labels = meta.entry("labels").or_insert_with(|| json!({}));
+        if let Some(labels) = labels.as_object_mut() {
+            labels.insert(crate::kinds::INSTANCE_LABEL.to_owned(), json!(instance));
+            labels.insert(crate::kinds::SCOPE_LABEL.to_owned(), json!(scope.label()));
+        }
+    }
+    body
+}

@@ -1,0 +1,305 @@
+//! One hook, end to end: which work the event asks for, and running it through the data
+//! path. Exit policy: `Err` only when retrying the hook can help.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use charm_runtime::pebble;
+use charm_runtime::tools::RelationRef;
+use charm_runtime::{Model, Status};
+use serde_json::Value;
+
+use crate::apply::{Done, KubeWriter};
+use crate::desired::{Desired, Names, desired};
+use crate::live::{self, KubeFailure};
+use crate::plan::{self, Action, Phase};
+use crate::snapshot::{self, Snapshot, Trigger};
+use crate::status::{
+    self, MSG_BACKUP, MSG_LABELS, MSG_POLICIES, MSG_WAYPOINT, Outcome, UnitStatus,
+};
+
+const REPLAN_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn dispatch(model: &Model) -> anyhow::Result<()> {
+    match Trigger::of(&model.context().event) {
+        Trigger::Ignore => Ok(()),
+        Trigger::Remove => remove(model).await,
+        Trigger::ProviderDataOnly => {
+            if !model.is_leader()? {
+                return Ok(());
+            }
+            let snap = snapshot::read(model)?;
+            let names = Names::new(&snap.model, &snap.app)?;
+            let writes = crate::desired::provider_databags(&snap, &names);
+            let live = plan::Live {
+                databags: snap.databags.clone(),
+                ..plan::Live::default()
+            };
+            for write in &writes {
+                if let Some(action) = plan::relation_data(write, &live) {
+                    set_relation_data(model, &action)?;
+                }
+            }
+            Ok(())
+        }
+        Trigger::Reconcile => {
+            let snap = snapshot::read(model)?;
+            if snap.leader {
+                leader_reconcile(model, &snap).await
+            } else {
+                backup(model, &snap)
+            }
+        }
+    }
+}
+
+/// A non-leader only publishes its own scrape unit data and says it is standing by.
+fn backup(model: &Model, snap: &Snapshot) -> anyhow::Result<()> {
+    let live = plan::Live {
+        databags: snap.databags.clone(),
+        ..plan::Live::default()
+    };
+    for write in crate::desired::telemetry_databags(snap) {
+        if let Some(action) = plan::relation_data(&write, &live) {
+            set_relation_data(model, &action)?;
+        }
+    }
+    set_status(model, &UnitStatus::Active(MSG_BACKUP.to_owned()))
+}
+
+fn set_status(model: &Model, status: &UnitStatus) -> anyhow::Result<()> {
+    let status = match status {
+        UnitStatus::Active(m) => Status::active(m),
+        UnitStatus::Maintenance(m) => Status::maintenance(m),
+        UnitStatus::Waiting(m) => Status::waiting(m),
+        UnitStatus::Blocked(m) => Status::blocked(m),
+    };
+    model.set_unit_status(&status).context("status-set")
+}
+
+fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
+    let Action::SetRelationData {
+        endpoint,
+        relation_id,
+        app,
+        unit,
+    } = action
+    else {
+        return Ok(());
+    };
+    let rel = RelationRef::new(endpoint.clone(), *relation_id);
+    let tools = model.tools();
+    tools
+        .relation_set(&rel, app, true)
+        .with_context(|| format!("relation-set --app -r {rel}"))?;
+    tools
+        .relation_set(&rel, unit, false)
+        .with_context(|| format!("relation-set -r {rel}"))?;
+    Ok(())
+}
+
+/// Log what the pure core found wrong with consumer data.
+fn log_desired(desired: &Desired) {
+    for skipped in &desired.skipped {
+        tracing::error!("{skipped}");
+    }
+    for warning in &desired.cmr_warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+/// The current metrics-proxy plan, or `None` when Pebble cannot be reached.
+async fn pebble_plan(container: &str) -> Option<Value> {
+    let client = pebble::Client::for_container(container);
+    match client.get_plan().await {
+        Ok(plan) => serde_json::to_value(&plan).ok(),
+        Err(e) => {
+            tracing::debug!("Pebble in {container} not reachable: {e}");
+            None
+        }
+    }
+}
+
+async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> anyhow::Result<()> {
+    let layer: pebble::Layer =
+        serde_json::from_value(layer.clone()).context("metrics-proxy layer")?;
+    let client = pebble::Client::for_container(container);
+    if let Err(e) = client.add_layer(label, &layer, true).await {
+        // Like upstream, a workload problem does not fail the hook; the next event retries.
+        tracing::warn!("Cannot add the {label} layer in {container}: {e}");
+        return Ok(());
+    }
+    if let Err(e) = client.replan(REPLAN_TIMEOUT).await {
+        tracing::error!("Replan of {container} failed: {e}");
+    }
+    Ok(())
+}
+
+async fn kube_client() -> anyhow::Result<kube::Client> {
+    charm_runtime::k8s::client()
+        .await
+        .context("cannot build the Kubernetes client")
+}
+
+/// The leader's holistic reconcile (§4.1).
+async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> {
+    let names = Names::new(&snap.model, &snap.app)?;
+    let desired = desired(snap)?;
+    log_desired(&desired);
+    let mut outcome = Outcome {
+        skipped: desired.skipped.len(),
+        ..Outcome::default()
+    };
+
+    set_status(model, &UnitStatus::Maintenance(MSG_LABELS.to_owned()))?;
+    let client = kube_client().await?;
+    let kube_live = match live::read(&client, &snap.model, &desired, &names).await {
+        Ok(kube_live) => Some(kube_live),
+        Err(KubeFailure::Blocked(msg)) => {
+            outcome.blocked.push(msg);
+            None
+        }
+        Err(e @ KubeFailure::Retryable { .. }) => return Err(e.into()),
+    };
+    let Some(kube_live) = kube_live else {
+        // Still publish relation data: it needs no API server.
+        let live = plan::Live {
+            databags: snap.databags.clone(),
+            ..plan::Live::default()
+        };
+        for write in desired
+            .provider_databags
+            .iter()
+            .chain(&desired.telemetry_databags)
+        {
+            if let Some(action) = plan::relation_data(write, &live) {
+                set_relation_data(model, &action)?;
+            }
+        }
+        return set_status(model, &status::final_status(&outcome));
+    };
+    if kube_live.policies.is_none() {
+        outcome.blocked.push(live::missing_crd_message(
+            crate::kinds::Kind::AuthorizationPolicy,
+        ));
+    }
+    if kube_live.gateways.is_none() {
+        outcome
+            .blocked
+            .push(live::missing_crd_message(crate::kinds::Kind::Gateway));
+    }
+    let pebble_live = pebble_plan(&desired.pebble.container).await;
+    let live = kube_live.into_live(pebble_live, snap.databags.clone());
+    let plan = plan::plan(&desired, &live);
+    for warning in &plan.warnings {
+        tracing::warn!("{warning}");
+    }
+    tracing::debug!("reconcile plan: {} actions", plan.actions.len());
+
+    let writer = KubeWriter {
+        client: client.clone(),
+        field_manager: snap.app.clone(),
+        model: snap.model.clone(),
+    };
+    let mut kube_blocked = false;
+    let mut waypoint_checked = false;
+    for action in &plan.actions {
+        if action.phase() >= Phase::Policies && !waypoint_checked {
+            waypoint_checked = true;
+            check_waypoint(model, &client, snap, &desired, &mut outcome).await?;
+        }
+        match action {
+            Action::AddPebbleLayer {
+                container,
+                label,
+                layer,
+            } => add_pebble_layer(container, label, layer).await?,
+            Action::SetRelationData { .. } => set_relation_data(model, action)?,
+            _ if kube_blocked => {}
+            _ => match writer.run(action).await {
+                Ok(Done::Written) => {}
+                Ok(Done::Rejected) => outcome.skipped += 1,
+                Err(KubeFailure::Blocked(msg)) => {
+                    // Later writes would fail the same way; relation data still goes out.
+                    kube_blocked = true;
+                    outcome.blocked.push(msg);
+                }
+                Err(e @ KubeFailure::Retryable { .. }) => return Err(e.into()),
+            },
+        }
+    }
+    if !waypoint_checked {
+        check_waypoint(model, &client, snap, &desired, &mut outcome).await?;
+    }
+    set_status(model, &status::final_status(&outcome))
+}
+
+/// "Validating waypoint readiness": one GET, never a wait. Not ready → Waiting at the end,
+/// while policies are still reconciled; the next event (update-status at the latest)
+/// checks again.
+async fn check_waypoint(
+    model: &Model,
+    client: &kube::Client,
+    snap: &Snapshot,
+    desired: &Desired,
+    outcome: &mut Outcome,
+) -> anyhow::Result<()> {
+    set_status(model, &UnitStatus::Maintenance(MSG_WAYPOINT.to_owned()))?;
+    // At 0 planned units there is no waypoint to wait for.
+    if !desired.waypoint.is_empty() {
+        match live::waypoint_ready(client, &snap.model, &desired.waypoint_name).await {
+            Ok(true) => {}
+            Ok(false) => {
+                outcome.waypoint_unready = Some(format!("{}/{}", snap.model, desired.waypoint_name))
+            }
+            Err(KubeFailure::Blocked(msg)) => outcome.blocked.push(msg),
+            Err(e @ KubeFailure::Retryable { .. }) => return Err(e.into()),
+        }
+    }
+    set_status(model, &UnitStatus::Maintenance(MSG_POLICIES.to_owned()))
+}
+
+/// `remove`: tear everything down only when the application goes to 0 units, on whichever
+/// unit runs it (istio-ingress-k8s-operator#16).
+async fn remove(model: &Model) -> anyhow::Result<()> {
+    if model.planned_units()? > 0 {
+        tracing::info!("Application is not scaling to 0. Skipping application resource removal.");
+        return Ok(());
+    }
+    let ctx = model.context();
+    let names = Names::new(&ctx.model_name, &ctx.app_name)?;
+    let client = kube_client().await?;
+    let (policies, gateways, hpas) = live::read_owned(&client, &names).await?;
+    let namespace_labels = match live::read_namespace_labels(&client, &ctx.model_name).await {
+        Ok(labels) => labels,
+        Err(KubeFailure::Blocked(msg)) => {
+            tracing::warn!("{msg}");
+            Default::default()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let live = plan::Live {
+        policies,
+        gateways,
+        hpas,
+        namespace_labels,
+        ..plan::Live::default()
+    };
+    let teardown = plan::teardown(&live, &ctx.model_name, &names.identity);
+    for warning in &teardown.warnings {
+        tracing::warn!("{warning}");
+    }
+    let writer = KubeWriter {
+        client,
+        field_manager: ctx.app_name.clone(),
+        model: ctx.model_name.clone(),
+    };
+    for action in &teardown.actions {
+        match writer.run(action).await {
+            Ok(_) => {}
+            Err(KubeFailure::Blocked(msg)) => tracing::error!("Teardown incomplete: {msg}"),
+            Err(e @ KubeFailure::Retryable { .. }) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The Juju side of one hook, read once into a typed, read-only [`Snapshot`].
+//!
+//! All reading of Juju happens here; everything downstream is computed from the snapshot.
+
+use std::collections::BTreeMap;
+
+use charm_runtime::{Event, HookEvent, RelationKind};
+
+use crate::plan::LocalBags;
+
+pub const SERVICE_MESH: &str = "service-mesh";
+pub const PROVIDE_CMR_MESH: &str = "provide-cmr-mesh";
+pub const METRICS_ENDPOINT: &str = "metrics-endpoint";
+pub const CHARM_TRACING: &str = "charm-tracing";
+pub const PEERS: &str = "peers";
+pub const METRICS_PROXY: &str = "metrics-proxy";
+
+/// The charm's config, typed, with the defaults of config.yaml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub manage_authorization_policies: bool,
+    pub model_on_mesh: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            manage_authorization_policies: true,
+            model_on_mesh: false,
+        }
+    }
+}
+
+/// What this hook asks of the charm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The holistic reconcile.
+    Reconcile,
+    /// `service-mesh-relation-created`: only publish the provider databag, as upstream.
+    ProviderDataOnly,
+    /// `remove`: tear down when the application scales to zero (§4.5).
+    Remove,
+    /// Nothing to do (install, start, stop, …): upstream leaves the status unknown.
+    Ignore,
+}
+
+impl Trigger {
+    /// Upstream observes config-changed, pebble-ready, and relation events of its endpoints;
+    /// we also reconcile on leader-elected, upgrade-charm and update-status (so a new leader
+    /// and drift are handled without waiting for another event) and on every relation event
+    /// of our endpoints (including provide-cmr-mesh-relation-broken, which upstream misses).
+    pub fn of(event: &Event) -> Trigger {
+        let Event::Hook(hook) = event else {
+            return Trigger::Ignore;
+        };
+        match hook {
+            HookEvent::ConfigChanged
+            | HookEvent::UpgradeCharm
+            | HookEvent::UpdateStatus
+            | HookEvent::LeaderElected => Trigger::Reconcile,
+            HookEvent::PebbleReady { container } if container == METRICS_PROXY => {
+                Trigger::Reconcile
+            }
+            HookEvent::Remove => Trigger::Remove,
+            HookEvent::Relation { endpoint, kind } => match (endpoint.as_str(), kind) {
+                (SERVICE_MESH, RelationKind::Created) => Trigger::ProviderDataOnly,
+                (SERVICE_MESH | PROVIDE_CMR_MESH | METRICS_ENDPOINT | CHARM_TRACING | PEERS, _) => {
+                    Trigger::Reconcile
+                }
+                _ => Trigger::Ignore,
+            },
+            _ => Trigger::Ignore,
+        }
+    }
+}
+
+/// A consumer on `service-mesh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeshRelation {
+    pub id: u64,
+    pub remote_app: String,
+    /// The raw `policies` value of the consumer's app databag, if present.
+    pub policies: Option<String>,
+}
+
+/// A relation on our `provide-cmr-mesh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmrRelation {
+    pub id: u64,
+    pub remote_app: String,
+    /// The raw `cmr_data` value of the remote app databag, if present.
+    pub cmr_data: Option<String>,
+}
+
+/// A relation on `metrics-endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsRelation {
+    pub id: u64,
+    pub remote_app: String,
+    /// This unit's bind address on the relation (`network-get`), if any.
+    pub bind_address: Option<String>,
+}
+
+/// The `charm-tracing` relation (limit 1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracingRelation {
+    pub id: u64,
+    pub remote_app: String,
+    pub remote_app_data: BTreeMap<String, String>,
+}
+
+/// Everything the charm knows about Juju during this hook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub trigger: Trigger,
+    pub model: String,
+    pub model_uuid: String,
+    pub app: String,
+    pub unit: String,
+    pub leader: bool,
+    pub planned_units: u32,
+    pub config: Config,
+    pub service_mesh: Vec<MeshRelation>,
+    pub cmr: Vec<CmrRelation>,
+    pub metrics: Vec<MetricsRelation>,
+    pub tracing: Option<TracingRelation>,
+    /// Our own databags per relation, read only on the leader (a non-leader may not read
+    /// its app bags).
+    pub databags: BTreeMap<u64, LocalBags>,
+}
+
+/// Why the snapshot could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error(transparent)]
+    Model(#[from] charm_runtime::ModelError),
+    #[error("config option {key} must be a {expected}, got {got}")]
+    Config {
+        key: &'static str,
+        expected: &'static str,
+        got: String,
+    },
+}
+
+fn config_bool(
+    config: &serde_json::Map<String, serde_json::Value>,
+    key: &'static str,
+    default: bool,
+) -> Result<bool, SnapshotError> {
+    match config.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(default),
+        Some(serde_json::Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(SnapshotError::Config {
+            key,
+            expected: "boolean",
+            got: other.to_string(),
+        }),
+    }
+}
+
+/// Read everything this hook needs from Juju.
+pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
+    let ctx = model.context();
+    let leader = model.is_leader()?;
+    let config = model.config()?;
+    let defaults = Config::default();
+    let config = Config {
+        manage_authorization_policies: config_bool(
+            config,
+            "manage-authorization-policies",
+            defaults.manage_authorization_policies,
+        )?,
+        model_on_mesh: config_bool(config, "model-on-mesh", defaults.model_on_mesh)?,
+    };
+    // Juju ≥ 3.4 already hides the relation being broken; older Juju does not.
+    let broken = ctx.broken_relation_id();
+    let relations =
+        |endpoint: &str| -> Result<Vec<(charm_runtime::Relation, String)>, SnapshotError> {
+            let mut out = Vec::new();
+            for rel in model.relations(endpoint)? {
+                if Some(rel.id) == broken {
+                    continue;
+                }
+                match rel.app.clone() {
+                    Some(app) => out.push((rel, app)),
+                    None => tracing::debug!(
+                        "{}:{} has no remote application yet; ignoring it",
+                        endpoint,
+                        rel.id
+                    ),
+                }
+            }
+            Ok(out)
+        };
+
+    let mut databags = BTreeMap::new();
+    let mut remember = |rel: &charm_runtime::Relation| -> Result<(), SnapshotError> {
+        let app = if leader {
+            model.local_app_data(rel)?
+        } else {
+            BTreeMap::new()
+        };
+        let unit = model.local_unit_data(rel)?;
+        databags.insert(rel.id, LocalBags { app, unit });
+        Ok(())
+    };
+
+    let mut service_mesh = Vec::new();
+    for (rel, remote_app) in relations(SERVICE_MESH)? {
+        let policies = model.remote_app_data(&rel)?.get("policies").cloned();
+        if leader {
+            remember(&rel)?;
+        }
+        service_mesh.push(MeshRelation {
+            id: rel.id,
+            remote_app,
+            policies,
+        });
+    }
+    let mut cmr = Vec::new();
+    for (rel, remote_app) in relations(PROVIDE_CMR_MESH)? {
+        let cmr_data = model.remote_app_data(&rel)?.get("cmr_data").cloned();
+        cmr.push(CmrRelation {
+            id: rel.id,
+            remote_app,
+            cmr_data,
+        });
+    }
+    let mut metrics = Vec::new();
+    for (rel, remote_app) in relations(METRICS_ENDPOINT)? {
+        remember(&rel)?;
+        // Unit data falls back to the FQDN without a bind address, so a failing
+        // network-get is logged rather than fatal.
+        let bind_address = match model.tools().network_get(METRICS_ENDPOINT, Some(rel.id)) {
+            Ok(net) => net
+                .bind_addresses
+                .first()
+                .and_then(|b| b.addresses.first())
+                .map(|a| a.value.clone())
+                .filter(|v| !v.is_empty()),
+            Err(e) => {
+                tracing::warn!("network-get {METRICS_ENDPOINT} -r {}: {e}", rel.id);
+                None
+            }
+        };
+        metrics.push(MetricsRelation {
+            id: rel.id,
+            remote_app,
+            bind_address,
+        });
+    }
+    let mut tracing_rel = None;
+    if let Some((rel, remote_app)) = relations(CHARM_TRACING)?.into_iter().next() {
+        if leader {
+            remember(&rel)?;
+        }
+        let remote_app_data = model.remote_app_data(&rel)?;
+        tracing_rel = Some(TracingRelation {
+            id: rel.id,
+            remote_app,
+            remote_app_data,
+        });
+    }
+
+    Ok(Snapshot {
+        trigger: Trigger::of(&ctx.event),
+        model: ctx.model_name.clone(),
+        model_uuid: ctx.model_uuid.clone(),
+        app: ctx.app_name.clone(),
+        unit: ctx.unit_name.clone(),
+        leader,
+        planned_units: u32::try_from(model.planned_units()?).unwrap_or(u32::MAX),
+        config,
+        service_mesh,
+        cmr,
+        metrics,
+        tracing: tracing_rel,
+        databags,
+    })
+}
+
+/// The charm-tracing provider's app databag, for exporting spans after the hook ran; `None`
+/// without the relation or when it cannot be read (tracing must never fail a hook).
+pub fn tracing_remote_data(model: &charm_runtime::Model) -> Option<BTreeMap<String, String>> {
+    let rel = model.relations(CHARM_TRACING).ok()?.into_iter().next()?;
+    model.remote_app_data(&rel).ok()
+}
