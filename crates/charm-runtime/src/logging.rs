@@ -187,3 +187,6 @@ pub fn install_panic_hook(tools: HookTools) {
         }
     }));
 }
+
+#[cfg(test)]
+mod tests;
