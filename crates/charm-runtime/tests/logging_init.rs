@@ -38,7 +38,7 @@ fn init_forwards_events_and_logs_panics_as_error() {
     assert!(result.is_err());
 
     let calls = recorder.0.lock().unwrap().clone();
-    let info = vec!["juju-log", "--log-level", "INFO", "--", "hello from init"];
+    let info = ["juju-log", "--log-level", "INFO", "--", "hello from init"];
     assert!(
         calls.contains(&info.iter().map(|s| s.to_string()).collect()),
         "{calls:?}"
