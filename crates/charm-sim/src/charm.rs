@@ -94,6 +94,9 @@ pub struct Charm {
 impl Charm {
     /// Opens a charm directory, or unpacks a `.charm` zip into a temporary directory.
     pub fn open(path: &Path) -> Result<Charm, SimError> {
+        // JUJU_CHARM_DIR is absolute in Juju; hooks may chdir.
+        let path = &std::fs::canonicalize(path)
+            .map_err(|e| SimError::charm(path, &format!("cannot open: {e}")))?;
         let (dir, tmp) = if path.is_dir() {
             (path.to_path_buf(), None)
         } else if path.is_file() {

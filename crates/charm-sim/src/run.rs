@@ -163,7 +163,7 @@ impl<'c> Sim<'c> {
         // Setup writes are not the charm's requests.
         api.take_requests();
 
-        let tmp = tempfile::Builder::new().prefix("charm-sim").tempdir()?;
+        let tmp = tempfile::Builder::new().prefix("charm-sim-").tempdir()?;
         let tools_dir = tmp.path().join("tools");
         std::fs::create_dir(&tools_dir)?;
         let exe = match &opts.tool_binary {
