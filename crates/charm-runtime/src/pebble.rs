@@ -37,10 +37,15 @@ const WAIT_SLACK: Duration = Duration::from_secs(10);
 
 /// The socket path of `container`'s Pebble, honouring `CHARM_CONTAINERS_ROOT`.
 pub fn socket_path(container: &str) -> PathBuf {
-    let root = std::env::var_os(CONTAINERS_ROOT_VAR)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| PathBuf::from(DEFAULT_CONTAINERS_ROOT), PathBuf::from);
-    root.join(container).join("pebble.socket")
+    containers_root(std::env::var_os(CONTAINERS_ROOT_VAR))
+        .join(container)
+        .join("pebble.socket")
+}
+
+/// The containers root for a value of `CHARM_CONTAINERS_ROOT` (unset or empty: Juju's).
+fn containers_root(var: Option<std::ffi::OsString>) -> PathBuf {
+    var.filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_CONTAINERS_ROOT), PathBuf::from)
 }
 
 /// A Pebble client failure.
@@ -105,6 +110,14 @@ pub enum PebbleError {
         kind: String,
         /// The change's `err` text.
         err: String,
+    },
+    /// Pebble's wait timed out (HTTP 504) before the change was ready.
+    #[error("timed out waiting for Pebble change {id} ({timeout:?})")]
+    ChangeTimeout {
+        /// The change id.
+        id: String,
+        /// The wait's timeout.
+        timeout: Duration,
     },
     /// A layer could not be serialised as YAML.
     #[error("cannot serialise the Pebble layer: {0}")]
@@ -488,9 +501,20 @@ impl Client {
             timeout.as_secs(),
             timeout.subsec_millis()
         );
-        let env = self
+        let env = match self
             .request(Method::GET, &path, None, timeout + WAIT_SLACK)
-            .await?;
+            .await
+        {
+            Err(PebbleError::Api {
+                status_code: 504, ..
+            }) => {
+                return Err(PebbleError::ChangeTimeout {
+                    id: id.to_string(),
+                    timeout,
+                });
+            }
+            other => other?,
+        };
         let change: Change = Self::decode(&path, env.result)?;
         match change.err.as_deref() {
             Some(err) if !err.is_empty() => Err(PebbleError::ChangeFailed {
@@ -502,3 +526,6 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
