@@ -226,6 +226,8 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
         (Vec::new(), Vec::new())
     };
 
+    // Report in databag order, whichever stage (parse, target check, build) caught it.
+    skipped.sort_by_key(|s| (s.relation_id, s.index));
     let waypoint = if snap.planned_units >= 1 {
         waypoint(snap, &names)
     } else {
@@ -514,3 +516,6 @@ pub fn telemetry_databags(snap: &Snapshot) -> Vec<RelationWrite> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

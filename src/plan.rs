@@ -442,3 +442,6 @@ pub fn with_owner_labels(mut body: Value, instance: &str, scope: Scope) -> Value
     }
     body
 }
+
+#[cfg(test)]
+mod tests;

@@ -285,3 +285,63 @@ pub fn tracing_remote_data(model: &charm_runtime::Model) -> Option<BTreeMap<Stri
     let rel = model.relations(CHARM_TRACING).ok()?.into_iter().next()?;
     model.remote_app_data(&rel).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use charm_runtime::{Event, HookEvent, RelationKind};
+
+    use super::Trigger;
+
+    fn rel(endpoint: &str, kind: RelationKind) -> Event {
+        Event::Hook(HookEvent::Relation {
+            endpoint: endpoint.into(),
+            kind,
+        })
+    }
+
+    #[test]
+    fn status_after_start_is_left_unknown() {
+        // start/install do nothing, so no status is set (upstream's scenario test).
+        assert_eq!(Trigger::of(&Event::Hook(HookEvent::Start)), Trigger::Ignore);
+        assert_eq!(
+            Trigger::of(&Event::Hook(HookEvent::Install)),
+            Trigger::Ignore
+        );
+    }
+
+    #[test]
+    fn events_map_to_work() {
+        for hook in [
+            HookEvent::ConfigChanged,
+            HookEvent::LeaderElected,
+            HookEvent::UpgradeCharm,
+            HookEvent::UpdateStatus,
+        ] {
+            assert_eq!(Trigger::of(&Event::Hook(hook)), Trigger::Reconcile);
+        }
+        assert_eq!(
+            Trigger::of(&rel("service-mesh", RelationKind::Created)),
+            Trigger::ProviderDataOnly
+        );
+        assert_eq!(
+            Trigger::of(&rel("service-mesh", RelationKind::Broken)),
+            Trigger::Reconcile
+        );
+        assert_eq!(
+            Trigger::of(&rel("provide-cmr-mesh", RelationKind::Broken)),
+            Trigger::Reconcile
+        );
+        assert_eq!(
+            Trigger::of(&rel("peers", RelationKind::Departed)),
+            Trigger::Reconcile
+        );
+        assert_eq!(
+            Trigger::of(&Event::Hook(HookEvent::Remove)),
+            Trigger::Remove
+        );
+        let ready = HookEvent::PebbleReady {
+            container: "metrics-proxy".into(),
+        };
+        assert_eq!(Trigger::of(&Event::Hook(ready)), Trigger::Reconcile);
+    }
+}

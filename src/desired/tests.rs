@@ -1,0 +1,445 @@
+//! The pure core against the contract's worked example (§3.12) and upstream's unit-test
+//! inventory (§6.1).
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::snapshot::{CmrRelation, Config, MetricsRelation, Trigger};
+
+const MYDB_POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
+
+fn mesh(id: u64, app: &str, policies: Option<&str>) -> MeshRelation {
+    MeshRelation {
+        id,
+        remote_app: app.into(),
+        policies: policies.map(Into::into),
+    }
+}
+
+fn metrics(id: u64, app: &str) -> MetricsRelation {
+    MetricsRelation {
+        id,
+        remote_app: app.into(),
+        bind_address: Some("10.1.2.3".into()),
+    }
+}
+
+/// §3.12: beacon in `prod`, 2 units, mydb on service-mesh, otel-collector on metrics-endpoint.
+fn example() -> Snapshot {
+    Snapshot {
+        trigger: Trigger::Reconcile,
+        model: "prod".into(),
+        model_uuid: "7b0e1c9e-0000-4000-8000-000000000001".into(),
+        app: "istio-beacon-k8s".into(),
+        unit: "istio-beacon-k8s/0".into(),
+        leader: true,
+        planned_units: 2,
+        config: Config::default(),
+        service_mesh: vec![mesh(3, "mydb", Some(MYDB_POLICIES))],
+        cmr: vec![],
+        metrics: vec![metrics(5, "otel-collector")],
+        tracing: None,
+        databags: Default::default(),
+    }
+}
+
+fn names_of(objects: &[Value]) -> Vec<&str> {
+    objects
+        .iter()
+        .filter_map(|o| o.pointer("/metadata/name")?.as_str())
+        .collect()
+}
+
+fn owner(scope: &str) -> Value {
+    json!({"app.kubernetes.io/instance": "prod-istio-beacon-k8s", "kubernetes-resource-handler-scope": scope})
+}
+
+#[test]
+fn worked_example_gives_exactly_the_three_contract_policies() {
+    let d = desired(&example()).expect("desired");
+    assert!(d.skipped.is_empty(), "{:?}", d.skipped);
+    let labels = owner("istio-authorization-policy");
+    assert_eq!(
+        d.policies,
+        vec![
+            json!({
+                "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                "metadata": {"name": "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3", "namespace": "prod", "labels": labels},
+                "spec": {
+                    "targetRefs": [{"group": "", "kind": "Service", "name": "mydb"}],
+                    "rules": [{
+                        "from": [{"source": {"principals": ["cluster.local/ns/prod/sa/myapp"]}}],
+                        "to": [{"operation": {"ports": ["5432", "8080"], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}}],
+                    }],
+                },
+            }),
+            json!({
+                "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                "metadata": {"name": "istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a", "namespace": "prod", "labels": labels},
+                "spec": {
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+                    "rules": [{
+                        "from": [{"source": {"principals": ["cluster.local/ns/cos/sa/prometheus"]}}],
+                        "to": [{"operation": {"ports": ["9090"]}}],
+                    }],
+                },
+            }),
+            json!({
+                "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                "metadata": {"name": "istio-beacon-k8s-prod-policy-otel-collector-prod-istio-beacon-k8s-7d3e1c59", "namespace": "prod", "labels": labels},
+                "spec": {
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
+                    "rules": [{
+                        "from": [{"source": {"principals": ["cluster.local/ns/prod/sa/otel-collector"]}}],
+                        "to": [{"operation": {"ports": ["15090"]}}],
+                    }],
+                },
+            }),
+        ]
+    );
+    // model-on-mesh is off: no modeloperator policy.
+    assert!(d.modeloperator.is_empty());
+}
+
+#[test]
+fn collect_policies_from_service_mesh_relations_keeps_hosts_and_paths() {
+    let mut snap = example();
+    snap.metrics.clear();
+    snap.service_mesh = vec![mesh(
+        3,
+        "mydb",
+        Some(
+            r#"[{"source_namespace": "prod", "source_app_name": "a", "target_namespace": "prod", "target_app_name": "mydb", "endpoints": [{"hosts": ["h1"], "ports": [80], "methods": ["GET"], "paths": ["/p"]}]}]"#,
+        ),
+    )];
+    let d = desired(&snap).expect("desired");
+    assert_eq!(
+        d.policies[0].pointer("/spec/rules/0/to/0/operation"),
+        Some(&json!({"ports": ["80"], "hosts": ["h1"], "methods": ["GET"], "paths": ["/p"]}))
+    );
+}
+
+#[test]
+fn collect_policies_from_related_metrics_endpoint_apps() {
+    let mut snap = example();
+    snap.service_mesh.clear();
+    snap.metrics = vec![metrics(7, "metrics-collector")];
+    let d = desired(&snap).expect("desired");
+    assert_eq!(names_of(&d.policies).len(), 1);
+    let p = &d.policies[0];
+    assert_eq!(
+        p.pointer("/spec/rules/0/from/0/source/principals/0"),
+        Some(&json!("cluster.local/ns/prod/sa/metrics-collector"))
+    );
+    assert_eq!(
+        p.pointer("/spec/rules/0/to/0/operation/ports"),
+        Some(&json!(["15090"]))
+    );
+}
+
+#[test]
+fn collect_policies_from_related_cmr_applications() {
+    let mut snap = example();
+    snap.service_mesh.clear();
+    snap.metrics = vec![metrics(7, "remote-0123456789abcdef0123456789abcdef")];
+    snap.cmr = vec![CmrRelation {
+        id: 8,
+        remote_app: "remote-0123456789abcdef0123456789abcdef".into(),
+        cmr_data: Some(r#"{"app_name": "cmr", "juju_model_name": "remote_model"}"#.into()),
+    }];
+    let d = desired(&snap).expect("desired");
+    assert_eq!(
+        d.policies[0].pointer("/spec/rules/0/from/0/source/principals/0"),
+        Some(&json!("cluster.local/ns/remote_model/sa/cmr"))
+    );
+}
+
+#[test]
+fn invalid_cmr_data_is_ignored_with_a_warning() {
+    let mut snap = example();
+    snap.cmr = vec![CmrRelation {
+        id: 8,
+        remote_app: "otel-collector".into(),
+        cmr_data: Some("{not json".into()),
+    }];
+    let d = desired(&snap).expect("desired");
+    assert_eq!(d.cmr_warnings.len(), 1);
+    // The scraper is then taken to be in our model, as without cmr data.
+    assert!(
+        names_of(&d.policies).contains(
+            &"istio-beacon-k8s-prod-policy-otel-collector-prod-istio-beacon-k8s-7d3e1c59"
+        )
+    );
+}
+
+#[test]
+fn bad_consumer_data_skips_only_the_bad_policies() {
+    let mut snap = example();
+    snap.metrics.clear();
+    snap.service_mesh = vec![
+        mesh(3, "mydb", Some(MYDB_POLICIES)),
+        mesh(4, "broken", Some("{not json")),
+        // #0 unit policy with L7 fields, #1 fails validation, #2 targets someone else,
+        // #3 targets another namespace, #4 is fine.
+        mesh(
+            6,
+            "web",
+            Some(
+                r#"[{"source_namespace": "prod", "source_app_name": "a", "target_namespace": "prod", "target_app_name": "web", "target_type": "unit", "endpoints": [{"ports": [80], "methods": ["GET"]}]},
+                    {"source_namespace": "prod", "source_app_name": "a", "target_namespace": "prod", "target_type": "app", "endpoints": []},
+                    {"source_namespace": "prod", "source_app_name": "a", "target_namespace": "prod", "target_app_name": "mydb", "endpoints": []},
+                    {"source_namespace": "prod", "source_app_name": "a", "target_namespace": "kube-system", "target_app_name": "web", "endpoints": []},
+                    {"source_namespace": "prod", "source_app_name": "a", "target_namespace": "prod", "target_app_name": "web", "endpoints": [{"ports": [80]}]}]"#,
+            ),
+        ),
+    ];
+    let d = desired(&snap).expect("desired");
+    let skipped: Vec<(u64, Option<usize>)> =
+        d.skipped.iter().map(|s| (s.relation_id, s.index)).collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (4, None),
+            (6, Some(0)),
+            (6, Some(1)),
+            (6, Some(2)),
+            (6, Some(3))
+        ]
+    );
+    assert!(d.skipped.iter().all(|s| {
+        s.to_string()
+            .contains(&format!("service-mesh:{}", s.relation_id))
+    }));
+    // mydb's two and web's good one remain.
+    assert_eq!(d.policies.len(), 3);
+    assert!(
+        d.policies[2]
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.contains("-a-prod-web-"))
+    );
+}
+
+#[test]
+fn cross_model_consumers_are_not_target_checked() {
+    let mut snap = example();
+    snap.metrics.clear();
+    snap.service_mesh = vec![mesh(
+        3,
+        "remote-0123456789abcdef0123456789abcdef",
+        Some(
+            r#"[{"source_namespace": "prod", "source_app_name": "a", "target_namespace": "other", "target_app_name": "svc", "endpoints": []}]"#,
+        ),
+    )];
+    let d = desired(&snap).expect("desired");
+    assert!(d.skipped.is_empty());
+    assert_eq!(
+        d.policies[0].pointer("/metadata/namespace"),
+        Some(&json!("other"))
+    );
+}
+
+#[test]
+fn missing_policies_key_is_an_empty_list() {
+    let mut snap = example();
+    snap.metrics.clear();
+    snap.service_mesh = vec![mesh(3, "mydb", None)];
+    let d = desired(&snap).expect("desired");
+    assert!(d.policies.is_empty() && d.skipped.is_empty());
+}
+
+#[test]
+fn managed_off_desires_no_policies_at_all() {
+    for model_on_mesh in [false, true] {
+        let mut snap = example();
+        snap.config = Config {
+            manage_authorization_policies: false,
+            model_on_mesh,
+        };
+        let d = desired(&snap).expect("desired");
+        assert!(d.policies.is_empty() && d.modeloperator.is_empty());
+        // The waypoint stays.
+        assert_eq!(d.waypoint.len(), 2);
+    }
+}
+
+#[test]
+fn modeloperator_policy_only_with_managed_and_model_on_mesh() {
+    let mut snap = example();
+    snap.config = Config {
+        manage_authorization_policies: true,
+        model_on_mesh: true,
+    };
+    let d = desired(&snap).expect("desired");
+    assert_eq!(
+        d.modeloperator,
+        vec![json!({
+            "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+            "metadata": {
+                "name": "istio-beacon-k8s-prod-policy-all-sources-modeloperator", "namespace": "prod",
+                "labels": owner("modeloperator-authorization-policy"),
+            },
+            "spec": {"selector": {"matchLabels": {"juju-modeloperator": "modeloperator"}}, "rules": [{}]},
+        })]
+    );
+}
+
+#[test]
+fn waypoint_hpa_pins_replicas_to_planned_units() {
+    for units in [1, 3, 5] {
+        let mut snap = example();
+        snap.planned_units = units;
+        let d = desired(&snap).expect("desired");
+        assert_eq!(d.waypoint.len(), 2);
+        let hpa = &d.waypoint[1];
+        assert_eq!(hpa.pointer("/spec/minReplicas"), Some(&json!(units)));
+        assert_eq!(hpa.pointer("/spec/maxReplicas"), Some(&json!(units)));
+    }
+    let mut snap = example();
+    snap.planned_units = 0;
+    assert!(desired(&snap).expect("desired").waypoint.is_empty());
+}
+
+#[test]
+fn waypoint_gateway_matches_the_contract() {
+    let d = desired(&example()).expect("desired");
+    let mut labels = owner("istio-waypoint");
+    if let Some(map) = labels.as_object_mut() {
+        map.insert("istio.io/waypoint-for".into(), json!("service"));
+        map.insert(
+            "charms.canonical.com/prod.istio-beacon-k8s.telemetry".into(),
+            json!("aggregated"),
+        );
+    }
+    assert_eq!(
+        d.waypoint[0],
+        json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "prod-istio-beacon-k8s-waypoint", "namespace": "prod", "labels": labels},
+            "spec": {
+                "gatewayClassName": "istio-waypoint",
+                "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE", "allowedRoutes": {"namespaces": {"from": "All"}}}],
+            },
+        })
+    );
+    assert_eq!(
+        d.waypoint[1].pointer("/spec/scaleTargetRef"),
+        Some(
+            &json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": "prod-istio-beacon-k8s-waypoint"})
+        )
+    );
+}
+
+#[test]
+fn provider_databag_is_byte_identical_to_python() {
+    let d = desired(&example()).expect("desired");
+    let bag = &d.provider_databags[0];
+    assert_eq!(
+        (bag.endpoint.as_str(), bag.relation_id),
+        ("service-mesh", 3)
+    );
+    assert_eq!(
+        bag.app["labels"],
+        r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#
+    );
+    assert_eq!(bag.app["mesh_type"], r#""istio""#);
+
+    let mut snap = example();
+    snap.config.model_on_mesh = true;
+    let d = desired(&snap).expect("desired");
+    assert_eq!(d.provider_databags[0].app["labels"], "{}");
+}
+
+#[test]
+fn namespace_intent_follows_model_on_mesh() {
+    let d = desired(&example()).expect("desired");
+    assert_eq!(
+        d.namespace,
+        NamespaceIntent::Remove {
+            name: "prod".into(),
+            identity: "prod.istio-beacon-k8s".into()
+        }
+    );
+    let mut snap = example();
+    snap.config.model_on_mesh = true;
+    let d = desired(&snap).expect("desired");
+    assert_eq!(
+        d.namespace,
+        NamespaceIntent::Add {
+            name: "prod".into(),
+            identity: "prod.istio-beacon-k8s".into(),
+            labels: vec![
+                (
+                    "istio.io/use-waypoint".into(),
+                    "prod-istio-beacon-k8s-waypoint".into()
+                ),
+                ("istio.io/dataplane-mode".into(), "ambient".into()),
+                (
+                    "charms.canonical.com/istio.io.waypoint.managed-by".into(),
+                    "prod.istio-beacon-k8s".into()
+                ),
+            ],
+        }
+    );
+}
+
+#[test]
+fn own_labels_are_the_mesh_labels_whatever_model_on_mesh() {
+    for model_on_mesh in [false, true] {
+        let mut snap = example();
+        snap.config.model_on_mesh = model_on_mesh;
+        let d = desired(&snap).expect("desired");
+        assert_eq!(
+            d.charm_labels.record_name,
+            "juju-service-mesh-istio-beacon-k8s-labels"
+        );
+        assert_eq!(
+            d.charm_labels.record_json,
+            r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#
+        );
+    }
+}
+
+#[test]
+fn metrics_proxy_layer_selects_the_telemetry_label() {
+    let d = desired(&example()).expect("desired");
+    assert_eq!(
+        d.pebble
+            .layer
+            .pointer("/services/metrics-proxy/environment/POD_LABEL_SELECTOR"),
+        Some(&json!(
+            "charms.canonical.com/prod.istio-beacon-k8s.telemetry=aggregated"
+        ))
+    );
+}
+
+#[test]
+fn telemetry_app_data_only_on_the_leader() {
+    let d = desired(&example()).expect("desired");
+    assert_eq!(d.telemetry_databags.len(), 1);
+    assert!(d.telemetry_databags[0].app.contains_key("scrape_jobs"));
+    assert_eq!(
+        d.telemetry_databags[0].unit["prometheus_scrape_unit_address"],
+        "10.1.2.3"
+    );
+    let mut snap = example();
+    snap.leader = false;
+    let bags = telemetry_databags(&snap);
+    assert!(bags[0].app.is_empty());
+    assert_eq!(
+        bags[0].unit["prometheus_scrape_unit_name"],
+        "istio-beacon-k8s/0"
+    );
+}
+
+#[test]
+fn legacy_owner_label_is_app_then_model() {
+    let names = Names::new("prod", "istio-beacon-k8s").expect("names");
+    assert_eq!(names.instance, "prod-istio-beacon-k8s");
+    assert_eq!(
+        names.legacy_instance.as_deref(),
+        Some("istio-beacon-k8s-prod")
+    );
+    let long = Names::new(&"m".repeat(40), &"a".repeat(40)).expect("names");
+    assert_eq!(long.legacy_instance, None);
+}

@@ -1,0 +1,468 @@
+//! The diff: no-op → empty plan; changes → exactly the writes needed; foreign objects
+//! untouched; namespace label guard (upstream's add/remove cases ×4).
+
+use serde_json::json;
+
+use super::*;
+use crate::desired::{CharmLabels, PebbleLayer, RelationWrite};
+
+fn owned_policy(name: &str, instance: &str, scope: &str, port: &str) -> Value {
+    json!({
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": name, "namespace": "prod", "resourceVersion": "7",
+                     "labels": {"app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope}},
+        "spec": {"rules": [{"to": [{"operation": {"ports": [port]}}]}]},
+    })
+}
+
+fn mesh_labels() -> Vec<(String, String)> {
+    vec![
+        ("istio.io/dataplane-mode".into(), "ambient".into()),
+        (
+            "istio.io/use-waypoint".into(),
+            "prod-istio-beacon-k8s-waypoint".into(),
+        ),
+        ("istio.io/use-waypoint-namespace".into(), "prod".into()),
+    ]
+}
+
+fn base_desired() -> Desired {
+    Desired {
+        provider_databags: vec![RelationWrite {
+            endpoint: "service-mesh".into(),
+            relation_id: 3,
+            app: [("mesh_type".to_owned(), "\"istio\"".to_owned())].into(),
+            unit: Default::default(),
+        }],
+        telemetry_databags: vec![],
+        charm_labels: CharmLabels {
+            workload_name: "istio-beacon-k8s".into(),
+            record_name: "juju-service-mesh-istio-beacon-k8s-labels".into(),
+            labels: mesh_labels(),
+            record_json: "{...}".into(),
+        },
+        waypoint_name: "prod-istio-beacon-k8s-waypoint".into(),
+        waypoint: vec![],
+        namespace: NamespaceIntent::Remove {
+            name: "prod".into(),
+            identity: "prod.istio-beacon-k8s".into(),
+        },
+        policies: vec![with_owner_labels(
+            json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                   "metadata": {"name": "p-new", "namespace": "prod"},
+                   "spec": {"rules": [{"to": [{"operation": {"ports": ["80"]}}]}]}}),
+            "prod-istio-beacon-k8s",
+            Scope::Policy,
+        )],
+        modeloperator: vec![],
+        pebble: PebbleLayer {
+            container: "metrics-proxy".into(),
+            label: "metrics-proxy".into(),
+            layer: json!({"services": {"metrics-proxy": {"override": "replace", "command": "metrics-proxy"}}}),
+        },
+        skipped: vec![],
+        cmr_warnings: vec![],
+    }
+}
+
+/// A world where everything `base_desired` wants is already in place.
+fn converged_live() -> Live {
+    let labels: Labels = mesh_labels().into_iter().collect();
+    let mut sts = labels.clone();
+    sts.insert("app.kubernetes.io/name".into(), "istio-beacon-k8s".into());
+    Live {
+        policies: Some(vec![owned_policy(
+            "p-new",
+            "prod-istio-beacon-k8s",
+            "istio-authorization-policy",
+            "80",
+        )]),
+        gateways: Some(vec![]),
+        hpas: vec![],
+        namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
+        label_record: Some(labels.clone()),
+        statefulset_labels: Some(sts),
+        service_labels: Some(labels),
+        pebble_plan: Some(
+            json!({"services": {"metrics-proxy": {"override": "replace", "command": "metrics-proxy", "startup": "enabled"}}}),
+        ),
+        databags: [(
+            3,
+            LocalBags {
+                app: [("mesh_type".to_owned(), "\"istio\"".to_owned())].into(),
+                unit: Default::default(),
+            },
+        )]
+        .into(),
+    }
+}
+
+#[test]
+fn noop_reconcile_plans_nothing() {
+    let p = plan(&base_desired(), &converged_live());
+    assert_eq!(p.actions, vec![]);
+}
+
+#[test]
+fn server_defaults_and_foreign_labels_do_not_count_as_changes() {
+    let mut live = converged_live();
+    if let Some(p) = live.policies.as_mut().and_then(|v| v.first_mut()) {
+        p["metadata"]["labels"]["someone-else"] = json!("x");
+        p["spec"]["rules"][0]["to"][0]["operation"]["defaulted"] = json!(true);
+    }
+    assert_eq!(plan(&base_desired(), &live).actions, vec![]);
+}
+
+#[test]
+fn changed_policy_deletes_the_old_and_applies_the_new() {
+    let mut live = converged_live();
+    live.policies = Some(vec![owned_policy(
+        "p-old",
+        "prod-istio-beacon-k8s",
+        "istio-authorization-policy",
+        "81",
+    )]);
+    let d = base_desired();
+    let p = plan(&d, &live);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Delete(ObjectKey {
+                kind: Kind::AuthorizationPolicy,
+                namespace: "prod".into(),
+                name: "p-old".into()
+            }),
+            Action::Apply(d.policies[0].clone()),
+        ]
+    );
+}
+
+#[test]
+fn same_name_with_different_spec_is_reapplied() {
+    let mut live = converged_live();
+    live.policies = Some(vec![owned_policy(
+        "p-new",
+        "prod-istio-beacon-k8s",
+        "istio-authorization-policy",
+        "99",
+    )]);
+    let d = base_desired();
+    assert_eq!(
+        plan(&d, &live).actions,
+        vec![Action::Apply(d.policies[0].clone())]
+    );
+}
+
+#[test]
+fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
+    let mut live = converged_live();
+    let legacy = owned_policy(
+        "p-legacy",
+        "istio-beacon-k8s-prod",
+        "istio-authorization-policy",
+        "1",
+    );
+    let other_scope = owned_policy(
+        "p-other",
+        "prod-istio-beacon-k8s",
+        "someone-elses-scope",
+        "1",
+    );
+    if let Some(v) = live.policies.as_mut() {
+        v.push(legacy);
+        v.push(other_scope);
+    }
+    assert_eq!(
+        plan(&base_desired(), &live).actions,
+        vec![Action::Delete(ObjectKey {
+            kind: Kind::AuthorizationPolicy,
+            namespace: "prod".into(),
+            name: "p-legacy".into()
+        })]
+    );
+}
+
+#[test]
+fn managed_off_deletes_every_owned_policy_including_modeloperator() {
+    let mut live = converged_live();
+    if let Some(v) = live.policies.as_mut() {
+        v.push(owned_policy(
+            "mo",
+            "prod-istio-beacon-k8s",
+            "modeloperator-authorization-policy",
+            "1",
+        ));
+    }
+    let mut d = base_desired();
+    d.policies.clear();
+    let deleted: Vec<String> = plan(&d, &live)
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Delete(k) => Some(k.name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, vec!["p-new".to_owned(), "mo".to_owned()]);
+}
+
+#[test]
+fn missing_crd_plans_no_policy_writes() {
+    let mut live = converged_live();
+    live.policies = None;
+    assert_eq!(plan(&base_desired(), &live).actions, vec![]);
+}
+
+#[test]
+fn first_run_labels_the_workload_then_records_the_labels() {
+    let mut live = converged_live();
+    live.label_record = None;
+    live.statefulset_labels = Some(Labels::new());
+    live.service_labels = Some(Labels::new());
+    let set: Map<String, Value> = mesh_labels()
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let p = plan(&base_desired(), &live);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::PatchStatefulSetLabels {
+                name: "istio-beacon-k8s".into(),
+                labels: set.clone()
+            },
+            Action::PatchServiceLabels {
+                name: "istio-beacon-k8s".into(),
+                labels: set
+            },
+            Action::CreateLabelRecord {
+                name: "juju-service-mesh-istio-beacon-k8s-labels".into(),
+                labels: "{...}".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn labels_we_no_longer_want_are_removed_others_kept() {
+    let mut live = converged_live();
+    let mut record: Labels = mesh_labels().into_iter().collect();
+    record.insert("old".into(), "x".into());
+    live.label_record = Some(record);
+    if let Some(sts) = live.statefulset_labels.as_mut() {
+        sts.insert("old".into(), "x".into());
+    }
+    let p = plan(&base_desired(), &live);
+    let Some(Action::PatchStatefulSetLabels { labels, .. }) = p.actions.first() else {
+        panic!("expected a StatefulSet patch first, got {:?}", p.actions);
+    };
+    assert_eq!(labels.get("old"), Some(&Value::Null));
+    assert!(!labels.contains_key("app.kubernetes.io/name"));
+    // The Service does not carry `old`, so it needs no patch; the record is rewritten.
+    assert!(matches!(
+        p.actions.as_slice(),
+        [
+            Action::PatchStatefulSetLabels { .. },
+            Action::PatchLabelRecord { .. }
+        ]
+    ));
+}
+
+fn ns_patch(p: &Plan) -> Option<&Map<String, Value>> {
+    p.actions.iter().find_map(|a| match a {
+        Action::PatchNamespaceLabels { labels, .. } => Some(labels),
+        _ => None,
+    })
+}
+
+fn add_intent() -> NamespaceIntent {
+    NamespaceIntent::Add {
+        name: "prod".into(),
+        identity: "prod.istio-beacon-k8s".into(),
+        labels: vec![
+            (
+                NS_USE_WAYPOINT.into(),
+                "prod-istio-beacon-k8s-waypoint".into(),
+            ),
+            (NS_DATAPLANE_MODE.into(), "ambient".into()),
+            (NS_MANAGED_BY.into(), "prod.istio-beacon-k8s".into()),
+        ],
+    }
+}
+
+fn ns_plan(intent: NamespaceIntent, labels: &[(&str, &str)]) -> Plan {
+    let mut d = base_desired();
+    d.namespace = intent;
+    let mut live = converged_live();
+    live.namespace_labels = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    plan(&d, &live)
+}
+
+#[test]
+fn add_labels_to_an_unlabelled_namespace() {
+    let p = ns_plan(add_intent(), &[]);
+    let patch = ns_patch(&p).expect("patch");
+    assert_eq!(patch.len(), 3);
+    assert_eq!(patch[NS_MANAGED_BY], json!("prod.istio-beacon-k8s"));
+}
+
+#[test]
+fn add_labels_keeps_foreign_labels() {
+    let p = ns_plan(add_intent(), &[("foo", "bar")]);
+    let patch = ns_patch(&p).expect("patch");
+    assert!(!patch.contains_key("foo"));
+}
+
+#[test]
+fn add_labels_updates_our_own_partial_labels() {
+    let p = ns_plan(
+        add_intent(),
+        &[
+            (NS_USE_WAYPOINT, "prod-istio-beacon-k8s-waypoint"),
+            (NS_MANAGED_BY, "prod.istio-beacon-k8s"),
+        ],
+    );
+    assert_eq!(
+        ns_patch(&p).expect("patch")[NS_DATAPLANE_MODE],
+        json!("ambient")
+    );
+}
+
+#[test]
+fn add_labels_refuses_labels_managed_by_someone_else() {
+    let p = ns_plan(add_intent(), &[(NS_USE_WAYPOINT, "other-waypoint")]);
+    assert_eq!(ns_patch(&p), None);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("managed by another entity"))
+    );
+}
+
+#[test]
+fn add_labels_already_in_place_is_a_noop() {
+    let p = ns_plan(
+        add_intent(),
+        &[
+            (NS_USE_WAYPOINT, "prod-istio-beacon-k8s-waypoint"),
+            (NS_DATAPLANE_MODE, "ambient"),
+            (NS_MANAGED_BY, "prod.istio-beacon-k8s"),
+        ],
+    );
+    assert_eq!(p.actions, vec![]);
+}
+
+fn remove_intent() -> NamespaceIntent {
+    NamespaceIntent::Remove {
+        name: "prod".into(),
+        identity: "prod.istio-beacon-k8s".into(),
+    }
+}
+
+#[test]
+fn remove_labels_managed_by_us_nulls_three_keys_only() {
+    let p = ns_plan(
+        remove_intent(),
+        &[
+            (NS_USE_WAYPOINT, "w"),
+            (NS_DATAPLANE_MODE, "ambient"),
+            (NS_MANAGED_BY, "prod.istio-beacon-k8s"),
+            ("foo", "bar"),
+        ],
+    );
+    let patch = ns_patch(&p).expect("patch");
+    assert_eq!(patch.len(), 3);
+    assert!(patch.values().all(Value::is_null));
+}
+
+#[test]
+fn remove_labels_managed_by_another_is_refused() {
+    let p = ns_plan(
+        remove_intent(),
+        &[(NS_USE_WAYPOINT, "w"), (NS_MANAGED_BY, "other.beacon")],
+    );
+    assert_eq!(ns_patch(&p), None);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("managed by another entity"))
+    );
+}
+
+#[test]
+fn remove_labels_with_only_our_managed_by_key() {
+    let p = ns_plan(remove_intent(), &[(NS_MANAGED_BY, "prod.istio-beacon-k8s")]);
+    assert!(ns_patch(&p).is_some());
+}
+
+#[test]
+fn remove_labels_from_an_unlabelled_namespace_does_nothing() {
+    let p = ns_plan(remove_intent(), &[]);
+    assert_eq!(p, Plan::default());
+}
+
+#[test]
+fn pebble_layer_added_when_missing_skipped_when_unreachable() {
+    let mut live = converged_live();
+    live.pebble_plan = Some(json!({}));
+    assert!(matches!(
+        plan(&base_desired(), &live).actions.as_slice(),
+        [Action::AddPebbleLayer { .. }]
+    ));
+    live.pebble_plan = None;
+    let p = plan(&base_desired(), &live);
+    assert_eq!(p.actions, vec![]);
+    assert_eq!(p.warnings.len(), 1);
+}
+
+#[test]
+fn relation_data_sets_only_changed_keys() {
+    let mut d = base_desired();
+    d.provider_databags[0]
+        .app
+        .insert("labels".into(), "{}".into());
+    assert_eq!(
+        plan(&d, &converged_live()).actions,
+        vec![Action::SetRelationData {
+            endpoint: "service-mesh".into(),
+            relation_id: 3,
+            app: [("labels".to_owned(), "{}".to_owned())].into(),
+            unit: Default::default(),
+        }]
+    );
+}
+
+#[test]
+fn teardown_deletes_everything_owned_and_our_namespace_labels() {
+    let mut live = converged_live();
+    live.gateways = Some(vec![
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "w", "namespace": "prod"}}),
+    ]);
+    live.namespace_labels = [(NS_MANAGED_BY.to_owned(), "prod.istio-beacon-k8s".to_owned())].into();
+    let p = teardown(&live, "prod", "prod.istio-beacon-k8s");
+    let kinds: Vec<&str> = p
+        .actions
+        .iter()
+        .map(|a| match a {
+            Action::Delete(k) => k.kind.name(),
+            Action::PatchNamespaceLabels { .. } => "Namespace",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["Gateway", "AuthorizationPolicy", "Namespace"]);
+}
+
+#[test]
+fn subset_semantics() {
+    assert!(is_subset(
+        &json!({"a": [1, {"b": 2}]}),
+        &json!({"a": [1, {"b": 2, "c": 3}], "d": 4})
+    ));
+    assert!(!is_subset(&json!({"a": [1]}), &json!({"a": [1, 2]})));
+    assert!(!is_subset(&json!({"a": 1}), &json!({"a": "1"})));
+    assert!(is_subset(&json!(2), &json!(2.0)));
+}
