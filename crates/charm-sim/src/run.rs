@@ -58,14 +58,22 @@ pub fn run_scenario<'a>(
     scenario: impl Into<ScenarioInput<'a>>,
     opts: &RunOptions,
 ) -> Result<Output, SimError> {
-    let loaded;
-    let scenario = match scenario.into() {
+    match scenario.into() {
         ScenarioInput::File(p) => {
-            loaded = Scenario::load(p)?;
-            &loaded
+            let loaded = Scenario::load(p)?;
+            // Every scenario error names the file, whichever stage found it.
+            play(charm, &loaded, opts).map_err(|e| match e {
+                SimError::Scenario(m) if !m.starts_with(&p.display().to_string()) => {
+                    SimError::Scenario(format!("{}: {m}", p.display()))
+                }
+                other => other,
+            })
         }
-        ScenarioInput::Parsed(s) => s,
-    };
+        ScenarioInput::Parsed(s) => play(charm, s, opts),
+    }
+}
+
+fn play(charm: &Path, scenario: &Scenario, opts: &RunOptions) -> Result<Output, SimError> {
     let charm = Charm::open(charm)?;
     let steps = validate(scenario, &charm.meta)?;
     let mut sim = Sim::start(scenario, &charm, opts)?;

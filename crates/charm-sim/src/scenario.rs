@@ -431,9 +431,10 @@ pub fn validate_config(
             continue;
         }
         if !opt.kind.accepts(v) {
+            let t = opt.kind.name();
+            let article = if t == "int" { "an" } else { "a" };
             return Err(bad(format!(
-                "{at}.{k}: expected a {} value, got {v}",
-                opt.kind.name()
+                "{at}.{k}: expected {article} {t} value, got {v}"
             )));
         }
     }

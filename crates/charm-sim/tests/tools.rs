@@ -37,24 +37,46 @@ r extra relation-list -r 3 foo
     );
     let s = scenario(
         true,
-        &format!("{RELS}steps:\n  - install\n  - {{hook: db-relation-changed, relation: 7, remote_unit: third/0}}\n"),
+        &format!(
+            "{RELS}steps:\n  - install\n  - {{hook: db-relation-changed, relation: 7, remote_unit: third/0}}\n"
+        ),
     );
     c.run(&s);
     // Sorted as strings, like Juju: db:10 < db:3 < db:7.
     assert_eq!(c.ok("install", "ids"), "[\"db:10\",\"db:3\",\"db:7\"]\n");
     assert_eq!(c.ok("install", "ids-smart"), "db:10\ndb:3\ndb:7\n");
     assert_eq!(c.ok("install", "none"), "[]\n");
-    c.err("install", "default", 2, "ERROR no endpoint name specified\n");
-    assert_eq!(c.ok("db-relation-changed", "default"), "[\"db:10\",\"db:3\",\"db:7\"]\n");
+    c.err(
+        "install",
+        "default",
+        2,
+        "ERROR no endpoint name specified\n",
+    );
+    assert_eq!(
+        c.ok("db-relation-changed", "default"),
+        "[\"db:10\",\"db:3\",\"db:7\"]\n"
+    );
     for label in ["list", "list-eq", "list-long", "list-prefixed"] {
-        assert_eq!(c.ok("install", label), "[\"mydb/0\",\"mydb/1\"]\n", "{label}");
+        assert_eq!(
+            c.ok("install", label),
+            "[\"mydb/0\",\"mydb/1\"]\n",
+            "{label}"
+        );
     }
     assert_eq!(c.ok("install", "list-app"), "\"mydb\"\n");
     assert_eq!(c.ok("install", "list-empty"), "[]\n");
     assert_eq!(c.ok("install", "list-peer"), "[\"tester/1\"]\n");
     assert_eq!(c.ok("install", "list-smart"), "mydb/0\nmydb/1\n");
-    c.err("install", "list-default", 2, "ERROR no relation id specified\n");
-    assert_eq!(c.ok("db-relation-changed", "list-default"), "[\"third/0\"]\n");
+    c.err(
+        "install",
+        "list-default",
+        2,
+        "ERROR no relation id specified\n",
+    );
+    assert_eq!(
+        c.ok("db-relation-changed", "list-default"),
+        "[\"third/0\"]\n"
+    );
     c.err(
         "install",
         "notfound",
@@ -67,8 +89,18 @@ r extra relation-list -r 3 foo
         2,
         "ERROR invalid value \"x\" for option -r: invalid relation id\n",
     );
-    c.err("install", "unknown-flag", 2, "ERROR flag provided but not defined: -x\n");
-    c.err("install", "extra", 2, "ERROR unrecognized args: [\"foo\"]\n");
+    c.err(
+        "install",
+        "unknown-flag",
+        2,
+        "ERROR flag provided but not defined: -x\n",
+    );
+    c.err(
+        "install",
+        "extra",
+        2,
+        "ERROR unrecognized args: [\"foo\"]\n",
+    );
 }
 
 #[test]
@@ -92,7 +124,9 @@ r stranger relation-get --format=json -r 3 - nobody/4
     );
     let s = scenario(
         true,
-        &format!("{RELS}steps:\n  - install\n  - {{hook: db-relation-changed, relation: 3, remote_unit: mydb/0}}\n"),
+        &format!(
+            "{RELS}steps:\n  - install\n  - {{hook: db-relation-changed, relation: 3, remote_unit: mydb/0}}\n"
+        ),
     );
     c.run(&s);
     assert_eq!(c.ok("install", "unit"), "{\"host\":\"h0\"}\n");
@@ -111,13 +145,30 @@ r stranger relation-get --format=json -r 3 - nobody/4
         2,
         "ERROR expected unit name, got application name \"mydb\"\n",
     );
-    c.err("install", "nounit", 2, "ERROR no unit or application specified\n");
-    assert_eq!(c.ok("db-relation-changed", "implicit"), "{\"host\":\"h0\"}\n");
-    assert_eq!(c.ok("db-relation-changed", "implicit-app"), "{\"policies\":\"[]\"}\n");
-    assert!(c.ok("install", "own").contains("\"private-address\":\"192.0.2.0\""));
+    c.err(
+        "install",
+        "nounit",
+        2,
+        "ERROR no unit or application specified\n",
+    );
+    assert_eq!(
+        c.ok("db-relation-changed", "implicit"),
+        "{\"host\":\"h0\"}\n"
+    );
+    assert_eq!(
+        c.ok("db-relation-changed", "implicit-app"),
+        "{\"policies\":\"[]\"}\n"
+    );
+    assert!(
+        c.ok("install", "own")
+            .contains("\"private-address\":\"192.0.2.0\"")
+    );
     let (rc, _, err) = c.call("install", "stranger");
     assert_eq!(rc, 1);
-    assert!(err.starts_with("ERROR cannot read settings for unit \"nobody/4\""), "{err}");
+    assert!(
+        err.starts_with("ERROR cannot read settings for unit \"nobody/4\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -138,14 +189,33 @@ r read-unit relation-get --format=json -r 3 u tester/0
     );
     let out = c.run(&s);
     // Leader: everything allowed.
-    for l in ["read-app", "read-peer-app", "write-app", "write-peer-app", "write-unit"] {
+    for l in [
+        "read-app",
+        "read-peer-app",
+        "write-app",
+        "write-peer-app",
+        "write-unit",
+    ] {
         c.ok("install", l);
     }
     // Non-leader (same process tree, leadership changed between hooks).
     c.err("start", "read-app", 1, "ERROR permission denied\n");
-    assert_eq!(c.ok("start", "read-peer-app"), "{\"k\":\"v\",\"shared\":\"yes\"}\n");
-    c.err("start", "write-app", 1, "ERROR cannot write relation settings\n");
-    c.err("start", "write-peer-app", 1, "ERROR cannot write relation settings\n");
+    assert_eq!(
+        c.ok("start", "read-peer-app"),
+        "{\"k\":\"v\",\"shared\":\"yes\"}\n"
+    );
+    c.err(
+        "start",
+        "write-app",
+        1,
+        "ERROR cannot write relation settings\n",
+    );
+    c.err(
+        "start",
+        "write-peer-app",
+        1,
+        "ERROR cannot write relation settings\n",
+    );
     c.ok("start", "write-unit");
     assert_eq!(c.ok("start", "read-unit"), "\"1\"\n");
     let db = out.relations.iter().find(|r| r.id == 3).unwrap();
@@ -209,7 +279,10 @@ esac
     assert_eq!(c.ok("stop", "state"), "{\"s\":\"1\"}\n");
     assert_eq!(c.ok("stop", "ports"), "8080/tcp\n");
     let st = out.steps[1].unit_status.as_ref().unwrap();
-    assert_eq!((st.status.as_str(), st.message.as_str()), ("blocked", "kept"));
+    assert_eq!(
+        (st.status.as_str(), st.message.as_str()),
+        ("blocked", "kept")
+    );
     assert_eq!(out.steps[1].logs[0].level, "ERROR");
     assert_eq!(out.steps[1].logs[0].message, "failing");
     assert_eq!(out.steps[0].logs[0].message, "before");
@@ -220,7 +293,12 @@ esac
     );
     assert_eq!(db.local_unit_data.get("j").map(String::as_str), Some("son"));
     c.err("stop", "dup", 2, "ERROR duplicate key specified: \"a\"\n");
-    c.err("stop", "noeq", 2, "ERROR expected \"key=value\", got \"novalue\"\n");
+    c.err(
+        "stop",
+        "noeq",
+        2,
+        "ERROR expected \"key=value\", got \"novalue\"\n",
+    );
     let (rc, _, err) = c.call("stop", "deprecated");
     assert_eq!(rc, 0);
     assert!(err.contains("deprecated"), "{err}");
@@ -246,7 +324,10 @@ r smart config-get debug
         c.ok("install", "all"),
         "{\"debug\":false,\"name\":\"x\",\"port\":8080,\"ratio\":0.5}\n"
     );
-    assert_eq!(c.ok("start", "all"), "{\"debug\":false,\"port\":9,\"ratio\":0.5}\n");
+    assert_eq!(
+        c.ok("start", "all"),
+        "{\"debug\":false,\"port\":9,\"ratio\":0.5}\n"
+    );
     assert_eq!(
         c.ok("start", "all-flag"),
         "{\"debug\":false,\"name\":null,\"port\":9,\"ratio\":0.5}\n"
@@ -272,7 +353,10 @@ r leader is-leader --format=json
 r leader-smart is-leader
 "#,
     );
-    let s = scenario(true, "steps:\n  - install\n  - {update: {leader: false}}\n  - start\n");
+    let s = scenario(
+        true,
+        "steps:\n  - install\n  - {update: {leader: false}}\n  - start\n",
+    );
     let out = c.run(&s);
     c.err(
         "install",
@@ -280,7 +364,12 @@ r leader-smart is-leader
         2,
         "ERROR invalid status \"error\", expected one of [maintenance blocked waiting active]\n",
     );
-    c.err("install", "none", 2, "ERROR invalid args, require <status> [message] [data]\n");
+    c.err(
+        "install",
+        "none",
+        2,
+        "ERROR invalid args, require <status> [message] [data]\n",
+    );
     assert_eq!(
         c.ok("install", "get"),
         "{\"message\":\"all good\",\"status\":\"active\",\"status-data\":{}}\n"
@@ -355,7 +444,10 @@ r log action-log -- "progress"
 r fail action-fail "it broke"
 "#,
     );
-    let s = scenario(true, "steps:\n  - install\n  - {action: do-it, params: {count: 3}}\n");
+    let s = scenario(
+        true,
+        "steps:\n  - install\n  - {action: do-it, params: {count: 3}}\n",
+    );
     let out = c.run(&s);
     c.err("install", "get", 1, "ERROR not running an action\n");
     c.err("install", "set", 1, "ERROR not running an action\n");
@@ -363,7 +455,12 @@ r fail action-fail "it broke"
     assert_eq!(c.ok("do-it", "get"), "{\"count\":3,\"target\":\"s3\"}\n");
     assert_eq!(c.ok("do-it", "get-key"), "3\n");
     assert_eq!(c.ok("do-it", "get-missing"), "null\n");
-    c.err("do-it", "reserved", 2, "ERROR cannot set reserved action key \"stdout\"\n");
+    c.err(
+        "do-it",
+        "reserved",
+        2,
+        "ERROR cannot set reserved action key \"stdout\"\n",
+    );
     c.err(
         "do-it",
         "badkey",
@@ -403,12 +500,18 @@ r model relation-model-get --format=json -r 3
     );
     let s = scenario(
         true,
-        &format!("planned_units: 2\n{RELS}steps:\n  - install\n  - {{update: {{leader: false}}}}\n  - start\n"),
+        &format!(
+            "planned_units: 2\n{RELS}steps:\n  - install\n  - {{update: {{leader: false}}}}\n  - start\n"
+        ),
     );
     c.run(&s);
     let goal: serde_json::Value = serde_json::from_str(&c.ok("install", "goal")).unwrap();
     assert_eq!(
-        goal["units"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        goal["units"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         ["tester/0", "tester/1"]
     );
     assert_eq!(goal["units"]["tester/0"]["status"], "active");
@@ -464,7 +567,10 @@ r set-app relation-set -r 3 --app x=1
     assert_eq!(c.ok("db-relation-broken", "ids"), "[\"db:10\",\"db:7\"]\n");
     assert_eq!(c.ok("db-relation-broken", "list"), "[]\n");
     assert_eq!(c.ok("db-relation-broken", "list-r"), "[]\n");
-    assert_eq!(c.ok("db-relation-broken", "get-app"), "{\"policies\":\"[]\"}\n");
+    assert_eq!(
+        c.ok("db-relation-broken", "get-app"),
+        "{\"policies\":\"[]\"}\n"
+    );
     c.err(
         "db-relation-broken",
         "set-app",
@@ -493,7 +599,10 @@ r goal-smart goal-state --format=smart
 "#,
     );
     c.run(&scenario(true, "steps: [install]\n"));
-    assert_eq!(c.ok("install", "yaml"), "debug: false\nport: 8080\nratio: 0.5\n");
+    assert_eq!(
+        c.ok("install", "yaml"),
+        "debug: false\nport: 8080\nratio: 0.5\n"
+    );
     c.err(
         "install",
         "badfmt",

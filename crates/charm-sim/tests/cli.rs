@@ -1,0 +1,248 @@
+//! `charm-sim run` as a process: exit codes, one-line errors for bad scenarios, output shape,
+//! packed `.charm` input.
+#![allow(clippy::unwrap_used)]
+mod common;
+use std::io::Write;
+use std::process::Command;
+
+use common::{TestCharm, bin, scenario};
+
+fn run_cli(c: &TestCharm, yaml: &str) -> (i32, String, String) {
+    let p = c.scenario_path(yaml);
+    let out = Command::new(bin())
+        .args(["run", "--charm"])
+        .arg(c.dir.path())
+        .arg("--scenario")
+        .arg(&p)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Asserts exit 2, nothing on stdout, exactly one stderr line containing every `needle`.
+fn rejects(yaml: &str, needles: &[&str]) {
+    let c = TestCharm::new("exit 0");
+    let (code, stdout, stderr) = run_cli(&c, yaml);
+    assert_eq!(code, 2, "stderr: {stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for n in needles {
+        assert!(stderr.contains(n), "{stderr:?} lacks {n:?}");
+    }
+}
+
+#[test]
+fn bad_scenarios_exit_2_with_what_and_where() {
+    let rel = "relations:\n  - {id: 3, endpoint: db, remote_app: mydb, remote_units: [mydb/0]}\n";
+    rejects(
+        &scenario(
+            true,
+            "relations:\n  - {id: 3, endpoint: nope, remote_app: x}\nsteps: []\n",
+        ),
+        &["relations[0]", "endpoint \"nope\" not declared"],
+    );
+    rejects(
+        &scenario(
+            true,
+            "relations:\n  - {id: 3, endpoint: db, remote_app: a}\n  - {id: 3, endpoint: mesh, remote_app: b}\nsteps: []\n",
+        ),
+        &["relations[1]", "relation id 3 used twice"],
+    );
+    rejects(
+        &scenario(
+            true,
+            &format!(
+                "{rel}steps:\n  - {{hook: db-relation-changed, relation: 3, remote_unit: mydb/5}}\n"
+            ),
+        ),
+        &["steps[0]", "\"mydb/5\" is not in relation 3"],
+    );
+    rejects(
+        &scenario(true, "config: {nosuch: 1}\nsteps: []\n"),
+        &["config.nosuch", "not declared"],
+    );
+    rejects(
+        &scenario(true, "config: {port: 'eighty'}\nsteps: []\n"),
+        &["scenario.yaml: config.port", "expected an int value"],
+    );
+    rejects(
+        &scenario(true, "steps:\n  - {update: {config: {debug: 3}}}\n"),
+        &["steps[0].update.config.debug", "boolean"],
+    );
+    rejects(
+        &scenario(true, "steps: [install, not-a-hook]\n"),
+        &["steps[1]", "\"not-a-hook\" is not a hook"],
+    );
+    rejects(
+        &scenario(
+            true,
+            &format!("{rel}steps:\n  - {{update: {{remove_relation: 4}}}}\n"),
+        ),
+        &["steps[0].update.remove_relation", "relation 4"],
+    );
+    rejects(
+        &scenario(true, "steps:\n  - {action: nope}\n"),
+        &["steps[0]", "action \"nope\" not declared"],
+    );
+    rejects(
+        &scenario(true, "containers: {db: {can_connect: true}}\nsteps: []\n"),
+        &["containers.db", "not declared"],
+    );
+    rejects(
+        &scenario(
+            true,
+            "faults: [{match: {method: GET}, error: 200}]\nsteps: []\n",
+        ),
+        &["faults[0]"],
+    );
+    rejects(
+        &scenario(true, "crds: [missing.yaml]\nsteps: []\n"),
+        &["crds[0]", "missing.yaml"],
+    );
+    rejects(
+        "model: {name: p}\nunit: tester\nsteps: []\n",
+        &["unit", "<app>/<number>"],
+    );
+    rejects("model: [\n", &["scenario.yaml"]);
+    rejects(
+        &scenario(true, "stepz: []\n"),
+        &["scenario.yaml", "unknown field `stepz`"],
+    );
+    // A relation used after broken no longer exists.
+    rejects(
+        &scenario(
+            true,
+            &format!(
+                "{rel}steps:\n  - {{hook: db-relation-broken, relation: 3}}\n  - {{hook: db-relation-changed, relation: 3}}\n"
+            ),
+        ),
+        &["steps[1]", "relation 3 does not exist"],
+    );
+}
+
+#[test]
+fn output_shape_and_out_file() {
+    let c = TestCharm::new(
+        "case \"$EV\" in install) status-set active ready; juju-log -- hi;; start) exit 1;; esac",
+    );
+    let yaml = scenario(
+        false,
+        "relations:\n  - {id: 3, endpoint: db, remote_app: mydb, remote_units: [mydb/0]}\nsteps:\n  - install\n  - {update: {leader: true}}\n  - start\n",
+    );
+    let p = c.scenario_path(&yaml);
+    let out_file = c.out.path().join("result.json");
+    let status = Command::new(bin())
+        .args(["run", "--charm"])
+        .arg(c.dir.path())
+        .arg("--scenario")
+        .arg(&p)
+        .arg("--out")
+        .arg(&out_file)
+        .status()
+        .unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a failing hook is a result, not an error"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let top: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(top, ["steps", "relations", "kubernetes", "pebble"]);
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "update steps produce no entry");
+    let step_keys: Vec<&String> = steps[0].as_object().unwrap().keys().collect();
+    assert_eq!(
+        step_keys,
+        [
+            "step",
+            "exit_code",
+            "unit_status",
+            "app_status",
+            "logs",
+            "api_requests",
+            "action",
+            "wall_ms",
+            "stdout",
+            "stderr"
+        ]
+    );
+    assert_eq!(steps[0]["step"], "install");
+    assert_eq!(
+        steps[0]["unit_status"],
+        serde_json::json!({"status": "active", "message": "ready"})
+    );
+    assert_eq!(steps[0]["app_status"], serde_json::Value::Null);
+    assert_eq!(
+        steps[0]["logs"],
+        serde_json::json!([{"level": "INFO", "message": "hi"}])
+    );
+    assert_eq!(steps[0]["action"], serde_json::Value::Null);
+    assert!(steps[0]["wall_ms"].is_f64());
+    assert_eq!(steps[1]["exit_code"], 1);
+    assert_eq!(
+        v["relations"],
+        serde_json::json!([{"id": 3, "endpoint": "db", "local_app_data": {},
+            "local_unit_data": {"egress-subnets": "192.0.2.0", "ingress-address": "192.0.2.0",
+                                "private-address": "192.0.2.0"}}])
+    );
+    assert_eq!(
+        v["kubernetes"],
+        serde_json::json!([{"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"labels": {"kubernetes.io/metadata.name": "prod"}, "name": "prod"}}])
+    );
+    assert_eq!(
+        v["pebble"],
+        serde_json::json!({"side": {"plan": {}}, "web": {"plan": {}}})
+    );
+}
+
+#[test]
+fn packed_charm_is_unzipped_with_modes() {
+    let c = TestCharm::new("status-set active packed");
+    let zip_path = c.out.path().join("tester.charm");
+    let file = std::fs::File::create(&zip_path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    for name in ["metadata.yaml", "config.yaml", "actions.yaml", "dispatch"] {
+        let mode = if name == "dispatch" { 0o755 } else { 0o644 };
+        let opts = zip::write::SimpleFileOptions::default().unix_permissions(mode);
+        zip.start_file(name, opts).unwrap();
+        zip.write_all(&std::fs::read(c.dir.path().join(name)).unwrap())
+            .unwrap();
+    }
+    zip.finish().unwrap();
+    let p = c.scenario_path(&scenario(true, "steps: [install]\n"));
+    let out = Command::new(bin())
+        .args(["run", "--charm"])
+        .arg(&zip_path)
+        .arg("--scenario")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["steps"][0]["exit_code"], 0);
+    assert_eq!(v["steps"][0]["unit_status"]["message"], "packed");
+}
+
+#[test]
+fn missing_charm_exits_2() {
+    let c = TestCharm::new("exit 0");
+    let p = c.scenario_path(&scenario(true, "steps: []\n"));
+    let out = Command::new(bin())
+        .args(["run", "--charm", "/nonexistent/charm", "--scenario"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/charm"));
+}
