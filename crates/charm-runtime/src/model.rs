@@ -124,7 +124,7 @@ enum Member {
 #[derive(Debug, Default)]
 struct Cache {
     relation_ids: HashMap<String, Vec<u64>>,
-    relations: HashMap<u64, Relation>,
+    relations: HashMap<(String, u64), Relation>,
     bags: HashMap<(u64, Member), Databag>,
 }
 
@@ -242,7 +242,8 @@ impl Model {
     /// Relation `id` on `endpoint` (also works for the relation being broken, with
     /// `active == false`). An unknown id is a [`ToolError::RelationNotFound`].
     pub fn relation(&self, endpoint: &str, id: u64) -> Result<Relation, ModelError> {
-        if let Some(r) = self.cache().relations.get(&id) {
+        let key = (endpoint.to_string(), id);
+        if let Some(r) = self.cache().relations.get(&key) {
             return Ok(r.clone());
         }
         let rel = RelationRef::new(endpoint, id);
@@ -274,7 +275,7 @@ impl Model {
             is_peer,
             active: self.ctx.broken_relation_id() != Some(id),
         };
-        self.cache().relations.insert(id, relation.clone());
+        self.cache().relations.insert(key, relation.clone());
         Ok(relation)
     }
 

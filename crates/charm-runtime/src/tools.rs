@@ -74,7 +74,10 @@ impl ToolRunner for ProcessRunner {
         let output = child.wait_with_output()?;
         if let Some(writer) = writer {
             match writer.join() {
-                Ok(result) => result?,
+                // A tool that fails before reading its input closes the pipe; its exit status
+                // and stderr say what went wrong, so a broken pipe is not an error here.
+                Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
+                Ok(_) => {}
                 Err(_) => return Err(std::io::Error::other("stdin writer thread panicked")),
             }
         }

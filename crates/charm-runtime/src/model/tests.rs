@@ -168,6 +168,13 @@ fn unknown_relation_is_relation_not_found() {
         m.relation("service-mesh", 99),
         Err(ModelError::Tool(ToolError::RelationNotFound { .. }))
     ));
+    // A cached id under another endpoint is not served from the cache: Juju checks
+    // `endpoint:id`.
+    m.relation("service-mesh", 3).unwrap();
+    assert!(matches!(
+        m.relation("peers", 3),
+        Err(ModelError::Tool(ToolError::RelationNotFound { .. }))
+    ));
 }
 
 #[test]

@@ -470,6 +470,19 @@ fn process_runner_passes_stdin_and_collects_output() {
         (2, "ERROR permission denied\n")
     );
 
+    // A tool that fails without reading its (large) input: the exit status and stderr
+    // count, not the broken pipe.
+    let argv: Vec<String> = [
+        "sh",
+        "-c",
+        "echo 'ERROR cannot write relation settings' >&2; exit 1",
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = ProcessRunner.run(&argv, Some(&big)).unwrap();
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stderr, "ERROR cannot write relation settings\n");
+
     let argv = vec!["/nonexistent/relation-get".to_string()];
     assert_eq!(
         ProcessRunner.run(&argv, None).unwrap_err().kind(),
