@@ -18,3 +18,6 @@ pub use model::{
     LocPart, MeshPolicy, MeshType, Method, PolicyError, PolicyParseError, PolicyTargetType, Port,
     ProviderAppData, ProviderDataError, RuleViolation, dump_policies, parse_policies,
 };
+
+#[cfg(feature = "kube")]
+pub mod prm;

@@ -1,0 +1,537 @@
+//! `PolicyResourceManager`: keeps the Istio policies owned by one charm (and scope) in sync.
+//!
+//! Ownership is label-based only (`app.kubernetes.io/instance` + a scope label); owned objects
+//! are found with a label query across all namespaces. What to delete and what to apply is
+//! decided by the pure [`plan`]; [`PolicyResourceManager`] only does the I/O around it. Unlike
+//! the Python manager it does not re-apply objects whose labels and spec are already as
+//! desired, skips (and reports) unit policies with L7 fields instead of crashing, and reports a
+//! missing CRD as [`ReconcileOutcome::CrdMissing`] instead of failing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::istio::{
+    AUTHORIZATION_POLICY_API_VERSION, AUTHORIZATION_POLICY_KIND, BuildError,
+    build_authorization_policy,
+};
+use crate::labels::{LabelError, charm_default_labels};
+use crate::model::MeshPolicy;
+
+/// The scope label value of the beacon's policy manager.
+pub const AUTHORIZATION_POLICY_SCOPE: &str = "istio-authorization-policy";
+
+/// Identity of a Kubernetes object, as the Python manager keys it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ResourceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{} {}/{}",
+            self.group, self.kind, self.namespace, self.name
+        )
+    }
+}
+
+/// What the plan needs to know about an owned object that exists in the cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveObject {
+    pub key: ResourceKey,
+    pub labels: BTreeMap<String, String>,
+    pub spec: Option<Value>,
+}
+
+/// A desired object that cannot be keyed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PlanError {
+    #[error("desired object has no string {0}")]
+    MissingField(&'static str),
+}
+
+/// What a reconcile must do.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Plan {
+    /// Owned objects that are no longer desired.
+    pub delete: Vec<ResourceKey>,
+    /// Desired objects (ownership labels merged in) that are missing or differ.
+    pub apply: Vec<(ResourceKey, Value)>,
+    /// Desired objects already present with these labels and this spec.
+    pub unchanged: Vec<ResourceKey>,
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str], what: &'static str) -> Result<&'a str, PlanError> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k))
+        .and_then(Value::as_str)
+        .ok_or(PlanError::MissingField(what))
+}
+
+/// The key of a desired body (`apiVersion`, `kind`, `metadata.namespace`, `metadata.name`).
+pub fn key_of(body: &Value) -> Result<ResourceKey, PlanError> {
+    let api_version = str_at(body, &["apiVersion"], "apiVersion")?;
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    Ok(ResourceKey {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        kind: str_at(body, &["kind"], "kind")?.to_owned(),
+        namespace: str_at(body, &["metadata", "namespace"], "metadata.namespace")?.to_owned(),
+        name: str_at(body, &["metadata", "name"], "metadata.name")?.to_owned(),
+    })
+}
+
+/// A copy of `body` with `labels` merged into `metadata.labels` (ours win).
+pub fn with_labels(body: &Value, labels: &[(String, String)]) -> Value {
+    let mut body = body.clone();
+    if let Some(obj) = body.as_object_mut() {
+        let metadata = obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !metadata.is_object() {
+            *metadata = Value::Object(Map::new());
+        }
+        if let Some(meta) = metadata.as_object_mut() {
+            let current = meta
+                .entry("labels")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !current.is_object() {
+                *current = Value::Object(Map::new());
+            }
+            if let Some(current) = current.as_object_mut() {
+                for (k, v) in labels {
+                    current.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+        }
+    }
+    body
+}
+
+fn up_to_date(live: &LiveObject, desired: &Value) -> bool {
+    let labels_ok = desired
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .is_none_or(|want| {
+            want.iter().all(|(k, v)| {
+                v.as_str()
+                    .is_some_and(|v| live.labels.get(k).map(String::as_str) == Some(v))
+            })
+        });
+    labels_ok && live.spec.as_ref() == desired.get("spec")
+}
+
+/// Decide deletes and applies: stale = live keys not desired; apply = desired objects that
+/// are missing or whose labels are not a superset of ours or whose spec differs. A desired key
+/// given twice is applied once (the first body wins). Deletes are sorted for determinism;
+/// applies keep the desired order.
+pub fn plan(
+    desired: &[Value],
+    live: &[LiveObject],
+    ownership_labels: &[(String, String)],
+) -> Result<Plan, PlanError> {
+    let mut result = Plan::default();
+    let mut seen = HashSet::new();
+    for body in desired {
+        let key = key_of(body)?;
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let body = with_labels(body, ownership_labels);
+        match live.iter().find(|l| l.key == key) {
+            Some(l) if up_to_date(l, &body) => result.unchanged.push(key),
+            _ => result.apply.push((key, body)),
+        }
+    }
+    let mut stale: Vec<ResourceKey> = live
+        .iter()
+        .filter(|l| !seen.contains(&l.key))
+        .map(|l| l.key.clone())
+        .collect();
+    stale.sort();
+    stale.dedup();
+    result.delete = stale;
+    Ok(result)
+}
+
+/// Errors of the policy manager.
+#[derive(Debug, Error)]
+pub enum PrmError {
+    /// Python: `TypeError("raw_policy of type 'X' is not a supported policy resource type…")`.
+    #[error(
+        "raw_policy of type '{kind}' ({api_version}) is not a supported policy resource type. Supported types: ['AuthorizationPolicy']"
+    )]
+    UnsupportedRawPolicy { api_version: String, kind: String },
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("listing owned {kind} failed: {source}")]
+    List {
+        kind: String,
+        source: Box<kube::Error>,
+    },
+    #[error("applying {key} failed: {source}")]
+    Apply {
+        key: Box<ResourceKey>,
+        source: Box<kube::Error>,
+    },
+    /// Every failed delete, collected (the others and all applies were still attempted).
+    #[error("Deleting K8s resources completed with errors: {}", .0.iter().map(|(k, e)| format!("{k}: {e}")).collect::<Vec<_>>().join("; "))]
+    Delete(Vec<(ResourceKey, kube::Error)>),
+}
+
+/// What a reconcile did.
+#[derive(Debug, Default)]
+pub struct ReconcileReport {
+    pub applied: Vec<ResourceKey>,
+    pub deleted: Vec<ResourceKey>,
+    pub unchanged: Vec<ResourceKey>,
+    /// Policies the builder refused (unit policies with L7 fields); nothing was created for them.
+    pub skipped: Vec<BuildError>,
+}
+
+/// Result of [`PolicyResourceManager::reconcile`].
+#[derive(Debug)]
+pub enum ReconcileOutcome {
+    Reconciled(ReconcileReport),
+    /// Policies are desired but the policy CRD is not installed (LIST answered 404).
+    CrdMissing,
+}
+
+/// The `ApiResource` of Istio's `AuthorizationPolicy`.
+pub fn authorization_policy_resource() -> ApiResource {
+    ApiResource {
+        group: "security.istio.io".into(),
+        version: "v1".into(),
+        api_version: AUTHORIZATION_POLICY_API_VERSION.into(),
+        kind: AUTHORIZATION_POLICY_KIND.into(),
+        plural: "authorizationpolicies".into(),
+    }
+}
+
+/// Manages the `AuthorizationPolicy` objects of one charm and scope.
+pub struct PolicyResourceManager {
+    client: kube::Client,
+    app: String,
+    model: String,
+    labels: Vec<(String, String)>,
+    resource: ApiResource,
+}
+
+impl PolicyResourceManager {
+    /// A manager owning objects labelled `create_charm_default_labels(app, model, scope)`.
+    /// The field manager is the app name; policy names use the app and model.
+    pub fn new(
+        client: kube::Client,
+        app: &str,
+        model: &str,
+        scope: &str,
+    ) -> Result<Self, LabelError> {
+        Ok(Self::with_labels(
+            client,
+            app,
+            model,
+            charm_default_labels(app, model, scope)?,
+        ))
+    }
+
+    /// A manager with explicit ownership labels (Python's `labels=` argument).
+    pub fn with_labels(
+        client: kube::Client,
+        app: &str,
+        model: &str,
+        labels: Vec<(String, String)>,
+    ) -> Self {
+        PolicyResourceManager {
+            client,
+            app: app.to_owned(),
+            model: model.to_owned(),
+            labels,
+            resource: authorization_policy_resource(),
+        }
+    }
+
+    pub fn labels(&self) -> &[(String, String)] {
+        &self.labels
+    }
+
+    /// The equality label selector for owned objects: `k1=v1,k2=v2`.
+    pub fn label_selector(&self) -> String {
+        self.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The desired bodies (without ownership labels) and the policies the builder refused.
+    pub fn desired(
+        &self,
+        policies: &[MeshPolicy],
+        raw_policies: &[Value],
+    ) -> Result<(Vec<Value>, Vec<BuildError>), PrmError> {
+        for raw in raw_policies {
+            let api_version = raw
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let kind = raw.get("kind").and_then(Value::as_str).unwrap_or_default();
+            if api_version != AUTHORIZATION_POLICY_API_VERSION || kind != AUTHORIZATION_POLICY_KIND
+            {
+                return Err(PrmError::UnsupportedRawPolicy {
+                    api_version: api_version.to_owned(),
+                    kind: kind.to_owned(),
+                });
+            }
+        }
+        let mut bodies = Vec::new();
+        let mut skipped = Vec::new();
+        for p in policies {
+            match build_authorization_policy(&self.app, &self.model, p) {
+                Ok(b) => bodies.push(b),
+                Err(e) => {
+                    tracing::warn!("skipping policy: {e}");
+                    skipped.push(e);
+                }
+            }
+        }
+        bodies.extend(raw_policies.iter().cloned());
+        Ok((bodies, skipped))
+    }
+
+    /// All owned objects across all namespaces; `None` when the CRD is not installed.
+    pub async fn list_owned(&self) -> Result<Option<Vec<LiveObject>>, PrmError> {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &self.resource);
+        let lp = ListParams::default().labels(&self.label_selector());
+        let list = match api.list(&lp).await {
+            Ok(list) => list,
+            Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+            Err(source) => {
+                return Err(PrmError::List {
+                    kind: self.resource.kind.clone(),
+                    source: Box::new(source),
+                });
+            }
+        };
+        let live = list
+            .items
+            .into_iter()
+            .filter_map(|obj| {
+                let Some(name) = obj.metadata.name.clone() else {
+                    tracing::warn!("ignoring a listed {} without a name", self.resource.kind);
+                    return None;
+                };
+                Some(LiveObject {
+                    key: ResourceKey {
+                        group: self.resource.group.clone(),
+                        version: self.resource.version.clone(),
+                        kind: self.resource.kind.clone(),
+                        namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+                        name,
+                    },
+                    labels: obj.metadata.labels.clone().unwrap_or_default(),
+                    spec: obj.data.get("spec").cloned(),
+                })
+            })
+            .collect();
+        Ok(Some(live))
+    }
+
+    async fn delete_keys(&self, keys: &[ResourceKey]) -> Vec<(ResourceKey, kube::Error)> {
+        let mut errors = Vec::new();
+        for key in keys {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), &key.namespace, &self.resource);
+            match api.delete(&key.name, &DeleteParams::default()).await {
+                Ok(_) => tracing::info!("deleted {key}"),
+                Err(kube::Error::Api(status)) if status.code == 404 => {}
+                Err(e) => errors.push((key.clone(), e)),
+            }
+        }
+        errors
+    }
+
+    /// Make the owned policies exactly `policies` (built for this charm) plus `raw_policies`:
+    /// delete stale owned objects, then server-side apply (force, field manager = app) only
+    /// the desired objects that are missing or differ. Nothing desired → [`Self::delete`].
+    pub async fn reconcile(
+        &self,
+        policies: &[MeshPolicy],
+        raw_policies: &[Value],
+    ) -> Result<ReconcileOutcome, PrmError> {
+        let (desired, skipped) = self.desired(policies, raw_policies)?;
+        if desired.is_empty() {
+            let deleted = self.delete().await?;
+            return Ok(ReconcileOutcome::Reconciled(ReconcileReport {
+                deleted,
+                skipped,
+                ..ReconcileReport::default()
+            }));
+        }
+        let Some(live) = self.list_owned().await? else {
+            tracing::warn!(
+                "{} CRD not found: cannot create policies",
+                self.resource.kind
+            );
+            return Ok(ReconcileOutcome::CrdMissing);
+        };
+        let plan = plan(&desired, &live, &self.labels)?;
+        let delete_errors = self.delete_keys(&plan.delete).await;
+        let params = charm_runtime::k8s::apply_params(&self.app);
+        let mut applied = Vec::new();
+        for (key, body) in plan.apply {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), &key.namespace, &self.resource);
+            if let Err(source) = api.patch(&key.name, &params, &Patch::Apply(&body)).await {
+                return Err(PrmError::Apply {
+                    key: Box::new(key),
+                    source: Box::new(source),
+                });
+            }
+            tracing::info!("applied {key}");
+            applied.push(key);
+        }
+        if !delete_errors.is_empty() {
+            return Err(PrmError::Delete(delete_errors));
+        }
+        Ok(ReconcileOutcome::Reconciled(ReconcileReport {
+            applied,
+            deleted: plan.delete,
+            unchanged: plan.unchanged,
+            skipped,
+        }))
+    }
+
+    /// Delete every owned object (404s ignored). A missing CRD means there is nothing to
+    /// delete ("CRD not found, skipping deletion").
+    pub async fn delete(&self) -> Result<Vec<ResourceKey>, PrmError> {
+        let Some(live) = self.list_owned().await? else {
+            tracing::info!("CRD not found, skipping deletion");
+            return Ok(Vec::new());
+        };
+        let mut keys: Vec<ResourceKey> = live.into_iter().map(|l| l.key).collect();
+        keys.sort();
+        let errors = self.delete_keys(&keys).await;
+        if errors.is_empty() {
+            Ok(keys)
+        } else {
+            Err(PrmError::Delete(errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn owner() -> Vec<(String, String)> {
+        vec![
+            ("app.kubernetes.io/instance".into(), "prod-beacon".into()),
+            (
+                "kubernetes-resource-handler-scope".into(),
+                "istio-authorization-policy".into(),
+            ),
+        ]
+    }
+
+    fn body(ns: &str, name: &str, port: &str) -> Value {
+        json!({
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"rules": [{"to": [{"operation": {"ports": [port]}}]}]},
+        })
+    }
+
+    fn live(ns: &str, name: &str, port: &str, labels: &[(String, String)]) -> LiveObject {
+        LiveObject {
+            key: key_of(&body(ns, name, port)).expect("key"),
+            labels: labels.iter().cloned().collect(),
+            spec: body(ns, name, port).get("spec").cloned(),
+        }
+    }
+
+    #[test]
+    fn plan_creates_missing_deletes_stale_and_skips_unchanged() {
+        let labels = owner();
+        let desired = [
+            body("a", "p1", "80"),
+            body("b", "p2", "81"),
+            body("a", "p3", "82"),
+        ];
+        let existing = [
+            live("a", "p1", "80", &labels),   // unchanged
+            live("b", "p2", "9999", &labels), // spec differs
+            live("c", "old", "1", &labels),   // stale
+            live("a", "zold", "1", &labels),  // stale
+        ];
+        let p = plan(&desired, &existing, &labels).expect("plan");
+        assert_eq!(p.unchanged, vec![key_of(&desired[0]).expect("key")]);
+        assert_eq!(
+            p.apply
+                .iter()
+                .map(|(k, _)| k.name.as_str())
+                .collect::<Vec<_>>(),
+            ["p2", "p3"]
+        );
+        assert_eq!(
+            p.delete.iter().map(|k| k.name.as_str()).collect::<Vec<_>>(),
+            ["zold", "old"]
+        );
+        // Applied bodies carry the ownership labels.
+        assert_eq!(
+            p.apply[1].1["metadata"]["labels"],
+            json!({"app.kubernetes.io/instance": "prod-beacon", "kubernetes-resource-handler-scope": "istio-authorization-policy"})
+        );
+    }
+
+    #[test]
+    fn plan_reapplies_when_labels_are_not_a_superset() {
+        let labels = owner();
+        let mut extra = labels.clone();
+        extra.push(("foreign".into(), "kept".into()));
+        let partial = vec![labels[1].clone()];
+        let desired = [body("a", "p1", "80")];
+        let superset = plan(&desired, &[live("a", "p1", "80", &extra)], &labels).expect("plan");
+        assert_eq!((superset.apply.len(), superset.unchanged.len()), (0, 1));
+        let missing = plan(&desired, &[live("a", "p1", "80", &partial)], &labels).expect("plan");
+        assert_eq!((missing.apply.len(), missing.unchanged.len()), (1, 0));
+    }
+
+    #[test]
+    fn plan_empty_desired_deletes_everything_owned_and_dedupes_desired() {
+        let labels = owner();
+        let p = plan(&[], &[live("a", "p1", "80", &labels)], &labels).expect("plan");
+        assert_eq!(p.delete.len(), 1);
+        let twice = [body("a", "p1", "80"), body("a", "p1", "80")];
+        let p = plan(&twice, &[], &labels).expect("plan");
+        assert_eq!(p.apply.len(), 1);
+    }
+
+    #[test]
+    fn plan_rejects_unkeyable_bodies() {
+        let no_ns = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy", "metadata": {"name": "x"}});
+        assert_eq!(
+            plan(&[no_ns], &[], &owner()),
+            Err(PlanError::MissingField("metadata.namespace"))
+        );
+    }
+
+    #[test]
+    fn with_labels_merges_over_existing() {
+        let b = json!({"metadata": {"name": "x", "labels": {"keep": "1", "app.kubernetes.io/instance": "old"}}});
+        let merged = with_labels(&b, &owner());
+        assert_eq!(
+            merged["metadata"]["labels"],
+            json!({"keep": "1", "app.kubernetes.io/instance": "prod-beacon", "kubernetes-resource-handler-scope": "istio-authorization-policy"})
+        );
+    }
+}
