@@ -106,7 +106,7 @@ fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
 
 fn error_response(e: &ApiError) -> Response<Full<Bytes>> {
     let mut r = json_response(e.code, &e.body());
-    if let Some(s) = e.retry_after {
+    if let Some(s) = e.details.retry_after {
         r.headers_mut()
             .insert(header::RETRY_AFTER, header::HeaderValue::from(s));
     }

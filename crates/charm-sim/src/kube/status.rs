@@ -16,7 +16,13 @@ pub(crate) struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    /// `details.name`, `details.group`, `details.kind`.
+    /// Boxed: errors travel through every verb's `Result`.
+    pub details: Box<Details>,
+}
+
+/// `details` of a `Status`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Details {
     pub name: Option<String>,
     pub group: Option<String>,
     pub kind: Option<String>,
@@ -39,18 +45,14 @@ impl ApiError {
             code,
             reason,
             message: message.into(),
-            name: None,
-            group: None,
-            kind: None,
-            causes: Vec::new(),
-            retry_after: None,
+            details: Box::default(),
         }
     }
 
     fn with_details(mut self, name: &str, group: &str, kind: &str) -> Self {
-        self.name = Some(name.to_string());
-        self.group = Some(group.to_string());
-        self.kind = Some(kind.to_string());
+        self.details.name = Some(name.to_string());
+        self.details.group = Some(group.to_string());
+        self.details.kind = Some(kind.to_string());
         self
     }
 
@@ -110,7 +112,7 @@ impl ApiError {
             format!("Apply failed with {n} conflicts: {}", list.join("\n"))
         };
         let mut e = Self::new(409, "Conflict", message).with_details(name, group, plural);
-        e.causes = causes;
+        e.details.causes = causes;
         e
     }
 
@@ -142,7 +144,7 @@ impl ApiError {
             format!("{prefix} \"{name}\" is invalid: {summary}"),
         )
         .with_details(name, group, kind);
-        e.causes = causes;
+        e.details.causes = causes;
         e
     }
 
@@ -203,7 +205,7 @@ impl ApiError {
         };
         let mut e = Self::new(code, reason, message);
         if code == 429 {
-            e.retry_after = Some(1);
+            e.details.retry_after = Some(1);
         }
         e
     }
@@ -215,24 +217,25 @@ impl ApiError {
     /// The `Status` JSON body.
     pub fn body(&self) -> Value {
         let mut details = serde_json::Map::new();
-        if let Some(n) = &self.name {
+        if let Some(n) = &self.details.name {
             details.insert("name".into(), json!(n));
         }
-        if let Some(g) = &self.group {
+        if let Some(g) = &self.details.group {
             details.insert("group".into(), json!(g));
         }
-        if let Some(k) = &self.kind {
+        if let Some(k) = &self.details.kind {
             details.insert("kind".into(), json!(k));
         }
-        if !self.causes.is_empty() {
+        if !self.details.causes.is_empty() {
             let causes: Vec<Value> = self
+                .details
                 .causes
                 .iter()
                 .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
                 .collect();
             details.insert("causes".into(), Value::Array(causes));
         }
-        if let Some(s) = self.retry_after {
+        if let Some(s) = self.details.retry_after {
             details.insert("retryAfterSeconds".into(), json!(s));
         }
         let mut body = json!({
