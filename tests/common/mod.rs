@@ -1,0 +1,159 @@
+//! Runs scenario files through the `charm-sim` binary against the beacon built by cargo,
+//! and helpers to read its output.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The unpacked charm: dispatch, metadata.yaml, config.yaml and bin/istio-beacon-k8s.
+pub fn charm_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        for file in ["dispatch", "metadata.yaml", "config.yaml"] {
+            std::fs::copy(root.join(file), dir.path().join(file)).expect("copy charm file");
+        }
+        std::fs::create_dir(dir.path().join("bin")).expect("bin dir");
+        std::fs::copy(
+            env!("CARGO_BIN_EXE_istio-beacon-k8s"),
+            dir.path().join("bin/istio-beacon-k8s"),
+        )
+        .expect("copy charm binary");
+        dir
+    })
+    .path()
+}
+
+/// `charm-sim` next to our binary in the target dir, built on first use if missing.
+pub fn sim_binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let ours = Path::new(env!("CARGO_BIN_EXE_istio-beacon-k8s"));
+        let dir = ours.parent().expect("target profile dir");
+        let sim = dir.join("charm-sim");
+        if !sim.exists() {
+            let target = dir.parent().expect("target dir");
+            let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
+                .args(["build", "-p", "charm-sim", "--bin", "charm-sim"])
+                .env("CARGO_TARGET_DIR", target)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build -p charm-sim");
+            assert!(status.success(), "cargo build -p charm-sim failed");
+        }
+        sim
+    })
+}
+
+/// Play `tests/scenarios/<name>.yaml`; returns charm-sim's output document.
+pub fn run(name: &str) -> Value {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(format!("{name}.yaml"));
+    run_file(&scenario)
+}
+
+pub fn run_file(scenario: &Path) -> Value {
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = out_dir.path().join("out.json");
+    let result = Command::new(sim_binary())
+        .arg("run")
+        .arg("--charm")
+        .arg(charm_dir())
+        .arg("--scenario")
+        .arg(scenario)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run charm-sim");
+    assert!(
+        result.status.success(),
+        "charm-sim failed on {}: {}",
+        scenario.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).expect("read output")).expect("output is JSON")
+}
+
+/// The output of step `i`.
+pub fn step(out: &Value, i: usize) -> &Value {
+    &out["steps"][i]
+}
+
+/// `(status, message)` of a step's unit status; `None` while unset.
+pub fn status(out: &Value, i: usize) -> Option<(String, String)> {
+    let s = step(out, i).get("unit_status")?;
+    Some((
+        s["status"].as_str()?.to_owned(),
+        s["message"].as_str()?.to_owned(),
+    ))
+}
+
+pub fn exit_code(out: &Value, i: usize) -> i64 {
+    step(out, i)["exit_code"].as_i64().expect("exit code")
+}
+
+/// The API requests of a step that are not reads: `"<METHOD> <path>"`.
+pub fn writes(out: &Value, i: usize) -> Vec<String> {
+    step(out, i)["api_requests"]
+        .as_array()
+        .expect("api_requests")
+        .iter()
+        .filter(|r| r["method"] != "GET")
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap_or(""),
+                r["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+/// Every object of `kind` after the last step, as `<namespace>/<name>`.
+pub fn objects(out: &Value, kind: &str) -> Vec<String> {
+    out["kubernetes"]
+        .as_array()
+        .expect("kubernetes")
+        .iter()
+        .filter(|o| o["kind"] == kind)
+        .map(|o| {
+            let ns = o["metadata"]["namespace"].as_str().unwrap_or("");
+            format!("{ns}/{}", o["metadata"]["name"].as_str().unwrap_or(""))
+        })
+        .collect()
+}
+
+/// One object after the last step.
+pub fn object<'a>(out: &'a Value, kind: &str, namespace: &str, name: &str) -> Option<&'a Value> {
+    out["kubernetes"].as_array()?.iter().find(|o| {
+        o["kind"] == kind
+            && o["metadata"]["name"] == name
+            && (namespace.is_empty() || o["metadata"]["namespace"] == namespace)
+    })
+}
+
+/// Our app databag of relation `id` after the last step.
+pub fn local_app_data(out: &Value, id: u64) -> &Value {
+    out["relations"]
+        .as_array()
+        .expect("relations")
+        .iter()
+        .find(|r| r["id"] == id)
+        .map(|r| &r["local_app_data"])
+        .expect("relation in output")
+}
+
+/// Log lines of a step at `level`.
+pub fn logs(out: &Value, i: usize, level: &str) -> Vec<String> {
+    step(out, i)["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .filter(|l| l["level"] == level)
+        .filter_map(|l| l["message"].as_str().map(str::to_owned))
+        .collect()
+}

@@ -1,0 +1,364 @@
+//! The beacon played through `charm-sim` (real hook tools, a real Kubernetes API server and
+//! Pebble): databags, statuses, API writes per step, and the objects left in the cluster.
+
+mod common;
+
+use common::{exit_code, local_app_data, logs, object, objects, run, status, writes};
+use serde_json::json;
+
+const AP: &str = "/apis/security.istio.io/v1/namespaces/prod/authorizationpolicies";
+const P1: &str = "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3";
+const MODELOPERATOR: &str = "istio-beacon-k8s-prod-policy-all-sources-modeloperator";
+const WAYPOINT: &str = "prod-istio-beacon-k8s-waypoint";
+const LABELS: &str = r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#;
+
+fn active(msg: &str) -> Option<(String, String)> {
+    Some(("active".into(), msg.into()))
+}
+
+/// The writes of a first leader reconcile before any policy: own labels, then waypoint.
+fn first_run_writes() -> Vec<String> {
+    vec![
+        "PATCH /apis/apps/v1/namespaces/prod/statefulsets/istio-beacon-k8s".into(),
+        "PATCH /api/v1/namespaces/prod/services/istio-beacon-k8s".into(),
+        "POST /api/v1/namespaces/prod/configmaps".into(),
+        format!("PATCH /apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/{WAYPOINT}"),
+        format!("PATCH /apis/autoscaling/v2/namespaces/prod/horizontalpodautoscalers/{WAYPOINT}"),
+    ]
+}
+
+#[test]
+fn relation_added_changed_broken() {
+    let out = run("relation_lifecycle");
+    // install: upstream does not observe it; status stays unknown.
+    assert_eq!((exit_code(&out, 0), status(&out, 0)), (0, None));
+    assert!(writes(&out, 0).is_empty());
+    // leader-elected: full reconcile, no consumer policies yet.
+    assert_eq!(writes(&out, 1), first_run_writes());
+    assert_eq!(status(&out, 1), active(""));
+    // relation-created: provider data only, no Kubernetes at all.
+    assert_eq!(out["steps"][2]["api_requests"], json!([]));
+    // relation-changed with a policy: exactly one apply.
+    assert_eq!(writes(&out, 3), vec![format!("PATCH {AP}/{P1}")]);
+    // policy changed: old deleted, new applied.
+    let changed = writes(&out, 4);
+    assert_eq!(changed.len(), 2);
+    assert_eq!(changed[0], format!("DELETE {AP}/{P1}"));
+    assert!(changed[1].starts_with(&format!(
+        "PATCH {AP}/istio-beacon-k8s-prod-policy-myapp-prod-mydb-"
+    )));
+    assert_ne!(changed[1], format!("PATCH {AP}/{P1}"));
+    // broken: its policy is deleted.
+    let new_name = changed[1].rsplit('/').next().unwrap_or_default().to_owned();
+    assert_eq!(writes(&out, 5), vec![format!("DELETE {AP}/{new_name}")]);
+    // update-status with nothing changed: reads only.
+    assert!(writes(&out, 6).is_empty());
+    assert_eq!(status(&out, 6), active(""));
+    assert!(objects(&out, "AuthorizationPolicy").is_empty());
+    assert_eq!(objects(&out, "Gateway"), vec![format!("prod/{WAYPOINT}")]);
+    assert_eq!(
+        objects(&out, "HorizontalPodAutoscaler"),
+        vec![format!("prod/{WAYPOINT}")]
+    );
+}
+
+#[test]
+fn config_toggles_both_ways() {
+    let out = run("config_toggles");
+    let mut first = first_run_writes();
+    first.push(format!("PATCH {AP}/{P1}"));
+    assert_eq!(writes(&out, 0), first);
+    // model-on-mesh on: namespace labelled, modeloperator policy created.
+    assert_eq!(
+        writes(&out, 1),
+        vec![
+            "PATCH /api/v1/namespaces/prod".to_owned(),
+            format!("PATCH {AP}/{MODELOPERATOR}")
+        ]
+    );
+    // managed off: every policy we own is deleted.
+    assert_eq!(
+        writes(&out, 2),
+        vec![
+            format!("DELETE {AP}/{P1}"),
+            format!("DELETE {AP}/{MODELOPERATOR}")
+        ]
+    );
+    // both back to defaults: namespace labels removed, consumer policy back.
+    assert_eq!(
+        writes(&out, 3),
+        vec![
+            "PATCH /api/v1/namespaces/prod".to_owned(),
+            format!("PATCH {AP}/{P1}")
+        ]
+    );
+    for i in 0..4 {
+        assert_eq!((exit_code(&out, i), status(&out, i)), (0, active("")));
+    }
+    assert_eq!(
+        objects(&out, "AuthorizationPolicy"),
+        vec![format!("prod/{P1}")]
+    );
+    let ns = object(&out, "Namespace", "", "prod").expect("namespace");
+    assert_eq!(
+        ns["metadata"]["labels"],
+        json!({"kubernetes.io/metadata.name": "prod"})
+    );
+    assert_eq!(
+        local_app_data(&out, 3),
+        &json!({"labels": LABELS, "mesh_type": "\"istio\""})
+    );
+}
+
+#[test]
+fn model_on_mesh_labels_namespace_and_empties_consumer_labels() {
+    let out = run("model_on_mesh");
+    assert_eq!(
+        local_app_data(&out, 3),
+        &json!({"labels": "{}", "mesh_type": "\"istio\""})
+    );
+    let ns = object(&out, "Namespace", "", "prod").expect("namespace");
+    assert_eq!(
+        ns["metadata"]["labels"],
+        json!({
+            "charms.canonical.com/istio.io.waypoint.managed-by": "prod.istio-beacon-k8s",
+            "istio.io/dataplane-mode": "ambient",
+            "istio.io/use-waypoint": WAYPOINT,
+            "kubernetes.io/metadata.name": "prod",
+        })
+    );
+    let mo =
+        object(&out, "AuthorizationPolicy", "prod", MODELOPERATOR).expect("modeloperator policy");
+    assert_eq!(
+        mo["spec"],
+        json!({"rules": [{}], "selector": {"matchLabels": {"juju-modeloperator": "modeloperator"}}})
+    );
+    // The beacon's own pods are on the mesh whatever model-on-mesh says.
+    let sts = object(&out, "StatefulSet", "prod", "istio-beacon-k8s").expect("statefulset");
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["labels"]["istio.io/use-waypoint"],
+        json!(WAYPOINT)
+    );
+    let record = object(
+        &out,
+        "ConfigMap",
+        "prod",
+        "juju-service-mesh-istio-beacon-k8s-labels",
+    )
+    .expect("record");
+    assert_eq!(record["data"]["labels"], json!(LABELS));
+    // Second reconcile: nothing to write (upstream re-patches the namespace every time).
+    assert!(writes(&out, 1).is_empty());
+}
+
+#[test]
+fn leader_change() {
+    let out = run("leader_change");
+    let backup = active("Backup unit; standing by for leader takeover");
+    assert_eq!(status(&out, 0), backup);
+    assert_eq!(out["steps"][0]["api_requests"], json!([]));
+    // A non-leader does not publish provider data.
+    assert_eq!(out["steps"][1]["api_requests"], json!([]));
+    // New leader: converges on leader-elected (upstream waits for another event).
+    let mut first = first_run_writes();
+    first.push(format!("PATCH {AP}/{P1}"));
+    assert_eq!(writes(&out, 2), first);
+    assert_eq!(status(&out, 2), active(""));
+    assert_eq!(
+        local_app_data(&out, 3),
+        &json!({"labels": LABELS, "mesh_type": "\"istio\""})
+    );
+}
+
+#[test]
+fn hpa_follows_planned_units_and_remove_tears_down_at_zero() {
+    let out = run("scale_and_remove");
+    // After the departed hook the HPA is at 1 replica: only that one write.
+    assert_eq!(
+        writes(&out, 1),
+        vec![format!(
+            "PATCH /apis/autoscaling/v2/namespaces/prod/horizontalpodautoscalers/{WAYPOINT}"
+        )]
+    );
+    // remove while units remain: nothing.
+    assert!(writes(&out, 2).is_empty());
+    assert!(
+        logs(&out, 2, "INFO")
+            .iter()
+            .any(|l| l.contains("Application is not scaling to 0"))
+    );
+    // remove at 0 planned units, on a non-leader: everything owned goes, namespace unlabelled.
+    let mut teardown = writes(&out, 3);
+    teardown.sort();
+    assert_eq!(
+        teardown,
+        vec![
+            "DELETE /apis/autoscaling/v2/namespaces/prod/horizontalpodautoscalers/prod-istio-beacon-k8s-waypoint".to_owned(),
+            format!("DELETE /apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/{WAYPOINT}"),
+            format!("DELETE {AP}/{MODELOPERATOR}"),
+            format!("DELETE {AP}/{P1}"),
+            "PATCH /api/v1/namespaces/prod".to_owned(),
+        ]
+    );
+    assert_eq!(exit_code(&out, 3), 0);
+    assert!(objects(&out, "AuthorizationPolicy").is_empty());
+    assert!(objects(&out, "Gateway").is_empty());
+    assert!(objects(&out, "HorizontalPodAutoscaler").is_empty());
+    let ns = object(&out, "Namespace", "", "prod").expect("namespace");
+    assert_eq!(
+        ns["metadata"]["labels"],
+        json!({"kubernetes.io/metadata.name": "prod"})
+    );
+}
+
+#[test]
+fn hpa_replicas_equal_planned_units() {
+    let out = run("config_toggles");
+    let hpa = object(&out, "HorizontalPodAutoscaler", "prod", WAYPOINT).expect("hpa");
+    assert_eq!(hpa["spec"]["minReplicas"], json!(2));
+    assert_eq!(hpa["spec"]["maxReplicas"], json!(2));
+    // 3 planned units, then one departs: the HPA is pinned to 1.
+    let out = run("scale");
+    let hpa = object(&out, "HorizontalPodAutoscaler", "prod", WAYPOINT).expect("hpa");
+    assert_eq!(hpa["spec"]["minReplicas"], json!(1));
+    assert_eq!(hpa["spec"]["maxReplicas"], json!(1));
+    assert_eq!(
+        hpa["spec"]["scaleTargetRef"],
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "name": WAYPOINT})
+    );
+}
+
+#[test]
+fn stale_owned_pruned_foreign_untouched() {
+    let out = run("stale_and_foreign");
+    let w = writes(&out, 0);
+    assert!(
+        w.contains(
+            &"DELETE /apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/legacy-waypoint"
+                .to_owned()
+        )
+    );
+    assert!(w.contains(&format!("DELETE {AP}/stale-owned")));
+    assert!(
+        w.contains(
+            &"DELETE /apis/security.istio.io/v1/namespaces/team/authorizationpolicies/legacy-owned"
+                .to_owned()
+        )
+    );
+    assert!(
+        !w.iter()
+            .any(|r| r.contains("other-beacons") || r.contains("hand-written"))
+    );
+    assert_eq!(
+        objects(&out, "AuthorizationPolicy"),
+        vec![
+            "prod/hand-written".to_owned(),
+            "team/other-beacons".to_owned()
+        ]
+    );
+    assert_eq!(objects(&out, "Gateway"), vec![format!("prod/{WAYPOINT}")]);
+    assert!(writes(&out, 1).is_empty());
+}
+
+#[test]
+fn missing_crds_block_with_exit_zero() {
+    let out = run("crds_missing");
+    assert_eq!(exit_code(&out, 0), 0);
+    assert_eq!(
+        status(&out, 0),
+        Some((
+            "blocked".into(),
+            "AuthorizationPolicy CRD (security.istio.io/v1) not found: is Istio installed?".into()
+        ))
+    );
+    // Consumers still get their labels; the beacon's own labels are still reconciled.
+    assert_eq!(
+        local_app_data(&out, 3),
+        &json!({"labels": LABELS, "mesh_type": "\"istio\""})
+    );
+    assert_eq!(writes(&out, 0), first_run_writes()[..3].to_vec());
+}
+
+#[test]
+fn api_fault_fails_the_hook_then_converges() {
+    let out = run("api_fault");
+    assert_ne!(exit_code(&out, 0), 0);
+    // Juju discards the failed hook's relation data; the retry publishes it.
+    assert_eq!(exit_code(&out, 1), 0);
+    assert_eq!(writes(&out, 1), vec![format!("PATCH {AP}/{P1}")]);
+    assert_eq!(status(&out, 1), active(""));
+    assert_eq!(
+        local_app_data(&out, 3),
+        &json!({"labels": LABELS, "mesh_type": "\"istio\""})
+    );
+    // Converged: the third run writes nothing.
+    assert!(writes(&out, 2).is_empty());
+    assert_eq!(
+        objects(&out, "AuthorizationPolicy"),
+        vec![format!("prod/{P1}")]
+    );
+}
+
+#[test]
+fn bad_consumer_skipped_good_one_served() {
+    let out = run("bad_consumer");
+    assert_eq!(exit_code(&out, 0), 0);
+    assert_eq!(
+        status(&out, 0),
+        active("2 policies skipped: invalid consumer data (see juju debug-log)")
+    );
+    assert_eq!(
+        objects(&out, "AuthorizationPolicy"),
+        vec![format!("prod/{P1}")]
+    );
+    let errors = logs(&out, 0, "ERROR");
+    assert!(
+        errors.iter().any(|l| l.contains("service-mesh:4 (web)")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("service-mesh:6 (evil)") && l.contains("kube-system")),
+        "{errors:?}"
+    );
+    // Every consumer, bad or not, gets the provider data.
+    for id in [3, 4, 6] {
+        assert_eq!(
+            local_app_data(&out, id),
+            &json!({"labels": LABELS, "mesh_type": "\"istio\""})
+        );
+    }
+}
+
+#[test]
+fn unready_waypoint_waits_without_blocking_policies() {
+    let out = run("waypoint_readiness");
+    assert_eq!(exit_code(&out, 0), 0);
+    assert_eq!(
+        status(&out, 0),
+        Some((
+            "waiting".into(),
+            "Waiting for waypoint Deployment prod/prod-istio-beacon-k8s-waypoint to become ready"
+                .into()
+        ))
+    );
+    assert!(writes(&out, 0).contains(&format!("PATCH {AP}/{P1}")));
+    assert_eq!(status(&out, 1), active(""));
+    assert!(writes(&out, 1).is_empty());
+}
+
+#[test]
+fn metrics_proxy_layer_is_planned() {
+    let out = run("relation_lifecycle");
+    assert_eq!(
+        out["pebble"]["metrics-proxy"]["plan"]["services"]["metrics-proxy"],
+        json!({
+            "command": "metrics-proxy",
+            "environment": {"POD_LABEL_SELECTOR": "charms.canonical.com/prod.istio-beacon-k8s.telemetry=aggregated"},
+            "override": "replace",
+            "startup": "enabled",
+            "summary": "Metrics Broadcast Proxy",
+        })
+    );
+}
