@@ -166,6 +166,10 @@ async fn schema_invalid_policies_are_rejected_with_causes() {
     assert_eq!(causes.len(), 1);
     assert_eq!(causes[0].field, "spec.rules[0].to[0].operation.ports[0]");
     assert_eq!(causes[0].reason, "FieldValueTypeInvalid");
+    assert_eq!(
+        causes[0].message,
+        "Invalid value: \"integer\": spec.rules[0].to[0].operation.ports[0] in body must be of type string: \"integer\""
+    );
     assert!(
         e.message
             .starts_with("AuthorizationPolicy.security.istio.io \"p\" is invalid: "),
@@ -196,6 +200,13 @@ async fn schema_invalid_policies_are_rejected_with_causes() {
         .expect_err("enum"),
     );
     assert_eq!(e.code, 422);
+    let causes = e
+        .details
+        .as_ref()
+        .map(|d| d.causes.clone())
+        .unwrap_or_default();
+    assert_eq!(causes[0].reason, "FieldValueNotSupported");
+    assert_eq!(causes[0].field, "spec.action");
     assert!(
         server
             .object(
@@ -222,6 +233,66 @@ async fn schema_invalid_policies_are_rejected_with_causes() {
         .await
         .expect("valid");
     assert_eq!(pruned.data["spec"], json!({"action": "ALLOW"}));
+}
+
+#[tokio::test]
+async fn crd_cel_rules_that_matter_are_enforced() {
+    let server = server(ApiServer::default_crds());
+    let client = client(&server).await;
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "prod", &ap_resource("v1"));
+    let both = json!({"selector": {"matchLabels": {"app": "a"}},
+        "targetRefs": [{"group": "", "kind": "Service", "name": "a"}]});
+    let e = api_err(
+        api.create(&PostParams::default(), &policy("p", "prod", "s", both))
+            .await
+            .expect_err("selector and targetRefs"),
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message.ends_with(
+            "spec: Invalid value: \"object\": only one of targetRefs or selector can be set"
+        ),
+        "{}",
+        e.message
+    );
+    let cross =
+        json!({"targetRefs": [{"group": "", "kind": "Service", "name": "a", "namespace": "cos"}]});
+    let e = api_err(
+        api.create(&PostParams::default(), &policy("p", "prod", "s", cross))
+            .await
+            .expect_err("cross-namespace"),
+    );
+    let causes = e
+        .details
+        .as_ref()
+        .map(|d| d.causes.clone())
+        .unwrap_or_default();
+    assert_eq!(causes[0].field, "spec.targetRefs[0].namespace");
+
+    let gws: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "prod",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"),
+            "gateways",
+        ),
+    );
+    let listener = json!({"name": "mesh", "port": 15008, "protocol": "HBONE"});
+    let gw: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+        "metadata": {"name": "w"},
+        "spec": {"gatewayClassName": "istio-waypoint", "listeners": [listener, listener]}}))
+    .expect("gateway");
+    let e = api_err(
+        gws.create(&PostParams::default(), &gw)
+            .await
+            .expect_err("duplicate listener"),
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message
+            .contains("Listener name must be unique within the Gateway")
+    );
 }
 
 #[tokio::test]

@@ -195,8 +195,21 @@ fn field_path(pointer: &str) -> String {
     out
 }
 
-/// Schema errors of a custom resource, one cause per error.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Schema errors of a custom resource, one cause per error, worded like the apiserver's.
 pub(crate) fn schema(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    use jsonschema::error::{TypeKind, ValidationErrorKind as K};
     let Some(schema) = &rt.schema else {
         return Vec::new();
     };
@@ -205,20 +218,225 @@ pub(crate) fn schema(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         .iter_errors(obj)
         .map(|e| {
             let field = field_path(&e.instance_path().to_string());
-            let kind = e.kind();
-            let reason = match kind {
-                jsonschema::error::ValidationErrorKind::Type { .. } => "FieldValueTypeInvalid",
-                jsonschema::error::ValidationErrorKind::Required { .. } => "FieldValueRequired",
-                jsonschema::error::ValidationErrorKind::Enum { .. } => "FieldValueNotSupported",
-                _ => "FieldValueInvalid",
-            };
-            Cause {
-                reason: reason.into(),
-                message: format!("Invalid value: {}: {field} in body: {e}", e.instance()),
-                field,
+            let instance = e.instance();
+            match e.kind() {
+                K::Type { kind } => {
+                    let want = match kind {
+                        TypeKind::Single(t) => t.to_string(),
+                        TypeKind::Multiple(_) => "one of the allowed types".to_string(),
+                    };
+                    let got = type_name(instance);
+                    Cause {
+                        reason: "FieldValueTypeInvalid".into(),
+                        message: format!(
+                            "Invalid value: \"{got}\": {field} in body must be of type {want}: \"{got}\""
+                        ),
+                        field,
+                    }
+                }
+                K::Required { property } => {
+                    let name = property.as_str().unwrap_or_default();
+                    let field = if field.is_empty() {
+                        name.to_string()
+                    } else {
+                        format!("{field}.{name}")
+                    };
+                    Cause {
+                        reason: "FieldValueRequired".into(),
+                        message: "Required value".into(),
+                        field,
+                    }
+                }
+                K::Enum { options } => {
+                    let allowed: Vec<String> = options
+                        .as_array()
+                        .map(|a| a.iter().map(Value::to_string).collect())
+                        .unwrap_or_default();
+                    Cause {
+                        reason: "FieldValueNotSupported".into(),
+                        message: format!(
+                            "Unsupported value: {instance}: supported values: {}",
+                            allowed.join(", ")
+                        ),
+                        field,
+                    }
+                }
+                _ => Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("Invalid value: {instance}: {field} in body: {e}"),
+                    field,
+                },
             }
         })
         .collect()
+}
+
+fn cel(field: &str, message: &str, value: &Value) -> Cause {
+    Cause {
+        reason: "FieldValueInvalid".into(),
+        message: format!("Invalid value: \"{}\": {message}", type_name(value)),
+        field: field.into(),
+    }
+}
+
+/// The `x-kubernetes-validations` (CEL) rules of the shipped CRDs that matter to a mesh
+/// charm, hand-coded: the schema validator does not evaluate CEL. Messages are the CRDs'.
+pub(crate) fn cel_rules(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let Some(spec) = obj.get("spec").filter(|s| s.is_object()) else {
+        return causes;
+    };
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("security.istio.io", "AuthorizationPolicy") => {
+            let set = ["selector", "targetRef", "targetRefs"]
+                .iter()
+                .filter(|k| spec.get(**k).is_some())
+                .count();
+            if set > 1 {
+                causes.push(cel(
+                    "spec",
+                    "only one of targetRefs or selector can be set",
+                    spec,
+                ));
+            }
+            let cross = "cross namespace referencing is not currently supported";
+            if let Some(ns) = spec.pointer("/targetRef/namespace").and_then(Value::as_str)
+                && !ns.is_empty()
+            {
+                causes.push(cel("spec.targetRef.namespace", cross, &Value::from(ns)));
+            }
+            for (i, r) in spec
+                .get("targetRefs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(ns) = r.get("namespace").and_then(Value::as_str)
+                    && !ns.is_empty()
+                {
+                    let f = format!("spec.targetRefs[{i}].namespace");
+                    causes.push(cel(&f, cross, &Value::from(ns)));
+                }
+            }
+            if let Some(ml) = spec
+                .pointer("/selector/matchLabels")
+                .and_then(Value::as_object)
+            {
+                let f = "spec.selector.matchLabels";
+                if ml.keys().any(|k| k.contains('*')) {
+                    causes.push(cel(f, "wildcard not allowed in label key match", spec));
+                }
+                if ml.keys().any(String::is_empty) {
+                    causes.push(cel(f, "key must not be empty", spec));
+                }
+                for (k, v) in ml {
+                    if v.as_str().is_some_and(|v| v.contains('*')) {
+                        causes.push(cel(
+                            &format!("spec.selector.matchLabels[{k}]"),
+                            "wildcard not allowed in label value match",
+                            v,
+                        ));
+                    }
+                }
+            }
+            for (i, rule) in spec
+                .get("rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                for (j, from) in rule
+                    .get("from")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let Some(src) = from.get("source") else {
+                        continue;
+                    };
+                    let has = |k: &str| src.get(k).is_some();
+                    if (has("serviceAccounts") || has("notServiceAccounts"))
+                        && (has("principals")
+                            || has("notPrincipals")
+                            || has("namespaces")
+                            || has("notNamespaces"))
+                    {
+                        causes.push(cel(
+                            &format!("spec.rules[{i}].from[{j}].source"),
+                            "Cannot set serviceAccounts with namespaces or principals",
+                            src,
+                        ));
+                    }
+                }
+            }
+        }
+        ("gateway.networking.k8s.io", "Gateway") => {
+            let listeners: Vec<&Value> = spec
+                .get("listeners")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            let f = "spec.listeners";
+            let all = Value::Array(listeners.iter().map(|l| (*l).clone()).collect());
+            fn proto(l: &Value) -> &str {
+                l.get("protocol").and_then(Value::as_str).unwrap_or("")
+            }
+            let host = |l: &Value| {
+                l.get("hostname")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            };
+            if listeners
+                .iter()
+                .any(|l| matches!(proto(l), "HTTP" | "TCP" | "UDP") && l.get("tls").is_some())
+            {
+                causes.push(cel(
+                    f,
+                    "tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
+                    &all,
+                ));
+            }
+            if listeners.iter().any(|l| {
+                matches!(proto(l), "TCP" | "UDP") && host(l).is_some_and(|h| !h.is_empty())
+            }) {
+                causes.push(cel(
+                    f,
+                    "hostname must not be specified for protocols ['TCP', 'UDP']",
+                    &all,
+                ));
+            }
+            let names: Vec<Option<&Value>> = listeners.iter().map(|l| l.get("name")).collect();
+            if names
+                .iter()
+                .any(|n| names.iter().filter(|m| *m == n).count() > 1)
+            {
+                causes.push(cel(
+                    f,
+                    "Listener name must be unique within the Gateway",
+                    &all,
+                ));
+            }
+            let combos: Vec<(Option<&Value>, &str, Option<String>)> = listeners
+                .iter()
+                .map(|l| (l.get("port"), proto(l), host(l)))
+                .collect();
+            if combos
+                .iter()
+                .any(|c| combos.iter().filter(|d| *d == c).count() > 1)
+            {
+                causes.push(cel(
+                    f,
+                    "Combination of port, protocol and hostname must be unique for each listener",
+                    &all,
+                ));
+            }
+        }
+        _ => {}
+    }
+    causes
 }
 
 #[cfg(test)]
