@@ -1,5 +1,7 @@
 //! Runs scenario files through the `charm-sim` binary against the beacon built by cargo,
 //! and helpers to read its output.
+// Each test crate includes this module and uses a different subset of the helpers.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
