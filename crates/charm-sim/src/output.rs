@@ -27,9 +27,11 @@ pub struct StepOutput {
     pub api_requests: Vec<ApiRequest>,
     pub action: Option<ActionOutput>,
     pub wall_ms: f64,
-    /// Extra keys (not in the spec): what the hook process printed.
+    /// Extra keys (not in the spec): what the hook process printed, and the local bags of
+    /// every relation after the step (for step-by-step assertions).
     pub stdout: String,
     pub stderr: String,
+    pub relations: Vec<RelationOutput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -425,6 +425,7 @@ impl<'c> Sim<'c> {
             lock(&self.world).relations.remove(&id);
         }
         out.logs = ctx.logs;
+        out.relations = self.relations_snapshot();
         Ok(out)
     }
 
@@ -475,6 +476,7 @@ impl<'c> Sim<'c> {
             act.failed
         };
         out.logs = ctx.logs;
+        out.relations = self.relations_snapshot();
         out.action = Some(ActionOutput {
             results: act.results,
             failed,
@@ -563,13 +565,13 @@ impl<'c> Sim<'c> {
             wall_ms,
             stdout,
             stderr,
+            relations: Vec::new(),
         };
         Ok((out, ctx))
     }
 
-    fn finish(self, steps: Vec<StepOutput>) -> Output {
-        let w = lock(&self.world);
-        let relations = w
+    fn relations_snapshot(&self) -> Vec<RelationOutput> {
+        lock(&self.world)
             .relations
             .values()
             .map(|r| RelationOutput {
@@ -578,7 +580,11 @@ impl<'c> Sim<'c> {
                 local_app_data: r.local_app_data.clone(),
                 local_unit_data: r.local_unit_data.clone(),
             })
-            .collect();
+            .collect()
+    }
+
+    fn finish(self, steps: Vec<StepOutput>) -> Output {
+        let relations = self.relations_snapshot();
         let pebble = self
             .pebble_states
             .iter()

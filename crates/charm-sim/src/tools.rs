@@ -535,6 +535,9 @@ impl Tool<'_> {
                 json!({"status": status})
             }
         };
+        // Juju (jujuc status-get.go): without --include-data the smart format prints only
+        // the status word; json/yaml print the map.
+        let bare = !data && p.get("format").unwrap_or("smart") == "smart";
         if p.bool("application") {
             if !self.w.leader {
                 return Err(runtime(
@@ -542,6 +545,9 @@ impl Tool<'_> {
                 ));
             }
             let mut app = details(&self.w.app_status);
+            if bare {
+                return self.emit(&p, "smart", app["status"].clone());
+            }
             if let Value::Object(m) = &mut app {
                 m.insert(
                     "units".into(),
@@ -551,10 +557,10 @@ impl Tool<'_> {
             return self.emit(&p, "smart", json!({"application-status": app}));
         }
         let v = details(&self.w.unit_status);
-        if data {
-            self.emit(&p, "smart", v)
-        } else {
+        if bare {
             self.emit(&p, "smart", v["status"].clone())
+        } else {
+            self.emit(&p, "smart", v)
         }
     }
 

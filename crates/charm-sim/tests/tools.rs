@@ -347,6 +347,8 @@ r set status-set --application=False active -- "all good"
 r app status-set --application=True waiting "app msg"
 r get status-get --include-data --format=json --application=false
 r get-smart status-get
+r get-json status-get --format=json
+r get-app-smart status-get --application
 r get-app status-get --include-data --format=json --application=true
 r version application-version-set -- 1.2.3
 r leader is-leader --format=json
@@ -375,6 +377,8 @@ r leader-smart is-leader
         "{\"message\":\"all good\",\"status\":\"active\",\"status-data\":{}}\n"
     );
     assert_eq!(c.ok("install", "get-smart"), "active\n");
+    assert_eq!(c.ok("install", "get-json"), "{\"status\":\"active\"}\n");
+    assert_eq!(c.ok("install", "get-app-smart"), "waiting\n");
     assert_eq!(
         c.ok("install", "get-app"),
         "{\"application-status\":{\"message\":\"app msg\",\"status\":\"waiting\",\"status-data\":{},\"units\":{\"tester/0\":{\"message\":\"all good\",\"status\":\"active\",\"status-data\":{}}}}}\n"
