@@ -235,8 +235,8 @@ fn classify(tool: &'static str, code: i32, stderr: &str) -> ToolError {
     }
 }
 
-/// A relation as the tools address it: `-r <endpoint>:<id>` (Juju checks the id belongs to
-/// the endpoint).
+/// A relation as the tools address it: `-r <endpoint>:<id>`, as ops sends it (Juju uses the
+/// id after the last `:`; ops includes the endpoint so that Juju can check it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelationRef {
     /// The local endpoint name.

@@ -168,8 +168,8 @@ fn unknown_relation_is_relation_not_found() {
         m.relation("service-mesh", 99),
         Err(ModelError::Tool(ToolError::RelationNotFound { .. }))
     ));
-    // A cached id under another endpoint is not served from the cache: Juju checks
-    // `endpoint:id`.
+    // A cached id asked for under another endpoint is not served from the cache: the tools
+    // decide (ops passes `endpoint:id` so that Juju can check it).
     m.relation("service-mesh", 3).unwrap();
     assert!(matches!(
         m.relation("peers", 3),
