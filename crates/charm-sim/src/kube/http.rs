@@ -21,6 +21,9 @@ use super::store::{PatchKind, State, WriteParams};
 /// How long a "timeout" fault holds a request before answering 504.
 const FAULT_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The largest request body accepted.
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
 /// Marks a request whose connection must be dropped without a response.
 #[derive(Debug, thiserror::Error)]
 #[error("connection reset by injected fault")]
@@ -141,11 +144,20 @@ async fn handle(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = match req.into_body().collect().await {
-        Ok(b) => b.to_bytes(),
+    // Read it all (stopping early would cut the connection before the answer), then refuse
+    // bodies over the apiserver's 3 MiB limit.
+    let (bytes, too_large) = match req.into_body().collect().await {
+        Ok(b) => {
+            let b = b.to_bytes();
+            if b.len() > MAX_BODY {
+                (Bytes::new(), true)
+            } else {
+                (b, false)
+            }
+        }
         Err(e) => {
             tracing::debug!("request body unreadable: {e}");
-            Bytes::new()
+            (Bytes::new(), false)
         }
     };
     let mut record = RecordedRequest {
@@ -169,6 +181,11 @@ async fn handle(
             error_response(&ApiError::timeout())
         }
         Some(FaultError::Status(code)) => error_response(&ApiError::injected(code)),
+        None if too_large => error_response(&ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {MAX_BODY}"),
+        )),
         None => {
             let ctx = Ctx {
                 method: &method,
