@@ -167,7 +167,14 @@ impl<'c> Sim<'c> {
             objects: s.kubernetes.clone(),
             faults,
         })
-        .map_err(|e| kube_err("kubernetes/crds/faults", e))?;
+        .map_err(|e| {
+            let at = match &e {
+                KubeSimError::InvalidCrd(_) => "crds",
+                KubeSimError::InvalidFault(_) => "faults",
+                _ => "kubernetes",
+            };
+            kube_err(at, e)
+        })?;
         // Setup writes are not the charm's requests.
         api.take_requests();
 
@@ -176,7 +183,7 @@ impl<'c> Sim<'c> {
         std::fs::create_dir(&tools_dir)?;
         let exe = match &opts.tool_binary {
             Some(p) => p.clone(),
-            None => std::env::current_exe()?,
+            None => default_tool_binary()?,
         };
         for name in TOOL_NAMES {
             std::os::unix::fs::symlink(&exe, tools_dir.join(name))?;
@@ -610,4 +617,31 @@ fn context_id(env: &[(String, String)]) -> String {
         .find(|(k, _)| k == "JUJU_CONTEXT_ID")
         .map(|(_, v)| v.clone())
         .unwrap_or_default()
+}
+
+/// The running `charm-sim` binary, or, for library users (a test harness), a `charm-sim`
+/// built next to it in the same cargo target dir.
+fn default_tool_binary() -> Result<PathBuf, SimError> {
+    let exe = std::env::current_exe()?;
+    let is_sim = |p: &Path| p.file_name().is_some_and(|n| n == "charm-sim");
+    if is_sim(&exe) {
+        return Ok(exe);
+    }
+    let dir = exe.parent();
+    // target/<profile>/deps/<test> → target/<profile>/charm-sim
+    [dir, dir.and_then(Path::parent)]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("charm-sim"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| SimError::Spawn {
+            what: "hook tools".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{} is not charm-sim and no charm-sim binary is next to it; set RunOptions::tool_binary",
+                    exe.display()
+                ),
+            ),
+        })
 }

@@ -379,13 +379,12 @@ impl Tool<'_> {
         let name = match name {
             Some(n) => n,
             None => {
-                // Defaults come from the hook's remote unit (or its app with --app), and only
-                // when reading the hook's own relation.
+                // Defaults come from the hook's remote unit, or with --app its remote app
+                // (set even when JUJU_REMOTE_UNIT is empty), for the hook's own relation.
                 let same = ctx.relation_id == Some(id);
-                let remote = ctx.remote_unit.clone().filter(|_| same);
-                match (app, remote) {
-                    (false, Some(u)) => u,
-                    (true, Some(_)) => self.w.relations[&id].remote_app.clone(),
+                match (app, ctx.remote_unit.clone()) {
+                    (false, Some(u)) if same => u,
+                    (true, _) if same => self.w.relations[&id].remote_app.clone(),
                     _ => return Err(usage("no unit or application specified")),
                 }
             }
@@ -581,7 +580,6 @@ impl Tool<'_> {
             &[
                 flag("debug", &["debug"], true),
                 flag("log-level", &["l", "log-level"], false),
-                FORMAT,
             ],
             args,
         )?;

@@ -168,7 +168,8 @@ fn output_shape_and_out_file() {
             "action",
             "wall_ms",
             "stdout",
-            "stderr"
+            "stderr",
+            "relations"
         ]
     );
     assert_eq!(steps[0]["step"], "install");
@@ -245,4 +246,45 @@ fn missing_charm_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/charm"));
+}
+
+#[test]
+fn crd_files_resolve_against_the_scenario_dir() {
+    let c = TestCharm::new("exit 0");
+    let crd = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("crds/gateway.networking.k8s.io__v1__Gateway.yaml");
+    std::fs::copy(&crd, c.out.path().join("gw.yaml")).unwrap();
+    let gateway = "kubernetes:\n  - {apiVersion: v1, kind: Namespace, metadata: {name: prod}}\n  \
+                   - {apiVersion: gateway.networking.k8s.io/v1, kind: Gateway, \
+                   metadata: {name: gw, namespace: prod}, spec: {gatewayClassName: istio, \
+                   listeners: [{name: http, port: 80, protocol: HTTP}]}}\n";
+    let yaml = format!(
+        "model: {{name: prod}}\nunit: tester/0\n{gateway}crds: [gw.yaml]\nsteps: [install]\n"
+    );
+    let (code, stdout, stderr) = run_cli(&c, &yaml);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let kinds: Vec<&str> = v["kubernetes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"Gateway"), "{kinds:?}");
+    // Without the CRD the same object cannot exist: an inconsistent scenario.
+    let yaml =
+        format!("model: {{name: prod}}\nunit: tester/0\n{gateway}crds: none\nsteps: [install]\n");
+    let (code, _, stderr) = run_cli(&c, &yaml);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("scenario.yaml: kubernetes"), "{stderr}");
+}
+
+#[test]
+fn library_default_tool_binary_is_the_sibling_charm_sim() {
+    // This test harness is not charm-sim; the default must find target/<profile>/charm-sim.
+    let c = TestCharm::new("status-set active \"$(is-leader)\"");
+    let p = c.scenario_path(&scenario(true, "steps: [install]\n"));
+    let out = charm_sim::run_scenario(c.dir.path(), &p, &charm_sim::RunOptions::default()).unwrap();
+    let st = out.steps[0].unit_status.as_ref().unwrap();
+    assert_eq!(st.message, "True");
 }

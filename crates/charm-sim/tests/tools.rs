@@ -118,6 +118,7 @@ r appname relation-get --format=json -r 3 - mydb
 r nounit relation-get --format=json -r 3 -
 r implicit relation-get --format=json
 r implicit-app relation-get --format=json --app
+r implicit-app-key relation-get --format=json --app policies
 r own relation-get --format=json -r 3 - tester/0
 r stranger relation-get --format=json -r 3 - nobody/4
 "#,
@@ -125,11 +126,19 @@ r stranger relation-get --format=json -r 3 - nobody/4
     let s = scenario(
         true,
         &format!(
-            "{RELS}steps:\n  - install\n  - {{hook: db-relation-changed, relation: 3, remote_unit: mydb/0}}\n"
+            "{RELS}steps:\n  - install\n  - {{hook: db-relation-changed, relation: 3, remote_unit: mydb/0}}\n  - {{hook: db-relation-created, relation: 3}}\n"
         ),
     );
     c.run(&s);
     assert_eq!(c.ok("install", "unit"), "{\"host\":\"h0\"}\n");
+    // No remote unit (created): --app still defaults to the remote app, a unit read cannot.
+    assert_eq!(c.ok("db-relation-created", "implicit-app-key"), "\"[]\"\n");
+    c.err(
+        "db-relation-created",
+        "implicit",
+        2,
+        "ERROR no unit or application specified\n",
+    );
     assert_eq!(
         c.ok("install", "unit-default-bag"),
         "{\"egress-subnets\":\"192.0.2.0\",\"ingress-address\":\"192.0.2.0\",\"private-address\":\"192.0.2.0\"}\n"
