@@ -13,12 +13,8 @@ use crate::plan::{Labels, Live};
 #[derive(Debug, thiserror::Error)]
 pub enum KubeFailure {
     /// Retrying can help (unreachable API, 5xx, 429, 409): the hook exits non-zero.
-    #[error("{what}: {source}")]
-    Retryable {
-        what: String,
-        #[source]
-        source: kube::Error,
-    },
+    #[error("{what}: {detail}")]
+    Retryable { what: String, detail: String },
     /// Retrying cannot help until an operator acts: BlockedStatus, exit 0.
     #[error("{0}")]
     Blocked(String),
@@ -27,19 +23,20 @@ pub enum KubeFailure {
 /// Sort a failed request. 403 means the charm lacks RBAC; other 4xx (except 409/429) mean
 /// the request itself is wrong and will stay wrong.
 pub fn classify(what: &str, err: kube::Error) -> KubeFailure {
+    let retry = |detail: String| KubeFailure::Retryable {
+        what: what.to_owned(),
+        detail,
+    };
     match &err {
         kube::Error::Api(status) => match status.code {
             403 => KubeFailure::Blocked(format!("{what} forbidden: did you deploy with --trust?")),
-            409 | 429 | 500..=599 => KubeFailure::Retryable {
-                what: what.to_owned(),
-                source: err,
-            },
-            code => KubeFailure::Blocked(format!("{what} failed ({code}): {}", status.message)),
+            code @ (409 | 429 | 500..=599) => retry(format!("HTTP {code}: {}", status.message)),
+            code => {
+                KubeFailure::Blocked(format!("{what} failed (HTTP {code}): {}", status.message))
+            }
         },
-        _ => KubeFailure::Retryable {
-            what: what.to_owned(),
-            source: err,
-        },
+        // Transport errors, timeouts, undecodable answers: the API server may be unreachable.
+        _ => retry(err.to_string()),
     }
 }
 
@@ -271,4 +268,65 @@ pub async fn waypoint_ready(client: &Client, model: &str, name: &str) -> Result<
         count("/status/replicas"),
         count("/status/readyReplicas"),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::Status;
+
+    use super::*;
+
+    fn api(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(Status {
+            code,
+            message: "nope".into(),
+            ..Status::default()
+        }))
+    }
+
+    #[test]
+    fn only_retryable_failures_fail_the_hook() {
+        for code in [409, 429, 500, 503] {
+            assert!(
+                matches!(classify("x", api(code)), KubeFailure::Retryable { .. }),
+                "{code}"
+            );
+        }
+        let transport = kube::Error::Service("connection refused".into());
+        assert!(matches!(
+            classify("x", transport),
+            KubeFailure::Retryable { .. }
+        ));
+        match classify("list authorizationpolicies", api(403)) {
+            KubeFailure::Blocked(msg) => {
+                assert_eq!(
+                    msg,
+                    "list authorizationpolicies forbidden: did you deploy with --trust?"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(classify("x", api(422)), KubeFailure::Blocked(_)));
+    }
+
+    #[test]
+    fn missing_crds_name_the_crd() {
+        assert_eq!(
+            missing_crd_message(Kind::AuthorizationPolicy),
+            "AuthorizationPolicy CRD (security.istio.io/v1) not found: is Istio installed?"
+        );
+        assert_eq!(
+            missing_crd_message(Kind::Gateway),
+            "Gateway CRD (gateway.networking.k8s.io/v1) not found: is the Gateway API installed?"
+        );
+    }
+
+    #[test]
+    fn owner_selector_includes_the_legacy_owner() {
+        let names = Names::new("prod", "istio-beacon-k8s").expect("names");
+        assert_eq!(
+            owner_selector(&names, &[Scope::Waypoint]),
+            "app.kubernetes.io/instance in (prod-istio-beacon-k8s,istio-beacon-k8s-prod),kubernetes-resource-handler-scope in (istio-waypoint)"
+        );
+    }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::apply::{Done, KubeWriter};
 use crate::desired::{Desired, Names, desired};
+use crate::kinds::Kind;
 use crate::live::{self, KubeFailure};
 use crate::plan::{self, Action, Phase};
 use crate::snapshot::{self, Snapshot, Trigger};
@@ -178,15 +179,17 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
         }
         return set_status(model, &status::final_status(&outcome));
     };
-    if kube_live.policies.is_none() {
-        outcome.blocked.push(live::missing_crd_message(
-            crate::kinds::Kind::AuthorizationPolicy,
-        ));
-    }
-    if kube_live.gateways.is_none() {
+    // A missing CRD only matters when we have something of that kind to create.
+    let wants_policies = !desired.policies.is_empty() || !desired.modeloperator.is_empty();
+    if kube_live.policies.is_none() && wants_policies {
         outcome
             .blocked
-            .push(live::missing_crd_message(crate::kinds::Kind::Gateway));
+            .push(live::missing_crd_message(Kind::AuthorizationPolicy));
+    }
+    if kube_live.gateways.is_none() && !desired.waypoint.is_empty() {
+        outcome
+            .blocked
+            .push(live::missing_crd_message(Kind::Gateway));
     }
     let pebble_live = pebble_plan(&desired.pebble.container).await;
     let live = kube_live.into_live(pebble_live, snap.databags.clone());
