@@ -83,6 +83,8 @@ const KNOWN_VARS: &[&str] = &[
     "JUJU_STORAGE_LOCATION",
     "JUJU_STORAGE_KIND",
     "JUJU_TARGET_BASE",
+    "JUJU_METER_STATUS",
+    "JUJU_METER_INFO",
     "JUJU_TRACE_ID",
     "JUJU_SPAN_ID",
     "JUJU_TRACE_FLAGS",
@@ -407,6 +409,10 @@ pub struct JujuContext {
     pub storage_kind: Option<String>,
     /// `JUJU_TARGET_BASE` (pre-series-upgrade)
     pub target_base: Option<String>,
+    /// `JUJU_METER_STATUS` (meter-status-changed, deprecated)
+    pub meter_status: Option<String>,
+    /// `JUJU_METER_INFO` (meter-status-changed, deprecated)
+    pub meter_info: Option<String>,
     /// `JUJU_TRACE_ID`, `JUJU_SPAN_ID`, `JUJU_TRACE_FLAGS`.
     pub trace: TraceContext,
     /// `JUJU_DEBUG` is present (a debug-hooks session).
@@ -687,7 +693,12 @@ impl JujuContext {
         let model_name = vars.required("JUJU_MODEL_NAME")?.to_string();
         let model_uuid = vars.required("JUJU_MODEL_UUID")?.to_string();
         let unit_name = vars.required("JUJU_UNIT_NAME")?.to_string();
-        let version_raw = vars.required("JUJU_VERSION")?;
+        // Juju's meter-status-changed is the one hook without JUJU_VERSION; ops reads it as
+        // 0.0.0 there rather than failing the hook.
+        let version_raw = match vars.required("JUJU_VERSION") {
+            Err(_) if dispatch_path == "hooks/meter-status-changed" => "0.0.0",
+            other => other?,
+        };
         let version = JujuVersion::parse(version_raw).ok_or_else(|| {
             malformed(
                 "JUJU_VERSION",
@@ -786,6 +797,8 @@ impl JujuContext {
             storage_location: vars.opt("JUJU_STORAGE_LOCATION").map(PathBuf::from),
             storage_kind: vars.opt("JUJU_STORAGE_KIND"),
             target_base: vars.opt("JUJU_TARGET_BASE"),
+            meter_status: vars.opt("JUJU_METER_STATUS"),
+            meter_info: vars.opt("JUJU_METER_INFO"),
             trace: TraceContext {
                 trace_id: vars.opt("JUJU_TRACE_ID"),
                 span_id: vars.opt("JUJU_SPAN_ID"),

@@ -162,7 +162,8 @@ pub fn init(tools: HookTools, level: LevelFilter) -> Result<(), InitError> {
 
 /// Replace the panic hook with one that sends `panicked at <file>:<line>:<col>: <message>` to
 /// juju-log at ERROR (and to stderr). The process still unwinds/aborts and exits non-zero, so
-/// Juju marks the hook failed and retries it.
+/// Juju marks the hook failed and retries it — unless the panic happened in a spawned tokio
+/// task, which tokio catches: propagate its `JoinError` to fail the hook.
 pub fn install_panic_hook(tools: HookTools) {
     std::panic::set_hook(Box::new(move |info| {
         let payload = info.payload();

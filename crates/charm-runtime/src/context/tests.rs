@@ -618,3 +618,22 @@ fn juju_versions() {
     assert_eq!(v("3.6.4.x"), None);
     assert_eq!(v("3.6.04a"), None);
 }
+
+#[test]
+fn meter_status_changed_has_no_version() {
+    let v = without(
+        vars(
+            "hooks/meter-status-changed",
+            &[("JUJU_METER_STATUS", "GREEN"), ("JUJU_METER_INFO", "ok")],
+        ),
+        "JUJU_VERSION",
+    );
+    let ctx = parse(v).unwrap();
+    assert_eq!(
+        ctx.event,
+        Event::Hook(HookEvent::Other("meter-status-changed".into()))
+    );
+    assert_eq!(ctx.version.to_string(), "0.0.0");
+    assert_eq!(ctx.meter_status.as_deref(), Some("GREEN"));
+    assert_eq!(ctx.meter_info.as_deref(), Some("ok"));
+}
