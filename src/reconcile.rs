@@ -10,7 +10,7 @@ use charm_runtime::{Model, Status};
 use serde_json::Value;
 
 use crate::apply::{Done, KubeWriter};
-use crate::desired::{Desired, Names, desired};
+use crate::desired::{Desired, Names, RelationWrite, desired};
 use crate::kinds::Kind;
 use crate::live::{self, KubeFailure};
 use crate::plan::{self, Action, Phase};
@@ -31,17 +31,11 @@ pub async fn dispatch(model: &Model) -> anyhow::Result<()> {
             }
             let snap = snapshot::read(model)?;
             let names = Names::new(&snap.model, &snap.app)?;
-            let writes = crate::desired::provider_databags(&snap, &names);
-            let live = plan::Live {
-                databags: snap.databags.clone(),
-                ..plan::Live::default()
-            };
-            for write in &writes {
-                if let Some(action) = plan::relation_data(write, &live) {
-                    set_relation_data(model, &action)?;
-                }
-            }
-            Ok(())
+            publish(
+                model,
+                &snap,
+                &crate::desired::provider_databags(&snap, &names),
+            )
         }
         Trigger::Reconcile => {
             let snap = snapshot::read(model)?;
@@ -56,15 +50,7 @@ pub async fn dispatch(model: &Model) -> anyhow::Result<()> {
 
 /// A non-leader only publishes its own scrape unit data and says it is standing by.
 fn backup(model: &Model, snap: &Snapshot) -> anyhow::Result<()> {
-    let live = plan::Live {
-        databags: snap.databags.clone(),
-        ..plan::Live::default()
-    };
-    for write in crate::desired::telemetry_databags(snap) {
-        if let Some(action) = plan::relation_data(&write, &live) {
-            set_relation_data(model, &action)?;
-        }
-    }
+    publish(model, snap, &crate::desired::telemetry_databags(snap))?;
     set_status(model, &UnitStatus::Active(MSG_BACKUP.to_owned()))
 }
 
@@ -76,6 +62,20 @@ fn set_status(model: &Model, status: &UnitStatus) -> anyhow::Result<()> {
         UnitStatus::Blocked(m) => Status::blocked(m),
     };
     model.set_unit_status(&status).context("status-set")
+}
+
+/// Write the keys of `writes` that differ from our current databags (outside a full plan).
+fn publish(model: &Model, snap: &Snapshot, writes: &[RelationWrite]) -> anyhow::Result<()> {
+    let live = plan::Live {
+        databags: snap.databags.clone(),
+        ..plan::Live::default()
+    };
+    for write in writes {
+        if let Some(action) = plan::relation_data(write, &live) {
+            set_relation_data(model, &action)?;
+        }
+    }
+    Ok(())
 }
 
 fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
@@ -164,19 +164,8 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
     };
     let Some(kube_live) = kube_live else {
         // Still publish relation data: it needs no API server.
-        let live = plan::Live {
-            databags: snap.databags.clone(),
-            ..plan::Live::default()
-        };
-        for write in desired
-            .provider_databags
-            .iter()
-            .chain(&desired.telemetry_databags)
-        {
-            if let Some(action) = plan::relation_data(write, &live) {
-                set_relation_data(model, &action)?;
-            }
-        }
+        publish(model, snap, &desired.provider_databags)?;
+        publish(model, snap, &desired.telemetry_databags)?;
         return set_status(model, &status::final_status(&outcome));
     };
     // A missing CRD only matters when we have something of that kind to create.

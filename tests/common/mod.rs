@@ -138,15 +138,19 @@ pub fn object<'a>(out: &'a Value, kind: &str, namespace: &str, name: &str) -> Op
     })
 }
 
-/// Our app databag of relation `id` after the last step.
-pub fn local_app_data(out: &Value, id: u64) -> &Value {
+/// Relation `id` (endpoint and our databags) after the last step.
+pub fn relation(out: &Value, id: u64) -> &Value {
     out["relations"]
         .as_array()
         .expect("relations")
         .iter()
         .find(|r| r["id"] == id)
-        .map(|r| &r["local_app_data"])
         .expect("relation in output")
+}
+
+/// Our app databag of relation `id` after the last step.
+pub fn local_app_data(out: &Value, id: u64) -> &Value {
+    &relation(out, id)["local_app_data"]
 }
 
 /// Log lines of a step at `level`.
