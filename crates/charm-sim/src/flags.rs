@@ -128,7 +128,7 @@ fn take_value(
             Some(v) => match parse_bool(&v) {
                 Some(b) => Ok(b.to_string()),
                 None => Err(format!(
-                    "invalid value {v:?} for flag {spelled}: strconv.ParseBool: parsing {v:?}: invalid syntax"
+                    "invalid value {v:?} for option {spelled}: strconv.ParseBool: parsing {v:?}: invalid syntax"
                 )),
             },
         };

@@ -366,9 +366,9 @@ impl Tool<'_> {
     fn relation_get(&self, args: &[String]) -> R<String> {
         let p = parse(&[FORMAT, OUTPUT, RELATION, APP], args)?;
         let id = self.relation_id(&p)?;
-        let app = p.bool("app");
+        let mut app = p.bool("app");
         let ctx = self.ctx()?;
-        let (key, name) = match p.args.as_slice() {
+        let (key, given) = match p.args.as_slice() {
             [] => (String::new(), None),
             [k] => (k.clone(), None),
             [k, n] => (k.clone(), Some(n.clone())),
@@ -376,29 +376,36 @@ impl Tool<'_> {
                 return Err(usage(format!("unrecognized args: {}", go_quote_list(rest))));
             }
         };
-        let name = match name {
-            Some(n) => n,
-            None => {
-                // Defaults come from the hook's remote unit, or with --app its remote app
-                // (set even when JUJU_REMOTE_UNIT is empty), for the hook's own relation.
-                let same = ctx.relation_id == Some(id);
-                match (app, ctx.remote_unit.clone()) {
-                    (false, Some(u)) if same => u,
-                    (true, _) if same => self.w.relations[&id].remote_app.clone(),
-                    _ => return Err(usage("no unit or application specified")),
-                }
+        // Juju's determineUnitOrAppName: defaults come from the hook context (its remote
+        // unit, else its remote app), whichever relation -r names.
+        let ctx_app = ctx
+            .relation_id
+            .and_then(|rid| self.w.relations.get(&rid))
+            .map(|r| r.remote_app.clone());
+        let name = match given {
+            Some(g) if app => match g.split_once('/') {
+                // With --app a unit name stands for its application.
+                Some((a, _)) if is_unit_name(&g) => a.to_string(),
+                _ if is_app_name(&g) => g,
+                _ => return Err(usage(format!("invalid application name {g:?}"))),
+            },
+            Some(g) if is_unit_name(&g) => g,
+            Some(g) if is_app_name(&g) => {
+                return Err(usage(format!(
+                    "expected unit name, got application name {g:?}"
+                )));
             }
+            Some(g) => return Err(usage(format!("invalid unit name {g:?}"))),
+            None if app => ctx_app.ok_or_else(|| usage("no unit or application specified"))?,
+            None => match (ctx.remote_unit.clone(), ctx_app) {
+                (Some(u), _) => u,
+                (None, Some(a)) => {
+                    app = true;
+                    a
+                }
+                (None, None) => return Err(usage("no unit or application specified")),
+            },
         };
-        if app && name.contains('/') {
-            return Err(usage(format!(
-                "expected application name, got unit name {name:?}"
-            )));
-        }
-        if !app && !name.contains('/') {
-            return Err(usage(format!(
-                "expected unit name, got application name {name:?}"
-            )));
-        }
         let bag = self.read_bag(id, &name, app)?;
         let v = if key.is_empty() || key == "-" {
             json!(bag)
@@ -580,18 +587,31 @@ impl Tool<'_> {
             &[
                 flag("debug", &["debug"], true),
                 flag("log-level", &["l", "log-level"], false),
+                FORMAT,
             ],
             args,
         )?;
         if p.args.is_empty() {
             return Err(usage("no message specified"));
         }
+        if p.get("format").is_some() {
+            self.warnings
+                .push_str("--format flag deprecated for command \"juju-log\"\n");
+        }
         let mut message = p.args.join(" ");
-        let requested = if p.bool("debug") {
-            "DEBUG".to_string()
-        } else {
-            p.get("log-level").unwrap_or("INFO").to_uppercase()
+        // Juju's level parsing (loggo.ParseLevel) is case-insensitive and knows WARN.
+        let raw = p.get("log-level").unwrap_or("INFO").to_string();
+        let parsed = match raw.to_uppercase().as_str() {
+            _ if p.bool("debug") => Some("DEBUG"),
+            "TRACE" => Some("TRACE"),
+            "DEBUG" => Some("DEBUG"),
+            "INFO" => Some("INFO"),
+            "WARN" | "WARNING" => Some("WARNING"),
+            "ERROR" => Some("ERROR"),
+            "CRITICAL" => Some("CRITICAL"),
+            _ => None,
         };
+        // Juju prefixes messages logged in relation hooks with the relation's `ep:id`.
         let prefix = {
             let ctx = self.ctx()?;
             ctx.relation_id
@@ -602,12 +622,12 @@ impl Tool<'_> {
             message = format!("{prefix}{message}");
         }
         let ctx = self.ctx_mut()?;
-        let level = match requested.as_str() {
-            "TRACE" | "DEBUG" | "INFO" | "WARNING" | "ERROR" | "CRITICAL" => requested,
-            _ => {
+        let level = match parsed {
+            Some(l) => l.to_string(),
+            None => {
                 ctx.logs.push(LogEntry {
                     level: "WARNING".into(),
-                    message: format!("Specified log level of {requested:?} is not valid"),
+                    message: format!("Specified log level of {raw:?} is not valid"),
                 });
                 "INFO".into()
             }
@@ -904,6 +924,24 @@ impl Tool<'_> {
     }
 }
 
+/// Juju application names: lowercase words of letters and digits joined by single hyphens,
+/// starting with a letter, no word made only of digits.
+fn is_app_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.split('-').all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && w.chars().any(|c| c.is_ascii_lowercase())
+        })
+}
+
+fn is_unit_name(s: &str) -> bool {
+    s.split_once('/').is_some_and(|(a, n)| {
+        is_app_name(a) && !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
 fn valid_action_key(seg: &str) -> bool {
     let b = seg.as_bytes();
     let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -934,15 +972,16 @@ fn insert_nested(m: &mut Map<String, Value>, segs: &[String], v: String) {
     }
 }
 
-/// `k=v` arguments; `k=` deletes. Duplicates are an error as in Juju.
+/// `k=v` arguments (juju/utils keyvalues.Parse with empty values allowed; `k=` deletes).
 fn kv_args(args: &[String]) -> R<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for a in args {
         let (k, v) = a
             .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
             .ok_or_else(|| usage(format!("expected \"key=value\", got {a:?}")))?;
         if out.insert(k.to_string(), v.to_string()).is_some() {
-            return Err(usage(format!("duplicate key specified: {k:?}")));
+            return Err(usage(format!("key {k:?} specified more than once")));
         }
     }
     Ok(out)
@@ -1028,6 +1067,19 @@ mod tests {
         assert!(!valid_action_key("Foo"));
         assert!(!valid_action_key("-a"));
         assert!(!valid_action_key(""));
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_app_name("mydb"));
+        assert!(is_app_name("istio-beacon-k8s"));
+        assert!(is_app_name("remote-0123456789abcdef0123456789abcdef"));
+        assert!(!is_app_name("My"));
+        assert!(!is_app_name("a--b"));
+        assert!(!is_app_name("app-1"));
+        assert!(is_unit_name("mydb/12"));
+        assert!(!is_unit_name("mydb/"));
+        assert!(!is_unit_name("///"));
     }
 
     #[test]

@@ -120,6 +120,8 @@ r implicit relation-get --format=json
 r implicit-app relation-get --format=json --app
 r implicit-app-key relation-get --format=json --app policies
 r own relation-get --format=json -r 3 - tester/0
+r app-by-unit relation-get --format=json -r 3 --app - mydb/1
+r badname relation-get --format=json -r 3 - ///
 r stranger relation-get --format=json -r 3 - nobody/4
 "#,
     );
@@ -131,14 +133,15 @@ r stranger relation-get --format=json -r 3 - nobody/4
     );
     c.run(&s);
     assert_eq!(c.ok("install", "unit"), "{\"host\":\"h0\"}\n");
-    // No remote unit (created): --app still defaults to the remote app, a unit read cannot.
+    // No remote unit (created): the defaults fall back to the remote app's bag.
     assert_eq!(c.ok("db-relation-created", "implicit-app-key"), "\"[]\"\n");
-    c.err(
-        "db-relation-created",
-        "implicit",
-        2,
-        "ERROR no unit or application specified\n",
+    assert_eq!(
+        c.ok("db-relation-created", "implicit"),
+        "{\"policies\":\"[]\"}\n"
     );
+    assert_eq!(c.ok("install", "app-by-unit"), "{\"policies\":\"[]\"}\n");
+    c.err("install", "badname", 2, "ERROR invalid unit name \"///\"\n");
+    c.err("install", "implicit", 2, "ERROR no relation id specified\n");
     assert_eq!(
         c.ok("install", "unit-default-bag"),
         "{\"egress-subnets\":\"192.0.2.0\",\"ingress-address\":\"192.0.2.0\",\"private-address\":\"192.0.2.0\"}\n"
@@ -301,7 +304,12 @@ esac
         serde_json::json!({"b": "two", "c": "3"})
     );
     assert_eq!(db.local_unit_data.get("j").map(String::as_str), Some("son"));
-    c.err("stop", "dup", 2, "ERROR duplicate key specified: \"a\"\n");
+    c.err(
+        "stop",
+        "dup",
+        2,
+        "ERROR key \"a\" specified more than once\n",
+    );
     c.err(
         "stop",
         "noeq",
@@ -413,7 +421,9 @@ fn juju_log_levels_and_relation_prefix() {
 juju-log --log-level INFO -- "plain"
 juju-log -l warning -- "lower"
 juju-log --debug dbg message
-juju-log --log-level BOGUS -- "odd"
+juju-log --log-level Bogus -- "odd"
+juju-log -l WARN -- "short warn"
+r deprecated juju-log --format=json -- "fmt"
 r empty juju-log
 "#,
     );
@@ -431,8 +441,10 @@ r empty juju-log
         ("INFO", "plain"),
         ("WARNING", "lower"),
         ("DEBUG", "dbg message"),
-        ("WARNING", "Specified log level of \"BOGUS\" is not valid"),
+        ("WARNING", "Specified log level of \"Bogus\" is not valid"),
         ("INFO", "odd"),
+        ("WARNING", "short warn"),
+        ("INFO", "fmt"),
     ]
     .iter()
     .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -440,6 +452,11 @@ r empty juju-log
     assert_eq!(logs, want);
     assert_eq!(out.steps[1].logs[0].message, "db:3: plain");
     c.err("install", "empty", 2, "ERROR no message specified\n");
+    let (rc, _, err) = c.call("install", "deprecated");
+    assert_eq!(
+        (rc, err.as_str()),
+        (0, "--format flag deprecated for command \"juju-log\"\n")
+    );
 }
 
 #[test]
