@@ -8,6 +8,8 @@
 //!   bag. Remote bags cannot be written at all: the only writers are
 //!   [`Model::set_app_data`] (local app) and [`Model::set_unit_data`] (local unit).
 //! - Writes go through `relation-set` and are applied to the cache (read-your-writes).
+//! - A relation tool's "permission denied" on a call these checks allowed is reported as
+//!   [`ToolError::RelationNotFound`]: as ops reads it, the relation is gone.
 //! - The relation being broken is left out of [`Model::relations`], as ops does (Juju ≥ 3.4
 //!   already omits it from `relation-ids`).
 
@@ -112,6 +114,18 @@ impl Status {
             | Status::Waiting(m)
             | Status::Maintenance(m) => m,
         }
+    }
+}
+
+/// A relation tool's "permission denied" on a call the model's own checks allowed means the
+/// relation is gone (a remote side removed, a broken relation's app bag), as ops'
+/// `_relation_is_gone` reads it: Juju answers that way so as not to say whether it existed.
+fn gone(e: ToolError) -> ToolError {
+    match e {
+        ToolError::PermissionDenied { tool, stderr } => {
+            ToolError::RelationNotFound { tool, stderr }
+        }
+        other => other,
     }
 }
 
@@ -248,13 +262,13 @@ impl Model {
         }
         let rel = RelationRef::new(endpoint, id);
         let is_peer = self.peers.contains(endpoint);
-        let units = self.tools.relation_list(&rel)?;
+        let units = self.tools.relation_list(&rel).map_err(gone)?;
         let app = if is_peer {
             Some(self.ctx.app_name.clone())
         } else if self.ctx.relation_id == Some(id) && self.ctx.remote_app.is_some() {
             self.ctx.remote_app.clone()
         } else {
-            match self.tools.relation_list_app(&rel) {
+            match self.tools.relation_list_app(&rel).map_err(gone) {
                 Ok(app) => app,
                 Err(ToolError::RelationNotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
@@ -293,9 +307,10 @@ impl Model {
             return Ok(bag.clone());
         }
         let bag = match &key.1 {
-            Member::App(app) => self.tools.relation_get(&rel.reference(), app, true)?,
-            Member::Unit(unit) => self.tools.relation_get(&rel.reference(), unit, false)?,
-        };
+            Member::App(app) => self.tools.relation_get(&rel.reference(), app, true),
+            Member::Unit(unit) => self.tools.relation_get(&rel.reference(), unit, false),
+        }
+        .map_err(gone)?;
         self.cache().bags.insert(key, bag.clone());
         Ok(bag)
     }
@@ -371,7 +386,9 @@ impl Model {
             return Ok(());
         }
         let app = matches!(key.1, Member::App(_));
-        self.tools.relation_set(&rel.reference(), &changes, app)?;
+        self.tools
+            .relation_set(&rel.reference(), &changes, app)
+            .map_err(gone)?;
         if let Some(bag) = self.cache().bags.get_mut(&key) {
             for (k, v) in changes {
                 if v.is_empty() {

@@ -372,3 +372,43 @@ fn tool_errors_pass_through() {
         Err(ModelError::NoRemoteApp(_))
     ));
 }
+
+#[test]
+fn permission_denied_after_our_checks_means_relation_gone() {
+    // The leader may read and write its own app bag, so Juju's "permission denied" here is
+    // a relation that went away (ops: RelationNotFoundError).
+    let (tools, _) = scripted(|argv, _| match argv[0].as_str() {
+        "is-leader" => ok("true"),
+        "relation-set" => fail(
+            1,
+            "ERROR cannot read relation application settings: permission denied (unauthorized access)",
+        ),
+        _ => fail(1, "ERROR permission denied"),
+    });
+    let m = Model::new(ctx("hooks/config-changed", &[]), tools);
+    let rel = Relation {
+        endpoint: "service-mesh".into(),
+        id: 3,
+        app: Some("app".into()),
+        units: vec![],
+        is_peer: false,
+        active: true,
+    };
+    for result in [
+        m.local_app_data(&rel).map(drop),
+        m.remote_app_data(&rel).map(drop),
+        m.set_app_data(&rel, [("k", "v")]),
+    ] {
+        assert!(
+            matches!(
+                result,
+                Err(ModelError::Tool(ToolError::RelationNotFound { .. }))
+            ),
+            "{result:?}"
+        );
+    }
+    assert!(matches!(
+        m.relation("service-mesh", 3),
+        Err(ModelError::Tool(ToolError::RelationNotFound { .. }))
+    ));
+}
