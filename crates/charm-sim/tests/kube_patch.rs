@@ -148,6 +148,18 @@ async fn strategic_merge_on_service_and_namespace_labels() {
         "ports untouched"
     );
 
+    // Nulling every label leaves no empty map behind (ObjectMeta maps are omitempty).
+    let svc = svcs
+        .patch(
+            "istio-beacon-k8s",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"metadata": {"labels": {
+                "istio.io/use-waypoint": null, "app.kubernetes.io/name": null}}})),
+        )
+        .await
+        .expect("service patch");
+    assert_eq!(svc.metadata.labels, None);
+
     // The whole namespace as read, with new labels: accepted while current.
     let nss: Api<Namespace> = Api::all(client);
     let mut ns = nss.get("prod").await.expect("namespace");

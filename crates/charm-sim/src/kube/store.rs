@@ -592,6 +592,18 @@ impl State {
                 );
             }
         }
+        // ObjectMeta's maps are `omitempty`: an emptied label or annotation map disappears.
+        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            for k in ["labels", "annotations"] {
+                if meta
+                    .get(k)
+                    .and_then(Value::as_object)
+                    .is_some_and(Map::is_empty)
+                {
+                    meta.shift_remove(k);
+                }
+            }
+        }
         if let Some(schema) = &rt.schema {
             registry::drop_nulls(&mut obj);
             registry::prune_and_default(&registry::root_for_pruning(&schema.raw), &mut obj);
