@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# THE test command: sets everything up on a fresh machine, then checks everything.
+#   1. scripts/setup-python.sh  .venv with the Python oracles the tests compare against
+#   2. cargo fmt --check, cargo clippy -D warnings (whole workspace, all targets)
+#   3. scripts/pack.sh          release build, .charm, charmcraft analyse + expand-extensions
+#   4. the workspace tests      cargo nextest if installed (plus doctests), else cargo test
+# The tests run last so that the closing lines of the output are the test runner's summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "Python oracles (.venv)"
+scripts/setup-python.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "pack + charmcraft analyse + expand-extensions"
+scripts/pack.sh
+
+if cargo nextest --version >/dev/null 2>&1; then
+  # nextest does not run doctests: run those first, so nextest's summary closes the output.
+  step "doctests (cargo test --doc)"
+  cargo test --workspace --locked --doc
+  step "tests (cargo nextest)"
+  cargo nextest run --workspace --locked --no-fail-fast
+else
+  step "tests (cargo test)"
+  cargo test --workspace --locked --no-fail-fast
+fi
