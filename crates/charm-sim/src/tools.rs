@@ -495,7 +495,7 @@ impl Tool<'_> {
     fn status_set(&mut self, args: &[String]) -> R<String> {
         let p = parse(&[flag("application", &["application"], true)], args)?;
         let (status, message) = match p.args.as_slice() {
-            [] => return Err(usage("invalid args, require <status> [message] [data]")),
+            [] => return Err(usage("invalid args, require <status> [message]")),
             [s] => (s.clone(), String::new()),
             [s, m] => (s.clone(), m.clone()),
             [_, _, rest @ ..] => {
@@ -662,7 +662,7 @@ impl Tool<'_> {
 
     fn action_set(&mut self, args: &[String]) -> R<String> {
         let p = parse(&[], args)?;
-        self.action_ctx()?;
+        // Arguments are validated (exit 2) before the action context is consulted (exit 1).
         let mut sets = Vec::new();
         for a in &p.args {
             let (k, v) = a
@@ -675,14 +675,9 @@ impl Tool<'_> {
                         "key {seg:?} must start and end with lowercase alphanumeric, and contain only lowercase alphanumeric, hyphens and periods"
                     )));
                 }
-            }
-            if let Some(reserved) = segs
-                .first()
-                .filter(|s| ["stdout", "stderr", "stdout-encoding", "stderr-encoding"].contains(s))
-            {
-                return Err(usage(format!(
-                    "cannot set reserved action key {reserved:?}"
-                )));
+                if ["stdout", "stderr", "stdout-encoding", "stderr-encoding"].contains(seg) {
+                    return Err(usage(format!("cannot set reserved action key {seg:?}")));
+                }
             }
             sets.push((
                 segs.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
@@ -699,7 +694,7 @@ impl Tool<'_> {
     fn action_fail(&mut self, args: &[String]) -> R<String> {
         let p = parse(&[], args)?;
         let msg = match p.args.as_slice() {
-            [] => "action failed without reason given".to_string(),
+            [] => "action failed without reason given, check action for errors".to_string(),
             [m] => m.clone(),
             [_, rest @ ..] => {
                 return Err(usage(format!("unrecognized args: {}", go_quote_list(rest))));

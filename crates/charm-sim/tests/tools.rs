@@ -387,7 +387,7 @@ r leader-smart is-leader
         "install",
         "none",
         2,
-        "ERROR invalid args, require <status> [message] [data]\n",
+        "ERROR invalid args, require <status> [message]\n",
     );
     assert_eq!(
         c.ok("install", "get"),
@@ -468,6 +468,7 @@ r get-key action-get --format=json count
 r get-missing action-get --format=json a.b
 r set action-set out.nested=deep top=1
 r reserved action-set stdout=x
+r reserved-nested action-set a.stderr=x
 r badkey action-set Foo=1
 r noeq action-set foo
 r log action-log -- "progress"
@@ -482,6 +483,13 @@ r fail action-fail "it broke"
     c.err("install", "get", 1, "ERROR not running an action\n");
     c.err("install", "set", 1, "ERROR not running an action\n");
     c.err("install", "fail", 1, "ERROR not running an action\n");
+    // Argument errors come first, as in jujuc (Init before Run).
+    c.err(
+        "install",
+        "reserved",
+        2,
+        "ERROR cannot set reserved action key \"stdout\"\n",
+    );
     assert_eq!(c.ok("do-it", "get"), "{\"count\":3,\"target\":\"s3\"}\n");
     assert_eq!(c.ok("do-it", "get-key"), "3\n");
     assert_eq!(c.ok("do-it", "get-missing"), "null\n");
@@ -490,6 +498,12 @@ r fail action-fail "it broke"
         "reserved",
         2,
         "ERROR cannot set reserved action key \"stdout\"\n",
+    );
+    c.err(
+        "do-it",
+        "reserved-nested",
+        2,
+        "ERROR cannot set reserved action key \"stderr\"\n",
     );
     c.err(
         "do-it",
