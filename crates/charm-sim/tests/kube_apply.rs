@@ -299,3 +299,93 @@ async fn apply_requires_field_manager_and_matching_identity() {
     );
     assert_eq!((e.code, e.reason.as_str()), (400, "BadRequest"));
 }
+
+#[tokio::test]
+async fn map_lists_merge_by_key_and_atomic_lists_replace() {
+    let server = server();
+    let client = client(&server).await;
+    let gws: Api<DynamicObject> = Api::namespaced_with(client.clone(), "prod", &gateway_api());
+    let gw = |listeners: Value| {
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"name": "g"},
+            "spec": {"gatewayClassName": "istio-waypoint", "listeners": listeners}})
+    };
+    let mesh = json!({"name": "mesh", "port": 15008, "protocol": "HBONE"});
+    let other = json!({"name": "other", "port": 80, "protocol": "HTTP"});
+    gws.patch(
+        "g",
+        &PatchParams::apply("a"),
+        &Patch::Apply(gw(json!([mesh]))),
+    )
+    .await
+    .expect("a applies mesh");
+    let both = gws
+        .patch(
+            "g",
+            &PatchParams::apply("b"),
+            &Patch::Apply(gw(json!([other]))),
+        )
+        .await
+        .expect("b adds its own listener");
+    let names = |o: &DynamicObject| -> Vec<String> {
+        o.data["spec"]["listeners"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| l["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&both), ["mesh", "other"]);
+    // a stops applying its listener: only that item goes.
+    let after = gws
+        .patch("g", &PatchParams::apply("a"), &Patch::Apply(gw(json!([]))))
+        .await
+        .expect("a drops mesh");
+    assert_eq!(names(&after), ["other"]);
+
+    // AuthorizationPolicy rules are an atomic list: one manager's apply replaces it whole,
+    // and a second manager with a different list conflicts.
+    let ap = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("security.istio.io", "v1", "AuthorizationPolicy"),
+        "authorizationpolicies",
+    );
+    let aps: Api<DynamicObject> = Api::namespaced_with(client, "prod", &ap);
+    let policy = |ports: Value| {
+        json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+            "metadata": {"name": "p"},
+            "spec": {"rules": [{"to": [{"operation": {"ports": ports}}]}]}})
+    };
+    aps.patch(
+        "p",
+        &PatchParams::apply("a"),
+        &Patch::Apply(policy(json!(["1", "2"]))),
+    )
+    .await
+    .expect("apply");
+    let replaced = aps
+        .patch(
+            "p",
+            &PatchParams::apply("a"),
+            &Patch::Apply(policy(json!(["3"]))),
+        )
+        .await
+        .expect("re-apply");
+    assert_eq!(
+        replaced.data["spec"]["rules"],
+        json!([{"to": [{"operation": {"ports": ["3"]}}]}])
+    );
+    let e = api_err(
+        aps.patch(
+            "p",
+            &PatchParams::apply("b"),
+            &Patch::Apply(policy(json!(["4"]))),
+        )
+        .await
+        .expect_err("atomic list owned by a"),
+    );
+    let causes = e.details.map(|d| d.causes).unwrap_or_default();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0].field, ".spec.rules");
+}
