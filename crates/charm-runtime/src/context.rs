@@ -825,6 +825,17 @@ impl JujuContext {
         matches!(self.event, Event::Action { .. })
     }
 
+    /// The relation of a relation hook as the tools address it (`JUJU_RELATION` and the id of
+    /// `JUJU_RELATION_ID`).
+    pub fn relation_ref(&self) -> Option<crate::tools::RelationRef> {
+        match (&self.relation_name, self.relation_id) {
+            (Some(endpoint), Some(id)) => {
+                Some(crate::tools::RelationRef::new(endpoint.clone(), id))
+            }
+            _ => None,
+        }
+    }
+
     /// The id of the relation being broken, if this is a `-relation-broken` hook.
     pub fn broken_relation_id(&self) -> Option<u64> {
         match self.event.relation() {

@@ -210,6 +210,12 @@ fn relation_changed_for_app_bag_has_empty_remote_unit() {
     let ctx = parse(vars("hooks/db-relation-changed", &extra)).unwrap();
     assert_eq!(ctx.remote_unit, None);
     assert_eq!(ctx.relation_id, Some(7));
+    assert_eq!(
+        ctx.relation_ref().map(|r| r.to_string()).as_deref(),
+        Some("db:7")
+    );
+    let ctx = parse(vars("hooks/install", &[])).unwrap();
+    assert_eq!(ctx.relation_ref(), None);
 }
 
 #[test]
