@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{exit_code, local_app_data, logs, object, objects, run, status, writes};
+use common::{
+    app_data_after, exit_code, local_app_data, logs, object, objects, run, status, writes,
+};
 use serde_json::json;
 
 const AP: &str = "/apis/security.istio.io/v1/namespaces/prod/authorizationpolicies";
@@ -95,6 +97,17 @@ fn config_toggles_both_ways() {
     for i in 0..4 {
         assert_eq!((exit_code(&out, i), status(&out, i)), (0, active("")));
     }
+    // Consumers get `{}` exactly while the namespace carries the labels.
+    let labels_after = |i| app_data_after(&out, i, 3)["labels"].clone();
+    assert_eq!(
+        [
+            labels_after(0),
+            labels_after(1),
+            labels_after(2),
+            labels_after(3)
+        ],
+        [json!(LABELS), json!("{}"), json!("{}"), json!(LABELS)]
+    );
     assert_eq!(
         objects(&out, "AuthorizationPolicy"),
         vec![format!("prod/{P1}")]
@@ -283,6 +296,7 @@ fn missing_crds_block_with_exit_zero() {
 fn api_fault_fails_the_hook_then_converges() {
     let out = run("api_fault");
     assert_ne!(exit_code(&out, 0), 0);
+    assert_eq!(app_data_after(&out, 0, 3), &json!({}));
     // Juju discards the failed hook's relation data; the retry publishes it.
     assert_eq!(exit_code(&out, 1), 0);
     assert_eq!(writes(&out, 1), vec![format!("PATCH {AP}/{P1}")]);

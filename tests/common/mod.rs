@@ -153,6 +153,17 @@ pub fn local_app_data(out: &Value, id: u64) -> &Value {
     &relation(out, id)["local_app_data"]
 }
 
+/// Our app databag of relation `id` right after step `i`.
+pub fn app_data_after(out: &Value, i: usize, id: u64) -> &Value {
+    step(out, i)["relations"]
+        .as_array()
+        .expect("per-step relations")
+        .iter()
+        .find(|r| r["id"] == id)
+        .map(|r| &r["local_app_data"])
+        .expect("relation in step output")
+}
+
 /// Log lines of a step at `level`.
 pub fn logs(out: &Value, i: usize, level: &str) -> Vec<String> {
     step(out, i)["logs"]
