@@ -79,6 +79,25 @@ mod tests {
     }
 
     #[test]
+    fn lookup_agrees_with_every_range_boundary() {
+        let char_at = |cp: u32| char::from_u32(cp);
+        for &(lo, hi) in NON_PRINTABLE.iter() {
+            for cp in [lo, hi] {
+                if let Some(c) = char_at(cp) {
+                    assert!(!is_printable(c), "U+{cp:04X} is in a non-printable range");
+                }
+            }
+            // The neighbours are printable unless they belong to another range.
+            for cp in [lo.wrapping_sub(1), hi + 1] {
+                let in_table = NON_PRINTABLE.iter().any(|&(l, h)| (l..=h).contains(&cp));
+                if let Some(c) = char_at(cp) {
+                    assert_eq!(is_printable(c), !in_table, "U+{cp:04X}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn printable_table_edges() {
         assert!(is_printable(' '));
         assert!(!is_printable('\u{a0}'));

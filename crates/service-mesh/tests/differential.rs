@@ -79,7 +79,8 @@ const NAMES: &[&str] = &[
 ];
 
 fn odd_char(rng: &mut Rng) -> char {
-    let cp = match rng.below(14) {
+    let cp = match rng.below(15) {
+        14 => 0x800 + rng.below(0xd800 - 0x800) as u32,
         0 => rng.below(0x20) as u32,
         1 => *rng.pick(&[0x27, 0x22, 0x5c, 0x09, 0x0a, 0x0d, 0x7f, 0x20, 0x2f]),
         2 => 0x80 + rng.below(0x80) as u32,
