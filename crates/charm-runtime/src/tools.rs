@@ -423,15 +423,65 @@ pub fn log_split(message: &str, max_len: usize) -> Vec<String> {
     out
 }
 
-/// Python's `str()` of a JSON scalar, which is what `action-set k=v` receives from ops.
+/// Python's `str()` of a JSON value, which is what `action-set k=v` receives from ops
+/// (`True`, `None`, `[1, 'a']`). Floats use Rust's shortest form, which differs from Python's
+/// only for exponents (`1e16` vs `1e+16`).
 fn python_str(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// Python's `repr()` of a JSON value.
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_string(),
         Value::Bool(true) => "True".to_string(),
         Value::Bool(false) => "False".to_string(),
-        Value::Null => "None".to_string(),
-        other => other.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => python_str_repr(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", python_str_repr(k), python_repr(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
     }
+}
+
+/// Python's `repr()` of a string: single quotes unless only double quotes avoid escaping.
+fn python_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
 }
 
 /// Flatten nested objects into dotted keys, as ops' `format_result_dict`.
@@ -728,8 +778,8 @@ impl HookTools {
         self.run_json("action-get", vec![s("--format=json"), s(key)])
     }
 
-    /// `action-set k=v …`: nested objects are flattened to dotted keys and scalars turned to
-    /// text as Python's `str()` does (`True`, `None`, `3`); arrays become JSON text.
+    /// `action-set k=v …`: nested objects are flattened to dotted keys and values turned to
+    /// text as Python's `str()` does (`True`, `None`, `3`, `[1, 'a']`), as ops sends them.
     pub fn action_set(&self, results: &Map<String, Value>) -> Result<(), ToolError> {
         let mut flat = Vec::new();
         flatten_results(None, results, &mut flat)?;

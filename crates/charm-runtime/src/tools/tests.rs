@@ -207,7 +207,7 @@ fn action_set_flattens_like_ops() {
             "a.c.d=True",
             "name=x=y",
             "none=None",
-            "list=[1,2]"
+            "list=[1, 2]"
         ]
     );
     let dup = serde_json::json!({"a": {"b": 1}, "a.b": 2});
@@ -488,4 +488,14 @@ fn process_runner_passes_stdin_and_collects_output() {
         ProcessRunner.run(&argv, None).unwrap_err().kind(),
         std::io::ErrorKind::NotFound
     );
+}
+
+#[test]
+fn python_repr_of_json_values() {
+    let v = serde_json::json!([1, 2.5, "a", "it's", "say \"hi\"", "both ' \"", "tab\there\\", "\u{1}", null, true, {"k": [false]}]);
+    assert_eq!(
+        python_str(&v),
+        r#"[1, 2.5, 'a', "it's", 'say "hi"', 'both \' "', 'tab\there\\', '\x01', None, True, {'k': [False]}]"#
+    );
+    assert_eq!(python_str(&serde_json::json!("plain")), "plain");
 }
