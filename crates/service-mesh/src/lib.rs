@@ -20,4 +20,6 @@ pub use model::{
 };
 
 #[cfg(feature = "kube")]
+pub mod consumer;
+#[cfg(feature = "kube")]
 pub mod prm;
