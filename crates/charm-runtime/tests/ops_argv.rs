@@ -13,10 +13,13 @@ use charm_runtime::tools::{
 };
 use serde_json::{Value, json};
 
+/// The last call's argv and stdin.
+type Seen = Arc<Mutex<Option<(Vec<String>, Option<String>)>>>;
+
 /// Records one call and answers with a fixed stdout.
 struct Recorder {
     stdout: &'static str,
-    seen: Arc<Mutex<Option<(Vec<String>, Option<String>)>>>,
+    seen: Seen,
 }
 
 impl ToolRunner for Recorder {
@@ -32,7 +35,7 @@ impl ToolRunner for Recorder {
 
 /// Run `f` against a recorder answering `stdout`; return {"argv", "stdin"} as ops' script does.
 fn record(stdout: &'static str, f: impl FnOnce(&HookTools) -> Result<(), ToolError>) -> Value {
-    let seen = Arc::new(Mutex::new(None));
+    let seen: Seen = Arc::new(Mutex::new(None));
     let tools = HookTools::new(Recorder {
         stdout,
         seen: seen.clone(),
