@@ -112,6 +112,13 @@ impl Charm {
             ));
         };
         let meta = CharmMeta::load(&dir)?;
+        let dispatch = dir.join("dispatch");
+        if let Ok(md) = std::fs::metadata(&dispatch) {
+            use std::os::unix::fs::PermissionsExt;
+            if md.permissions().mode() & 0o111 == 0 {
+                return Err(SimError::charm(&dispatch, "dispatch is not executable"));
+            }
+        }
         Ok(Charm {
             dir,
             meta,

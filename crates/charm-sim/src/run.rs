@@ -528,6 +528,7 @@ impl<'c> Sim<'c> {
             None => Ok(None),
         };
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::debug!(step, wall_ms, "hook process finished");
         let mut w = lock(&self.world);
         let ctx = w.hook.take().unwrap_or_default();
         let output = result?;

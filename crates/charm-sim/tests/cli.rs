@@ -288,3 +288,14 @@ fn library_default_tool_binary_is_the_sibling_charm_sim() {
     let st = out.steps[0].unit_status.as_ref().unwrap();
     assert_eq!(st.message, "True");
 }
+
+#[test]
+fn non_executable_dispatch_is_a_bad_charm() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = TestCharm::new("exit 0");
+    let dispatch = c.dir.path().join("dispatch");
+    std::fs::set_permissions(&dispatch, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, stderr) = run_cli(&c, &scenario(true, "steps: [install]\n"));
+    assert_eq!(code, 2);
+    assert!(stderr.contains("dispatch is not executable"), "{stderr}");
+}
