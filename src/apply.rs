@@ -1,5 +1,11 @@
-//! Performing a plan's Kubernetes writes (the thin I/O edge).
+//! Performing a plan's writes (the thin I/O edge): Kubernetes, Pebble, relation data.
 
+use std::time::Duration;
+
+use anyhow::Context as _;
+use charm_runtime::Model;
+use charm_runtime::pebble;
+use charm_runtime::tools::RelationRef;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -39,6 +45,7 @@ impl KubeWriter {
     /// Perform one Kubernetes action (non-Kubernetes actions are the caller's).
     pub async fn run(&self, action: &Action) -> Result<Done, KubeFailure> {
         let ns = self.model.as_str();
+        tracing::info!("{action}");
         match action {
             Action::PatchStatefulSetLabels { name, labels } => {
                 let api: Api<DynamicObject> =
@@ -131,4 +138,46 @@ impl KubeWriter {
             }
         }
     }
+}
+
+/// How long a replan may take before we stop waiting (the hook still succeeds).
+const REPLAN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Add the layer (combine) and replan. Pebble trouble is logged, never fatal: the next
+/// pebble-ready or reconcile retries.
+pub async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> anyhow::Result<()> {
+    let layer: pebble::Layer =
+        serde_json::from_value(layer.clone()).context("metrics-proxy layer")?;
+    let client = pebble::Client::for_container(container);
+    if let Err(e) = client.add_layer(label, &layer, true).await {
+        // Like upstream, a workload problem does not fail the hook; the next event retries.
+        tracing::warn!("Cannot add the {label} layer in {container}: {e}");
+        return Ok(());
+    }
+    if let Err(e) = client.replan(REPLAN_TIMEOUT).await {
+        tracing::error!("Replan of {container} failed: {e}");
+    }
+    Ok(())
+}
+
+/// `relation-set` of a [`Action::SetRelationData`] (app keys, then unit keys).
+pub fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
+    let Action::SetRelationData {
+        endpoint,
+        relation_id,
+        app,
+        unit,
+    } = action
+    else {
+        return Ok(());
+    };
+    let rel = RelationRef::new(endpoint.clone(), *relation_id);
+    let tools = model.tools();
+    tools
+        .relation_set(&rel, app, true)
+        .with_context(|| format!("relation-set --app -r {rel}"))?;
+    tools
+        .relation_set(&rel, unit, false)
+        .with_context(|| format!("relation-set -r {rel}"))?;
+    Ok(())
 }

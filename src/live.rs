@@ -1,5 +1,5 @@
-//! Reading the Kubernetes side (the thin I/O edge): owned objects, our labels, the namespace
-//! and the waypoint Deployment. Only GET and LIST here.
+//! Reading the world (the thin I/O edge): owned objects, our labels, the namespace, the
+//! waypoint Deployment, and the metrics-proxy Pebble plan. Only reads here.
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
@@ -268,6 +268,18 @@ pub async fn waypoint_ready(client: &Client, model: &str, name: &str) -> Result<
         count("/status/replicas"),
         count("/status/readyReplicas"),
     ))
+}
+
+/// The current metrics-proxy plan, or `None` when Pebble cannot be reached.
+pub async fn pebble_plan(container: &str) -> Option<Value> {
+    let client = charm_runtime::pebble::Client::for_container(container);
+    match client.get_plan().await {
+        Ok(plan) => serde_json::to_value(&plan).ok(),
+        Err(e) => {
+            tracing::debug!("Pebble in {container} not reachable: {e}");
+            None
+        }
+    }
 }
 
 #[cfg(test)]

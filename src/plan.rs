@@ -120,6 +120,42 @@ impl Action {
     }
 }
 
+/// One line per write, for juju debug-log.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::PatchStatefulSetLabels { name, .. } => {
+                write!(f, "Patching mesh labels of StatefulSet {name}")
+            }
+            Action::PatchServiceLabels { name, .. } => {
+                write!(f, "Patching mesh labels of Service {name}")
+            }
+            Action::CreateLabelRecord { name, .. } => write!(f, "Creating ConfigMap {name}"),
+            Action::PatchLabelRecord { name, .. } => write!(f, "Updating ConfigMap {name}"),
+            Action::Delete(key) => write!(f, "Deleting {key}"),
+            Action::Apply(body) => match ObjectKey::of(body) {
+                Some(key) => write!(f, "Applying {key}"),
+                None => write!(f, "Applying an object"),
+            },
+            Action::PatchNamespaceLabels { name, .. } => {
+                write!(f, "Patching labels of Namespace {name}")
+            }
+            Action::AddPebbleLayer {
+                container, label, ..
+            } => {
+                write!(f, "Adding Pebble layer {label} to {container}")
+            }
+            Action::SetRelationData {
+                endpoint,
+                relation_id,
+                ..
+            } => {
+                write!(f, "Updating our data on {endpoint}:{relation_id}")
+            }
+        }
+    }
+}
+
 /// The writes to perform, plus things worth a log line that are not errors.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {

@@ -1,15 +1,10 @@
 //! One hook, end to end: which work the event asks for, and running it through the data
 //! path. Exit policy: `Err` only when retrying the hook can help.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
-use charm_runtime::pebble;
-use charm_runtime::tools::RelationRef;
 use charm_runtime::{Model, Status};
-use serde_json::Value;
 
-use crate::apply::{Done, KubeWriter};
+use crate::apply::{self, Done, KubeWriter};
 use crate::desired::{Desired, Names, RelationWrite, desired};
 use crate::kinds::Kind;
 use crate::live::{self, KubeFailure};
@@ -18,8 +13,6 @@ use crate::snapshot::{self, Snapshot, Trigger};
 use crate::status::{
     self, MSG_BACKUP, MSG_LABELS, MSG_POLICIES, MSG_WAYPOINT, Outcome, UnitStatus,
 };
-
-const REPLAN_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn dispatch(model: &Model) -> anyhow::Result<()> {
     match Trigger::of(&model.context().event) {
@@ -72,30 +65,9 @@ fn publish(model: &Model, snap: &Snapshot, writes: &[RelationWrite]) -> anyhow::
     };
     for write in writes {
         if let Some(action) = plan::relation_data(write, &live) {
-            set_relation_data(model, &action)?;
+            apply::set_relation_data(model, &action)?;
         }
     }
-    Ok(())
-}
-
-fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
-    let Action::SetRelationData {
-        endpoint,
-        relation_id,
-        app,
-        unit,
-    } = action
-    else {
-        return Ok(());
-    };
-    let rel = RelationRef::new(endpoint.clone(), *relation_id);
-    let tools = model.tools();
-    tools
-        .relation_set(&rel, app, true)
-        .with_context(|| format!("relation-set --app -r {rel}"))?;
-    tools
-        .relation_set(&rel, unit, false)
-        .with_context(|| format!("relation-set -r {rel}"))?;
     Ok(())
 }
 
@@ -107,33 +79,6 @@ fn log_desired(desired: &Desired) {
     for warning in &desired.cmr_warnings {
         tracing::warn!("{warning}");
     }
-}
-
-/// The current metrics-proxy plan, or `None` when Pebble cannot be reached.
-async fn pebble_plan(container: &str) -> Option<Value> {
-    let client = pebble::Client::for_container(container);
-    match client.get_plan().await {
-        Ok(plan) => serde_json::to_value(&plan).ok(),
-        Err(e) => {
-            tracing::debug!("Pebble in {container} not reachable: {e}");
-            None
-        }
-    }
-}
-
-async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> anyhow::Result<()> {
-    let layer: pebble::Layer =
-        serde_json::from_value(layer.clone()).context("metrics-proxy layer")?;
-    let client = pebble::Client::for_container(container);
-    if let Err(e) = client.add_layer(label, &layer, true).await {
-        // Like upstream, a workload problem does not fail the hook; the next event retries.
-        tracing::warn!("Cannot add the {label} layer in {container}: {e}");
-        return Ok(());
-    }
-    if let Err(e) = client.replan(REPLAN_TIMEOUT).await {
-        tracing::error!("Replan of {container} failed: {e}");
-    }
-    Ok(())
 }
 
 async fn kube_client() -> anyhow::Result<kube::Client> {
@@ -180,7 +125,7 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
             .blocked
             .push(live::missing_crd_message(Kind::Gateway));
     }
-    let pebble_live = pebble_plan(&desired.pebble.container).await;
+    let pebble_live = live::pebble_plan(&desired.pebble.container).await;
     let live = kube_live.into_live(pebble_live, snap.databags.clone());
     let plan = plan::plan(&desired, &live);
     for warning in &plan.warnings {
@@ -205,8 +150,8 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
                 container,
                 label,
                 layer,
-            } => add_pebble_layer(container, label, layer).await?,
-            Action::SetRelationData { .. } => set_relation_data(model, action)?,
+            } => apply::add_pebble_layer(container, label, layer).await?,
+            Action::SetRelationData { .. } => apply::set_relation_data(model, action)?,
             _ if kube_blocked => {}
             _ => match writer.run(action).await {
                 Ok(Done::Written) => {}
