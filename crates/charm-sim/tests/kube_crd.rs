@@ -375,6 +375,26 @@ async fn discovery_lists_installed_groups() {
     assert!(resources.resources[0].namespaced);
     let core = client.list_core_api_versions().await.expect("/api");
     assert_eq!(core.versions, ["v1"]);
+    // An unknown resource in a CRD group gets the plain-text page; in a built-in group, a Status.
+    let raw = |uri: &str| {
+        http::Request::get(uri.to_string())
+            .body(Vec::new())
+            .expect("request")
+    };
+    let e = api_err(
+        client
+            .request_text(raw("/apis/security.istio.io/v1/foos"))
+            .await
+            .expect_err("unknown resource"),
+    );
+    assert_eq!((e.code, e.message.as_str()), (404, "404 page not found"));
+    let e = api_err(
+        client
+            .request_text(raw("/apis/apps/v1/foos"))
+            .await
+            .expect_err("unknown resource"),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (404, "NotFound"));
     let version = client.apiserver_version().await.expect("/version");
     assert_eq!(version.major, "1");
 }

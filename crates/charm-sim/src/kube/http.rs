@@ -325,7 +325,13 @@ fn route(st: &mut State, raw_path: &str, ctx: &Ctx<'_>) -> Response<Full<Bytes>>
         return error_response(&ApiError::no_resource());
     };
     let Some(rt) = st.find_type(&group, version, rp.plural) else {
-        return error_response(&ApiError::no_resource());
+        // Built-in groups answer a JSON NotFound; a CRD group's handler delegates unknown
+        // resources to the apiserver's plain-text 404 page.
+        return if st.types().iter().any(|t| t.group == group && !t.custom) {
+            error_response(&ApiError::no_resource())
+        } else {
+            page_not_found()
+        };
     };
     // Namespaced URL for a cluster-scoped kind, or a subresource: not served here.
     if (rp.namespace.is_some() && !rt.namespaced) || rp.subresource.is_some() {

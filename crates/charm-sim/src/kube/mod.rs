@@ -9,6 +9,26 @@
 //! the verbs), `registry` (built-in kinds and installed CRDs, schema handling), `fields` and
 //! `ssa` (managedFields and server-side apply), `patch` (merge, strategic merge, JSON patch),
 //! `selector` (label and field selectors), `validate` (names, labels), `status` (error bodies).
+//!
+//! Behaviour a client can rely on, as a real apiserver: `Status` failure bodies; unknown
+//! groups/versions answer the plain-text `404 page not found` page (kube-rs turns it into
+//! `Error::Api` with code 404; lightkube cannot parse it, as with a real cluster); a known
+//! group/version with an unknown resource answers a JSON `NotFound`. Custom resources are
+//! served in every served CRD version, stored once in the storage version, pruned, defaulted
+//! and validated (Draft 4 schema plus the hand-coded CEL rules of the shipped CRDs).
+//!
+//! Simplified, on purpose:
+//! - server-side apply: lists are atomic unless `x-kubernetes-list-type: map|set` (CRDs) or a
+//!   k8s.io/api merge key (built-ins: containers, env, ports, volumes, volumeMounts, …) says
+//!   otherwise; new map-list items are appended; a manager never conflicts with its own
+//!   Update entry; client-sent `managedFields` are ignored;
+//! - strategic merge: merge keys as above, `$patch: delete|replace` honoured, `$retainKeys`,
+//!   `$setElementOrder` and `$deleteFromPrimitiveList` ignored;
+//! - no built-in defaulting (Service clusterIP, Namespace finalizers/phase …), no status
+//!   subresources (writes to the main resource store `status` too), no watch (405), no
+//!   deletecollection, no finalizers/graceful deletion (deletes are immediate; a Namespace
+//!   takes its objects with it, a CRD its custom resources), no pagination (`limit` ignored);
+//! - objects are not converted between versions: the same body is served as v1 and v1beta1.
 
 mod fault;
 mod fields;
