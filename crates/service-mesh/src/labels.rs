@@ -117,3 +117,12 @@ pub fn charm_default_labels(
         (SCOPE_LABEL.to_owned(), scope.to_owned()),
     ])
 }
+
+/// The ownership labels written by lightkube-extensions < 1.0 (beacon revisions up to May
+/// 2026): instance `<app>-<model>`, not truncated.
+pub fn legacy_charm_default_labels(app: &str, model: &str, scope: &str) -> Vec<(String, String)> {
+    vec![
+        (INSTANCE_LABEL.to_owned(), format!("{app}-{model}")),
+        (SCOPE_LABEL.to_owned(), scope.to_owned()),
+    ]
+}

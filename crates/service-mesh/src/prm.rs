@@ -17,7 +17,7 @@ use crate::istio::{
     AUTHORIZATION_POLICY_API_VERSION, AUTHORIZATION_POLICY_KIND, BuildError,
     build_authorization_policy,
 };
-use crate::labels::{LabelError, charm_default_labels};
+use crate::labels::{LabelError, MAX_LABEL_LEN, charm_default_labels};
 use crate::model::MeshPolicy;
 
 /// The scope label value of the beacon's policy manager.
@@ -205,6 +205,14 @@ pub enum ReconcileOutcome {
     CrdMissing,
 }
 
+fn selector(labels: &[(String, String)]) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// The `ApiResource` of Istio's `AuthorizationPolicy`.
 pub fn authorization_policy_resource() -> ApiResource {
     ApiResource {
@@ -222,6 +230,9 @@ pub struct PolicyResourceManager {
     app: String,
     model: String,
     labels: Vec<(String, String)>,
+    /// Labels of objects written by an older owner scheme, also swept (see
+    /// [`PolicyResourceManager::with_legacy_labels`]).
+    legacy_labels: Option<Vec<(String, String)>>,
     resource: ApiResource,
 }
 
@@ -254,6 +265,7 @@ impl PolicyResourceManager {
             app: app.to_owned(),
             model: model.to_owned(),
             labels,
+            legacy_labels: None,
             resource: authorization_policy_resource(),
         }
     }
@@ -262,13 +274,23 @@ impl PolicyResourceManager {
         &self.labels
     }
 
+    /// Also treat objects carrying `legacy` labels as owned, so that those no longer desired
+    /// are deleted (desired ones are re-applied and so relabelled). Beacons before
+    /// lightkube-extensions 1.0 labelled with `<app>-<model>` (see
+    /// [`crate::labels::legacy_charm_default_labels`]); without the sweep such objects are
+    /// orphaned after an upgrade. Ignored when equal to the current labels or when a value
+    /// exceeds 63 characters (no such object can exist).
+    pub fn with_legacy_labels(mut self, legacy: Vec<(String, String)>) -> Self {
+        let valid = legacy
+            .iter()
+            .all(|(_, v)| v.chars().count() <= MAX_LABEL_LEN);
+        self.legacy_labels = (valid && legacy != self.labels).then_some(legacy);
+        self
+    }
+
     /// The equality label selector for owned objects: `k1=v1,k2=v2`.
     pub fn label_selector(&self) -> String {
-        self.labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        selector(&self.labels)
     }
 
     /// The desired bodies (without ownership labels) and the policies the builder refused.
@@ -306,10 +328,26 @@ impl PolicyResourceManager {
         Ok((bodies, skipped))
     }
 
-    /// All owned objects across all namespaces; `None` when the CRD is not installed.
+    /// All owned objects (legacy-labelled ones included) across all namespaces, sorted and
+    /// unique by key; `None` when the CRD is not installed.
     pub async fn list_owned(&self) -> Result<Option<Vec<LiveObject>>, PrmError> {
+        let Some(mut live) = self.list_labelled(&self.labels).await? else {
+            return Ok(None);
+        };
+        if let Some(legacy) = &self.legacy_labels {
+            live.extend(self.list_labelled(legacy).await?.unwrap_or_default());
+        }
+        live.sort_by(|a, b| a.key.cmp(&b.key));
+        live.dedup_by(|a, b| a.key == b.key);
+        Ok(Some(live))
+    }
+
+    async fn list_labelled(
+        &self,
+        labels: &[(String, String)],
+    ) -> Result<Option<Vec<LiveObject>>, PrmError> {
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &self.resource);
-        let lp = ListParams::default().labels(&self.label_selector());
+        let lp = ListParams::default().labels(&selector(labels));
         let list = match api.list(&lp).await {
             Ok(list) => list,
             Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),

@@ -264,3 +264,39 @@ async fn delete_errors_are_collected_404_ignored_and_applies_still_happen() {
     assert!(server.object(AP, KIND, Some("prod"), UNIT_POLICY).is_some());
     assert!(server.object(AP, KIND, Some("prod"), APP_POLICY).is_some());
 }
+
+#[tokio::test]
+async fn legacy_labelled_policies_are_swept_only_when_asked() {
+    use service_mesh::labels::legacy_charm_default_labels;
+    let legacy =
+        legacy_charm_default_labels("istio-beacon-k8s", "prod", AUTHORIZATION_POLICY_SCOPE);
+    assert_eq!(legacy[0].1, "istio-beacon-k8s-prod");
+    let legacy_labels: serde_json::Map<String, Value> = legacy
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let old = |ns: &str, name: &str| {
+        json!({"apiVersion": AP, "kind": KIND, "metadata": {"name": name, "namespace": ns,
+            "labels": legacy_labels.clone()}, "spec": {}})
+    };
+    let server = server(true, vec![old("prod", APP_POLICY), old("other", "orphan")]);
+
+    // Without the sweep (the Python behaviour) the orphan survives.
+    let plain = manager(&server, AUTHORIZATION_POLICY_SCOPE);
+    let report = reconciled(plain.reconcile(&policies()[..1], &[]).await);
+    assert!(report.deleted.is_empty());
+    assert!(server.object(AP, KIND, Some("other"), "orphan").is_some());
+
+    // With it, the orphan goes and the desired policy is adopted under the new labels.
+    let sweeping = manager(&server, AUTHORIZATION_POLICY_SCOPE).with_legacy_labels(legacy);
+    let report = reconciled(sweeping.reconcile(&policies()[..1], &[]).await);
+    assert_eq!(names(&report.deleted), ["orphan"]);
+    assert!(server.object(AP, KIND, Some("other"), "orphan").is_none());
+    let adopted = server
+        .object(AP, KIND, Some("prod"), APP_POLICY)
+        .expect("kept");
+    assert_eq!(
+        adopted["metadata"]["labels"]["app.kubernetes.io/instance"],
+        "prod-istio-beacon-k8s"
+    );
+}
