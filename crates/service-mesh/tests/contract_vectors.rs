@@ -764,3 +764,86 @@ fn test_build_authorization_policies_unit_rejects_l7() {
         )))
     );
 }
+
+#[test]
+fn test_build_authorization_policies_app() {
+    let policies = [
+        MeshPolicy {
+            endpoints: vec![l7_endpoint("host0")],
+            ..policy(
+                "source-namespace0",
+                "source-app0",
+                "target-namespace0",
+                Some("target-app0"),
+            )
+        },
+        MeshPolicy {
+            target_service: Some("my-service1".into()),
+            endpoints: vec![l7_endpoint("host1")],
+            ..policy(
+                "source-namespace1",
+                "source-app1",
+                "target-namespace1",
+                Some("target-app1"),
+            )
+        },
+    ];
+    for p in &policies {
+        let body =
+            build_authorization_policy("istio-beacon-k8s", "my-model", p).expect("app policy");
+        assert_eq!(body["metadata"]["namespace"], p.target_namespace.as_str());
+        let target = p
+            .target_service
+            .as_deref()
+            .or(p.target_app_name.as_deref())
+            .expect("target");
+        assert_eq!(body["spec"]["targetRefs"][0]["name"], target);
+        for (i, ep) in p.endpoints.iter().enumerate() {
+            let op = &body["spec"]["rules"][0]["to"][i]["operation"];
+            assert_eq!(op["hosts"], json!(ep.hosts));
+            assert_eq!(op["ports"], json!(["80"]));
+            assert_eq!(op["methods"], json!(["GET"]));
+            assert_eq!(op["paths"], json!(ep.paths));
+        }
+        // Upstream test_policy_builder: the name carries "policy" and the beacon name.
+        let name = body["metadata"]["name"].as_str().expect("name");
+        assert!(name.contains("policy") && name.starts_with("istio-beacon-k8s-my-model-"));
+    }
+}
+
+#[test]
+fn test_juju_identity() {
+    assert_eq!(
+        service_mesh::istio::peer_identity("app", "ns"),
+        "cluster.local/ns/ns/sa/app"
+    );
+}
+
+#[test]
+fn test_endpoint_defaults_and_test_mesh_policy_roundtrip() {
+    let ep = Endpoint::default();
+    assert_eq!(
+        (ep.hosts, ep.ports, ep.methods, ep.paths),
+        (None, None, None, None)
+    );
+    let p = MeshPolicy {
+        source_namespace: "ns1".into(),
+        source_app_name: "app1".into(),
+        target_namespace: "ns2".into(),
+        target_app_name: Some("app2".into()),
+        target_selector_labels: None,
+        target_service: None,
+        target_type: PolicyTargetType::App,
+        endpoints: vec![Endpoint {
+            ports: Some(vec![80i64.into()]),
+            methods: Some(vec![Method::Get]),
+            paths: Some(vec!["/api".into()]),
+            hosts: None,
+        }],
+    };
+    let dumped = dump_policies(std::slice::from_ref(&p));
+    assert_eq!(parse_all(&dumped), vec![p]);
+    // Empty lists survive the round trip as empty lists (test_relation_data_policies).
+    let empty = r#"[{"source_namespace": "a", "source_app_name": "b", "target_namespace": "c", "target_app_name": "d", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": [], "ports": [80], "methods": [], "paths": []}]}]"#;
+    assert_eq!(dump_policies(&parse_all(empty)), empty);
+}
