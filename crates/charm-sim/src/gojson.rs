@@ -5,11 +5,19 @@ use serde_json::Value;
 
 pub fn to_string(v: &Value) -> String {
     let mut out = String::new();
-    write_value(&mut out, v);
+    write_value(&mut out, v, true);
     out
 }
 
-fn write_value(out: &mut String, v: &Value) {
+/// Like [`to_string`] but keeps object keys in insertion order, as Go prints a struct (field
+/// order). Callers sort the map-typed parts themselves.
+pub fn to_string_ordered(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(&mut out, v, false);
+    out
+}
+
+fn write_value(out: &mut String, v: &Value, sort: bool) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -21,13 +29,15 @@ fn write_value(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(out, x);
+                write_value(out, x, sort);
             }
             out.push(']');
         }
         Value::Object(m) => {
             let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
+            if sort {
+                keys.sort();
+            }
             out.push('{');
             for (i, k) in keys.into_iter().enumerate() {
                 if i > 0 {
@@ -36,7 +46,7 @@ fn write_value(out: &mut String, v: &Value) {
                 write_str(out, k);
                 out.push(':');
                 if let Some(x) = m.get(k) {
-                    write_value(out, x);
+                    write_value(out, x, sort);
                 }
             }
             out.push('}');
@@ -74,6 +84,10 @@ mod tests {
         assert_eq!(
             to_string(&v),
             r#"{"a":{},"b":[1,"x\u003cy\u003e\u0026z"],"c":[],"d":null,"e":"\u0001\n"}"#
+        );
+        assert_eq!(
+            to_string_ordered(&json!({"z": 1, "a": 2})),
+            r#"{"z":1,"a":2}"#
         );
     }
 }

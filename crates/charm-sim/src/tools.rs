@@ -170,6 +170,32 @@ fn check_empty(args: &[String]) -> R<()> {
     }
 }
 
+/// Sorts the keys of a map of maps (two levels), leaving the innermost struct-like entries in
+/// field order.
+fn sort_maps(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut items: Vec<(String, Value)> = m.into_iter().collect();
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                items
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v {
+                            Value::Object(inner) if inner.values().all(Value::is_object) => {
+                                sort_maps(Value::Object(inner))
+                            }
+                            other => other,
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            )
+        }
+        other => other,
+    }
+}
+
 /// Sorts object keys recursively (Go marshals maps with sorted keys, YAML too).
 fn sorted(v: &Value) -> Value {
     match v {
@@ -213,10 +239,22 @@ fn smart(v: &Value) -> R<String> {
 impl Tool<'_> {
     /// Formats a result per `--format` (default `default`) and honours `-o/--output`.
     fn emit(&self, p: &Parsed, default: &str, v: Value) -> R<String> {
+        self.emit_as(p, default, v, true)
+    }
+
+    /// For Go structs: keys stay in (field) insertion order; the caller sorts map parts.
+    fn emit_struct(&self, p: &Parsed, default: &str, v: Value) -> R<String> {
+        self.emit_as(p, default, v, false)
+    }
+
+    fn emit_as(&self, p: &Parsed, default: &str, v: Value, sort: bool) -> R<String> {
         let fmt = p.get("format").unwrap_or(default);
         let text = match fmt {
-            "json" => format!("{}\n", crate::gojson::to_string(&v)),
-            "yaml" => yaml(&v)?,
+            "json" if sort => format!("{}\n", crate::gojson::to_string(&v)),
+            "json" => format!("{}\n", crate::gojson::to_string_ordered(&v)),
+            "yaml" if sort => yaml(&v)?,
+            "yaml" => serde_yaml_ng::to_string(&v)
+                .map_err(|e| runtime(format!("cannot format YAML: {e}")))?,
             "smart" if default != "yaml" => smart(&v)?,
             other => {
                 return Err(usage(format!(
@@ -718,7 +756,7 @@ impl Tool<'_> {
         let p = parse(&[FORMAT, OUTPUT], args)?;
         check_empty(&p.args)?;
         // A fixed instant keeps outputs reproducible.
-        let since = "2026-01-01 00:00:00Z";
+        let since = "2026-01-01T00:00:00Z";
         let mut units = Map::new();
         for n in 0..self.w.planned_units {
             units.insert(
@@ -748,7 +786,10 @@ impl Tool<'_> {
                 "invalid value \"smart\" for option --format: unknown format \"smart\"",
             ));
         }
-        self.emit(&p, "yaml", json!({"units": units, "relations": relations}))
+        // GoalState is a struct (units, relations) of Go maps (sorted keys); each entry is a
+        // struct (status, since).
+        let goal = json!({"units": sort_maps(Value::Object(units)), "relations": sort_maps(Value::Object(relations))});
+        self.emit_struct(&p, "yaml", goal)
     }
 
     fn network_get(&self, args: &[String]) -> R<String> {
@@ -802,23 +843,27 @@ impl Tool<'_> {
                 "ingress-addresses": [ADDRESS],
             }),
             [(_, one)] => one.clone(),
-            many => Value::Object(
+            // Several single-value flags: a Go map keyed by flag name.
+            many => sorted(&Value::Object(
                 many.iter()
                     .map(|(k, v)| (k.to_string(), v.clone()))
                     .collect(),
-            ),
+            )),
         };
-        self.emit(&p, "smart", v)
+        // The full answer is Juju's NetworkInfoResult struct: keys in field order.
+        self.emit_struct(&p, "smart", v)
     }
 
     fn state_get(&self, args: &[String]) -> R<String> {
         let p = parse(&[FORMAT, OUTPUT, flag("strict", &["strict"], true)], args)?;
         match p.args.as_slice() {
             [] => self.emit(&p, "smart", json!(self.w.unit_state)),
+            [key] if key == "-" => self.emit(&p, "smart", json!(self.w.unit_state)),
+            // jujuc prints the zero value (an empty string) for a missing key unless --strict.
             [key] => match self.w.unit_state.get(key) {
                 Some(v) => self.emit(&p, "smart", json!(v)),
-                None if p.bool("strict") => Err(runtime(format!("key {key:?} not found"))),
-                None => self.emit(&p, "smart", Value::Null),
+                None if p.bool("strict") => Err(runtime(format!("{key:?} not found"))),
+                None => self.emit(&p, "smart", json!("")),
             },
             [_, rest @ ..] => Err(usage(format!("unrecognized args: {}", go_quote_list(rest)))),
         }

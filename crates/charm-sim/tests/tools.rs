@@ -255,6 +255,8 @@ install)
 start)
   r state state-get --format=json
   r state-key state-get --format=json s
+  r state-missing state-get --format=json nope
+  r state-strict state-get --format=json --strict nope
   r ports opened-ports --format=json
   r ports-ep opened-ports --endpoints --format=json
   relation-set -r 3 --app lost=yes
@@ -284,6 +286,8 @@ esac
     assert_eq!(c.ok("install", "ports-same"), "[]\n");
     assert_eq!(c.ok("start", "state"), "{\"s\":\"1\"}\n");
     assert_eq!(c.ok("start", "state-key"), "\"1\"\n");
+    assert_eq!(c.ok("start", "state-missing"), "\"\"\n");
+    c.err("start", "state-strict", 1, "ERROR \"nope\" not found\n");
     assert_eq!(c.ok("start", "ports"), "[\"8080/tcp\"]\n");
     assert_eq!(c.ok("start", "ports-ep"), "[\"8080/tcp (*)\"]\n");
     // start exited 3: its buffered writes are gone, status and logs are not.
@@ -537,6 +541,7 @@ r net network-get --format=json db
 r net-ingress network-get --format=json --ingress-address db
 r net-extra network-get --format=json -r 3 metrics --bind-address
 r net-bad network-get --format=json nosuch
+r net-two network-get --format=json db --ingress-address --bind-address
 r lset leader-set a=1
 r lget leader-get --format=json
 r model relation-model-get --format=json -r 3
@@ -549,7 +554,19 @@ r model relation-model-get --format=json -r 3
         ),
     );
     c.run(&s);
-    let goal: serde_json::Value = serde_json::from_str(&c.ok("install", "goal")).unwrap();
+    let goal_text = c.ok("install", "goal");
+    // Struct field order (units, relations; status, since), map keys sorted.
+    assert!(
+        goal_text.starts_with(
+            "{\"units\":{\"tester/0\":{\"status\":\"active\",\"since\":\"2026-01-01T00:00:00Z\"},\"tester/1\""
+        ),
+        "{goal_text}"
+    );
+    assert!(
+        goal_text.contains("\"relations\":{\"db\":{\"mydb\":{\"status\":\"joined\""),
+        "{goal_text}"
+    );
+    let goal: serde_json::Value = serde_json::from_str(&goal_text).unwrap();
     assert_eq!(
         goal["units"]
             .as_object()
@@ -563,9 +580,13 @@ r model relation-model-get --format=json -r 3
     assert_eq!(goal["relations"]["db"]["mydb/1"]["status"], "active");
     assert_eq!(
         c.ok("install", "net"),
-        "{\"bind-addresses\":[{\"addresses\":[{\"cidr\":\"192.0.2.0/24\",\"hostname\":\"\",\"value\":\"192.0.2.0\"}],\"interface-name\":\"eth0\",\"mac-address\":\"\"}],\"egress-subnets\":[\"192.0.2.0/24\"],\"ingress-addresses\":[\"192.0.2.0\"]}\n"
+        "{\"bind-addresses\":[{\"mac-address\":\"\",\"interface-name\":\"eth0\",\"addresses\":[{\"hostname\":\"\",\"value\":\"192.0.2.0\",\"cidr\":\"192.0.2.0/24\"}]}],\"egress-subnets\":[\"192.0.2.0/24\"],\"ingress-addresses\":[\"192.0.2.0\"]}\n"
     );
     assert_eq!(c.ok("install", "net-ingress"), "\"192.0.2.0\"\n");
+    assert_eq!(
+        c.ok("install", "net-two"),
+        "{\"bind-address\":\"192.0.2.0\",\"ingress-address\":\"192.0.2.0\"}\n"
+    );
     assert_eq!(c.ok("install", "net-extra"), "\"192.0.2.0\"\n");
     c.err(
         "install",
