@@ -100,7 +100,7 @@ pub struct Desired {
     pub pebble: PebbleLayer,
     pub skipped: Vec<Skipped>,
     /// Cross-model mesh data we could not read (logged; the relation is ignored).
-    pub cmr_warnings: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// Names derived from the model and app (§3.11).
@@ -181,51 +181,9 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
     let names = Names::new(&snap.model, &snap.app)?;
     let mesh_labels = names.mesh_labels(&snap.model);
     let mut skipped = Vec::new();
-    let mut cmr_warnings = Vec::new();
+    let mut warnings = Vec::new();
 
-    let (policies, modeloperator) = if snap.config.manage_authorization_policies {
-        let mut meshes = Vec::new();
-        for rel in &snap.service_mesh {
-            meshes.extend(consumer_policies(snap, rel, &mut skipped));
-        }
-        let cmr = cmr_map(snap, &mut cmr_warnings);
-        for own in own_policies(snap, &cmr) {
-            meshes.push((None, own));
-        }
-        let mut bodies: Vec<Value> = Vec::new();
-        for (origin, policy) in meshes {
-            match service_mesh::istio::build_authorization_policy(&snap.app, &snap.model, &policy) {
-                Ok(body) => {
-                    let body = with_owner_labels(body, &names.instance, Scope::Policy);
-                    // Two consumers asking for the identical policy give one object.
-                    if !bodies.contains(&body) {
-                        bodies.push(body);
-                    }
-                }
-                Err(err) => match origin {
-                    Some((rel, index)) => skipped.push(Skipped {
-                        relation_id: rel.id,
-                        remote_app: rel.remote_app.clone(),
-                        index: Some(index),
-                        reason: err.to_string(),
-                    }),
-                    None => {
-                        cmr_warnings.push(format!("cannot build the beacon's own policy: {err}"))
-                    }
-                },
-            }
-        }
-        let modeloperator = if snap.config.model_on_mesh {
-            vec![modeloperator_policy(snap, &names)]
-        } else {
-            Vec::new()
-        };
-        (bodies, modeloperator)
-    } else {
-        // Managed mode off: the empty set deletes everything we created (§4.5).
-        (Vec::new(), Vec::new())
-    };
-
+    let (policies, modeloperator) = policies(snap, &names, &mut skipped, &mut warnings);
     // Report in databag order, whichever stage (parse, target check, build) caught it.
     skipped.sort_by_key(|s| (s.relation_id, s.index));
     let waypoint = if snap.planned_units >= 1 {
@@ -266,8 +224,56 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
         modeloperator,
         pebble: pebble_layer(&names),
         skipped,
-        cmr_warnings,
+        warnings,
     })
+}
+
+/// The AuthorizationPolicies in the policy scope and the modeloperator scope (§3.1, §3.8).
+/// Managed mode off gives two empty sets, which deletes everything we created (§4.5).
+fn policies(
+    snap: &Snapshot,
+    names: &Names,
+    skipped: &mut Vec<Skipped>,
+    warnings: &mut Vec<String>,
+) -> (Vec<Value>, Vec<Value>) {
+    if !snap.config.manage_authorization_policies {
+        return (Vec::new(), Vec::new());
+    }
+    let mut meshes = Vec::new();
+    for rel in &snap.service_mesh {
+        meshes.extend(consumer_policies(snap, rel, skipped));
+    }
+    let cmr = cmr_map(snap, warnings);
+    for own in own_policies(snap, &cmr) {
+        meshes.push((None, own));
+    }
+    let mut bodies: Vec<Value> = Vec::new();
+    for (origin, policy) in meshes {
+        match service_mesh::istio::build_authorization_policy(&snap.app, &snap.model, &policy) {
+            Ok(body) => {
+                let body = with_owner_labels(body, &names.instance, Scope::Policy);
+                // Two consumers asking for the identical policy give one object.
+                if !bodies.contains(&body) {
+                    bodies.push(body);
+                }
+            }
+            Err(err) => match origin {
+                Some((rel, index)) => skipped.push(Skipped {
+                    relation_id: rel.id,
+                    remote_app: rel.remote_app.clone(),
+                    index: Some(index),
+                    reason: err.to_string(),
+                }),
+                None => warnings.push(format!("cannot build the beacon's own policy: {err}")),
+            },
+        }
+    }
+    let modeloperator = if snap.config.model_on_mesh {
+        vec![modeloperator_policy(snap, names)]
+    } else {
+        Vec::new()
+    };
+    (bodies, modeloperator)
 }
 
 /// `remote-<32 hex>`: how the offering side sees a cross-model consumer.

@@ -76,7 +76,7 @@ fn log_desired(desired: &Desired) {
     for skipped in &desired.skipped {
         tracing::error!("{skipped}");
     }
-    for warning in &desired.cmr_warnings {
+    for warning in &desired.warnings {
         tracing::warn!("{warning}");
     }
 }

@@ -163,7 +163,7 @@ fn invalid_cmr_data_is_ignored_with_a_warning() {
         cmr_data: Some("{not json".into()),
     }];
     let d = desired(&snap).expect("desired");
-    assert_eq!(d.cmr_warnings.len(), 1);
+    assert_eq!(d.warnings.len(), 1);
     // The scraper is then taken to be in our model, as without cmr data.
     assert!(
         names_of(&d.policies).contains(

@@ -61,7 +61,7 @@ fn base_desired() -> Desired {
             layer: json!({"services": {"metrics-proxy": {"override": "replace", "command": "metrics-proxy"}}}),
         },
         skipped: vec![],
-        cmr_warnings: vec![],
+        warnings: vec![],
     }
 }
 
