@@ -519,6 +519,9 @@ impl Tool<'_> {
                 }
                 self.emit(&p, "smart", Value::Object(m))
             }
+            [key] if p.bool("all") => Err(usage(format!(
+                "cannot use argument --all together with key {key:?}"
+            ))),
             [key] => self.emit(&p, "smart", cfg.get(key).cloned().unwrap_or(Value::Null)),
             [_, rest @ ..] => Err(usage(format!("unrecognized args: {}", go_quote_list(rest)))),
         }

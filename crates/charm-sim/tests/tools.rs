@@ -334,6 +334,7 @@ r all-flag config-get --format=json --all
 r key config-get --format=json port
 r unknown config-get --format=json nosuch
 r smart config-get debug
+r all-key config-get --all port
 "#,
     );
     let s = scenario(
@@ -356,6 +357,12 @@ r smart config-get debug
     assert_eq!(c.ok("install", "key"), "8080\n");
     assert_eq!(c.ok("install", "unknown"), "null\n");
     assert_eq!(c.ok("install", "smart"), "False\n");
+    c.err(
+        "install",
+        "all-key",
+        2,
+        "ERROR cannot use argument --all together with key \"port\"\n",
+    );
 }
 
 #[test]
