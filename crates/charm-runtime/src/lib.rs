@@ -43,4 +43,4 @@ mod testutil;
 
 pub use context::{Event, HookEvent, JujuContext, RelationKind};
 pub use model::{Model, ModelError, Relation, Status};
-pub use tools::{HookTools, ProcessRunner, RelationRef, ToolError, ToolRunner};
+pub use tools::{HookTools, Port, ProcessRunner, RelationRef, ToolError, ToolRunner};

@@ -19,7 +19,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 use serde_json::{Map, Value};
 
 use crate::context::JujuContext;
-use crate::tools::{Databag, HookTools, RelationRef, StatusName, ToolError};
+use crate::tools::{Databag, HookTools, Port, RelationRef, StatusName, ToolError};
 
 /// Why a model operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -433,6 +433,20 @@ impl Model {
     pub fn planned_units(&self) -> Result<usize, ModelError> {
         let goal = self.tools.goal_state()?;
         Ok(goal.units.values().filter(|g| g.status != "dying").count())
+    }
+
+    /// Make `ports` exactly the unit's open ports, as ops' `Unit.set_ports`: close what is
+    /// open but not wanted, then open what is wanted but not open (in sorted order).
+    pub fn set_ports(&self, ports: &[Port]) -> Result<(), ModelError> {
+        let wanted: BTreeSet<Port> = ports.iter().copied().collect();
+        let opened: BTreeSet<Port> = self.tools.opened_ports()?.into_iter().collect();
+        for port in opened.difference(&wanted) {
+            self.tools.close_port(port)?;
+        }
+        for port in wanted.difference(&opened) {
+            self.tools.open_port(port)?;
+        }
+        Ok(())
     }
 
     /// Set this unit's status.

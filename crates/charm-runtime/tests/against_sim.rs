@@ -10,7 +10,9 @@ use std::time::Duration;
 use charm_runtime::context::JujuContext;
 use charm_runtime::model::{Model, ModelError, Status};
 use charm_runtime::pebble::{self, Layer, Service};
-use charm_runtime::tools::{HookTools, LogLevel, RelationRef, ToolError, ToolOutput, ToolRunner};
+use charm_runtime::tools::{
+    HookTools, LogLevel, Port, RelationRef, ToolError, ToolOutput, ToolRunner,
+};
 use charm_sim::charm::CharmMeta;
 use charm_sim::scenario::Scenario;
 use charm_sim::world::{HookCtx, World};
@@ -289,6 +291,26 @@ fn action_tools() {
         results.contains("\"count\":\"2\"") && results.contains("\"ok\":\"True\""),
         "{results}"
     );
+}
+
+#[test]
+fn ports_are_pending_until_commit() {
+    let s = sim(true, HookCtx::default());
+    let m = model(&s, ctx("hooks/config-changed", &[]));
+    m.set_ports(&[Port::tcp(8080), Port::icmp()]).unwrap();
+    // opened-ports shows committed state only, as in Juju.
+    assert!(s.tools.opened_ports().unwrap().is_empty());
+    let w = s.world.lock().unwrap();
+    let pending: Vec<String> = w
+        .hook
+        .as_ref()
+        .unwrap()
+        .pending
+        .ports
+        .iter()
+        .map(|(open, p)| format!("{open} {p}"))
+        .collect();
+    assert_eq!(pending, vec!["true 8080/tcp", "true icmp"]);
 }
 
 #[test]

@@ -9,6 +9,7 @@ import json
 
 import ops.hookcmds._action as action
 import ops.hookcmds._other as other
+import ops.hookcmds._port as port
 import ops.hookcmds._relation as relation
 import ops.hookcmds._state as state
 import ops.hookcmds._status as status
@@ -26,6 +27,7 @@ CANNED = {
     "network-get": '{"bind-addresses": [], "egress-subnets": [], "ingress-addresses": []}',
     "state-get": "{}",
     "action-get": "{}",
+    "opened-ports": '["8080/tcp"]',
 }
 
 calls = []
@@ -41,7 +43,7 @@ def fake_run(*args, input=None, redacted_cmd=None):
     return CANNED.get(tool, "")
 
 
-for module in (action, other, relation, state, status):
+for module in (action, other, port, relation, state, status):
     module.run = fake_run
 
 out = {}
@@ -92,6 +94,10 @@ record("state_get", lambda: state.state_get(None))
 record("state_get_key", lambda: state.state_get("k"))
 record("state_set", lambda: state.state_set({"k": "v"}))
 record("state_delete", lambda: state.state_delete("k"))
+record("opened_ports", lambda: port.opened_ports())
+record("open_port", lambda: port.open_port("tcp", 9000))
+record("open_port_icmp", lambda: port.open_port("icmp"))
+record("close_port_range", lambda: port.close_port("udp", 1000, to_port=2000))
 
 out["log_split"] = list(_ModelBackend.log_split("abcdefghijk", max_len=4)) + list(
     _ModelBackend.log_split("é" * 9, max_len=3)

@@ -9,7 +9,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use charm_runtime::tools::{
-    HookTools, LogLevel, RelationRef, StatusName, ToolError, ToolOutput, ToolRunner, log_split,
+    HookTools, LogLevel, Port, Protocol, RelationRef, StatusName, ToolError, ToolOutput,
+    ToolRunner, log_split,
 };
 use serde_json::{Value, json};
 
@@ -173,6 +174,22 @@ fn ours() -> BTreeMap<&'static str, Value> {
             record("", |t| t.state_set(&bag(&[("k", "v")]))),
         ),
         ("state_delete", record("", |t| t.state_delete("k"))),
+        (
+            "opened_ports",
+            record(r#"["8080/tcp"]"#, |t| t.opened_ports().map(drop)),
+        ),
+        ("open_port", record("", |t| t.open_port(&Port::tcp(9000)))),
+        ("open_port_icmp", record("", |t| t.open_port(&Port::icmp()))),
+        (
+            "close_port_range",
+            record("", |t| {
+                t.close_port(&Port {
+                    protocol: Protocol::Udp,
+                    port: Some(1000),
+                    to_port: Some(2000),
+                })
+            }),
+        ),
     ])
 }
 

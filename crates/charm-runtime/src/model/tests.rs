@@ -412,3 +412,23 @@ fn permission_denied_after_our_checks_means_relation_gone() {
         Err(ModelError::Tool(ToolError::RelationNotFound { .. }))
     ));
 }
+
+#[test]
+fn set_ports_opens_and_closes_the_difference() {
+    let (tools, log) = scripted(|argv, _| match argv[0].as_str() {
+        "opened-ports" => ok(r#"["8080/tcp","icmp"]"#),
+        _ => ok(""),
+    });
+    let m = Model::new(ctx("hooks/config-changed", &[]), tools);
+    m.set_ports(&[Port::tcp(8080), Port::tcp(9000), Port::udp(53)])
+        .unwrap();
+    assert_eq!(
+        log.argvs(),
+        vec![
+            "opened-ports --format=json",
+            "close-port icmp",
+            "open-port 9000/tcp",
+            "open-port 53/udp",
+        ]
+    );
+}

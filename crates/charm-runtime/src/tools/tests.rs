@@ -409,6 +409,7 @@ fn empty_outputs_decode_to_empty_values() {
     );
     let (t, _) = printing(r#""""#);
     assert_eq!(t.relation_list_app(&db7()).unwrap(), None);
+    assert_eq!(t.state_get_key("missing").unwrap(), None);
 }
 
 #[test]
@@ -498,4 +499,54 @@ fn python_repr_of_json_values() {
         r#"[1, 2.5, 'a', "it's", 'say "hi"', 'both \' "', 'tab\there\\', '\x01', None, True, {'k': [False]}]"#
     );
     assert_eq!(python_str(&serde_json::json!("plain")), "plain");
+}
+
+#[test]
+fn ports_parse_and_print_as_juju_does() {
+    for text in ["8080/tcp", "1000-2000/udp", "icmp"] {
+        assert_eq!(Port::parse(text).unwrap().to_string(), text);
+    }
+    assert_eq!(Port::parse("80"), Some(Port::tcp(80)), "a bare port is TCP");
+    assert_eq!(Port::parse("53/udp"), Some(Port::udp(53)));
+    for bad in ["", "x/tcp", "80/sctp", "80-/tcp", "-1/tcp", "70000/tcp"] {
+        assert_eq!(Port::parse(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn port_tools() {
+    let (t, log) = scripted(|argv, _| match argv[0].as_str() {
+        "opened-ports" => ok(r#"["8080/tcp","1000-2000/udp","icmp"]"#),
+        _ => ok(""),
+    });
+    assert_eq!(
+        t.opened_ports().unwrap(),
+        vec![
+            Port::tcp(8080),
+            Port {
+                protocol: Protocol::Udp,
+                port: Some(1000),
+                to_port: Some(2000)
+            },
+            Port::icmp()
+        ]
+    );
+    t.open_port(&Port::tcp(9000)).unwrap();
+    t.close_port(&Port::icmp()).unwrap();
+    assert_eq!(
+        log.argvs(),
+        vec![
+            "opened-ports --format=json",
+            "open-port 9000/tcp",
+            "close-port icmp"
+        ]
+    );
+    let (t, _) = printing(r#"["bogus"]"#);
+    assert!(matches!(
+        t.opened_ports(),
+        Err(ToolError::Decode {
+            tool: "opened-ports",
+            ..
+        })
+    ));
 }
