@@ -281,6 +281,44 @@ async fn generation_bumps_only_on_spec_changes() {
         .expect("hpa");
     assert_eq!(created.metadata.generation, Some(1));
     assert!(created.metadata.managed_fields.is_some());
+
+    // A zero-replica HPA is refused, as by the real API server.
+    let mut zero = created.clone();
+    if let Some(spec) = zero.spec.as_mut() {
+        spec.min_replicas = Some(0);
+        spec.max_replicas = 0;
+    }
+    let e = api_err(
+        hpas.replace("w", &PostParams::default(), &zero)
+            .await
+            .expect_err("zero replicas"),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+    let fields: Vec<String> = e
+        .details
+        .map(|d| d.causes.into_iter().map(|c| c.field).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["spec.minReplicas", "spec.maxReplicas"]);
+
+    // A template that no longer matches the selector is refused.
+    let e = api_err(
+        sts.patch(
+            "app",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Strategic(
+                json!({"spec": {"template": {"metadata": {"labels": {"app": null}}}}}),
+            ),
+        )
+        .await
+        .expect_err("selector mismatch"),
+    );
+    assert_eq!(e.code, 422);
+    assert!(
+        e.message
+            .contains("`selector` does not match template `labels`"),
+        "{}",
+        e.message
+    );
 }
 
 #[tokio::test]

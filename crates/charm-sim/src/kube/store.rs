@@ -611,6 +611,7 @@ impl State {
         let mut causes = validate::metadata(rt, &obj);
         causes.extend(validate::schema(rt, &obj));
         causes.extend(validate::cel_rules(rt, &obj));
+        causes.extend(validate::builtin_rules(rt, &obj));
         let crd_types =
             if rt.group == "apiextensions.k8s.io" && rt.kind == "CustomResourceDefinition" {
                 match registry::crd_types(&obj) {

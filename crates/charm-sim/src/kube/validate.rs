@@ -271,6 +271,104 @@ pub(crate) fn schema(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         .collect()
 }
 
+/// A few validations of built-in kinds from k8s.io/kubernetes `pkg/apis/*/validation` that a
+/// mesh charm can trip over: HPA replica bounds, workload selectors matching the template.
+pub(crate) fn builtin_rules(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    if rt.custom {
+        return causes;
+    }
+    let int = |p: &str| obj.pointer(p).and_then(Value::as_i64);
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("autoscaling", "HorizontalPodAutoscaler") => {
+            let min = int("/spec/minReplicas");
+            if let Some(m) = min
+                && m < 1
+            {
+                causes.push(Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("Invalid value: {m}: must be greater than or equal to 1"),
+                    field: "spec.minReplicas".into(),
+                });
+            }
+            match int("/spec/maxReplicas") {
+                Some(max) if max < 1 => causes.push(Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!("Invalid value: {max}: must be greater than 0"),
+                    field: "spec.maxReplicas".into(),
+                }),
+                Some(max) if min.is_some_and(|m| max < m) => causes.push(Cause {
+                    reason: "FieldValueInvalid".into(),
+                    message: format!(
+                        "Invalid value: {max}: must be greater than or equal to `minReplicas`"
+                    ),
+                    field: "spec.maxReplicas".into(),
+                }),
+                Some(_) => {}
+                None => causes.push(Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                    field: "spec.maxReplicas".into(),
+                }),
+            }
+            for k in ["kind", "name"] {
+                let v = obj
+                    .pointer(&format!("/spec/scaleTargetRef/{k}"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if v.is_empty() {
+                    causes.push(Cause {
+                        reason: "FieldValueRequired".into(),
+                        message: "Required value".into(),
+                        field: format!("spec.scaleTargetRef.{k}"),
+                    });
+                }
+            }
+        }
+        ("apps", "StatefulSet" | "Deployment") => {
+            let selector = obj
+                .pointer("/spec/selector/matchLabels")
+                .and_then(Value::as_object);
+            let labels = obj
+                .pointer("/spec/template/metadata/labels")
+                .and_then(Value::as_object);
+            let expressions = obj
+                .pointer("/spec/selector/matchExpressions")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty());
+            match selector {
+                // matchExpressions are not evaluated here.
+                _ if expressions => {}
+                Some(sel) if !sel.is_empty() => {
+                    let matches = sel
+                        .iter()
+                        .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v));
+                    if !matches {
+                        causes.push(Cause {
+                            reason: "FieldValueInvalid".into(),
+                            message: format!(
+                                "Invalid value: {}: `selector` does not match template `labels`",
+                                labels.map_or_else(
+                                    || "null".to_string(),
+                                    |l| { Value::Object(l.clone()).to_string() }
+                                )
+                            ),
+                            field: "spec.template.metadata.labels".into(),
+                        });
+                    }
+                }
+                _ => causes.push(Cause {
+                    reason: "FieldValueRequired".into(),
+                    message: "Required value".into(),
+                    field: "spec.selector".into(),
+                }),
+            }
+        }
+        _ => {}
+    }
+    causes
+}
+
 fn cel(field: &str, message: &str, value: &Value) -> Cause {
     Cause {
         reason: "FieldValueInvalid".into(),
