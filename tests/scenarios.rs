@@ -376,3 +376,22 @@ fn metrics_proxy_layer_is_planned() {
         })
     );
 }
+
+#[test]
+fn unreachable_pebble_is_not_fatal_and_pebble_ready_adds_the_layer() {
+    let out = run("pebble_unreachable");
+    assert_eq!((exit_code(&out, 0), status(&out, 0)), (0, active("")));
+    assert!(
+        logs(&out, 0, "WARNING")
+            .iter()
+            .any(|l| l.contains("Pebble"))
+    );
+    assert_eq!(writes(&out, 0), first_run_writes());
+    // pebble-ready: the layer is added; Kubernetes is already converged.
+    assert!(writes(&out, 1).is_empty());
+    assert_eq!(
+        out["pebble"]["metrics-proxy"]["plan"]["services"]["metrics-proxy"]["command"],
+        json!("metrics-proxy")
+    );
+    assert_eq!(status(&out, 2), active(""));
+}
