@@ -32,6 +32,8 @@ pub struct StepOutput {
     pub stdout: String,
     pub stderr: String,
     pub relations: Vec<RelationOutput>,
+    /// Extra key: the `application-version-set` value, `null` until set.
+    pub workload_version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -574,6 +574,7 @@ impl<'c> Sim<'c> {
             stdout,
             stderr,
             relations: Vec::new(),
+            workload_version: w.workload_version.clone(),
         };
         Ok((out, ctx))
     }

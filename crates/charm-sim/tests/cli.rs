@@ -127,7 +127,8 @@ fn bad_scenarios_exit_2_with_what_and_where() {
 #[test]
 fn output_shape_and_out_file() {
     let c = TestCharm::new(
-        "case \"$EV\" in install) status-set active ready; juju-log -- hi;; start) exit 1;; esac",
+        "case \"$EV\" in install) status-set active ready; juju-log -- hi;; \
+         start) application-version-set 1.2; exit 1;; esac",
     );
     let yaml = scenario(
         false,
@@ -169,7 +170,8 @@ fn output_shape_and_out_file() {
             "wall_ms",
             "stdout",
             "stderr",
-            "relations"
+            "relations",
+            "workload_version"
         ]
     );
     assert_eq!(steps[0]["step"], "install");
@@ -185,6 +187,9 @@ fn output_shape_and_out_file() {
     assert_eq!(steps[0]["action"], serde_json::Value::Null);
     assert!(steps[0]["wall_ms"].is_f64());
     assert_eq!(steps[1]["exit_code"], 1);
+    assert_eq!(steps[0]["workload_version"], serde_json::Value::Null);
+    // Immediate, like status: kept although the hook failed.
+    assert_eq!(steps[1]["workload_version"], "1.2");
     assert_eq!(
         v["relations"],
         serde_json::json!([{"id": 3, "endpoint": "db", "local_app_data": {},
