@@ -170,46 +170,30 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     let mut out = Plan::default();
     plan_charm_labels(desired, live, &mut out);
 
-    match &live.gateways {
-        Some(gateways) => {
-            let owned: Vec<&Value> = gateways.iter().chain(live.hpas.iter()).collect();
-            reconcile_scope(
-                &[Scope::Waypoint],
-                &desired.waypoint,
-                &owned,
-                &mut out.actions,
-            );
-        }
-        // Without the Gateway CRD there is no waypoint to scale; still prune our HPAs.
-        None => reconcile_scope(
-            &[Scope::Waypoint],
-            &[],
-            &live.hpas.iter().collect::<Vec<_>>(),
-            &mut out.actions,
-        ),
-    }
+    // Without the Gateway CRD there is no waypoint to scale; still prune our HPAs.
+    let waypoint_wanted: &[Value] = if live.gateways.is_some() {
+        &desired.waypoint
+    } else {
+        &[]
+    };
+    let waypoint_owned: Vec<&Value> = live.gateways.iter().flatten().chain(&live.hpas).collect();
+    reconcile_scope(
+        Scope::Waypoint,
+        waypoint_wanted,
+        &waypoint_owned,
+        &mut out.actions,
+    );
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
 
+    // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {
         let owned: Vec<&Value> = policies.iter().collect();
-        let by_scope = |scope: Scope| -> Vec<&Value> {
-            owned
-                .iter()
-                .copied()
-                .filter(|o| Scope::of(o) == Some(scope))
-                .collect()
-        };
+        reconcile_scope(Scope::Policy, &desired.policies, &owned, &mut out.actions);
         reconcile_scope(
-            &[Scope::Policy],
-            &desired.policies,
-            &by_scope(Scope::Policy),
-            &mut out.actions,
-        );
-        reconcile_scope(
-            &[Scope::ModelOperator],
+            Scope::ModelOperator,
             &desired.modeloperator,
-            &by_scope(Scope::ModelOperator),
+            &owned,
             &mut out.actions,
         );
     }
@@ -281,18 +265,14 @@ fn labels_satisfy(labels: &Labels, patch: &Map<String, Value>) -> bool {
 }
 
 /// Delete owned objects that are not desired (stale, or left over under the legacy owner
-/// label), then apply desired objects that differ from what is there. Objects we do not
-/// own never appear in `owned`, so they are never touched.
-fn reconcile_scope(
-    scopes: &[Scope],
-    desired: &[Value],
-    owned: &[&Value],
-    actions: &mut Vec<Action>,
-) {
+/// label), then apply desired objects that differ from what is there. Only objects carrying
+/// our owner label are listed into `owned`, and only those in `scope` are considered, so
+/// foreign objects are never touched.
+fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], actions: &mut Vec<Action>) {
     let desired_keys: BTreeSet<ObjectKey> = desired.iter().filter_map(ObjectKey::of).collect();
     let mut live_by_key: BTreeMap<ObjectKey, &Value> = BTreeMap::new();
     for obj in owned {
-        if !Scope::of(obj).is_some_and(|s| scopes.contains(&s)) {
+        if Scope::of(obj) != Some(scope) {
             continue;
         }
         let Some(key) = ObjectKey::of(obj) else {
