@@ -511,8 +511,8 @@ impl<'c> Sim<'c> {
     ) -> Result<(StepOutput, HookCtx), SimError> {
         lock(&self.world).hook = Some(ctx);
         let started = Instant::now();
-        let result = match handler {
-            Some(h) => Command::new(&h)
+        let result = handler.map(|h| {
+            Command::new(&h)
                 .env_clear()
                 .envs(env)
                 .current_dir(&self.charm.dir)
@@ -520,20 +520,14 @@ impl<'c> Sim<'c> {
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .output()
-                .map(Some)
-                .map_err(|e| SimError::Spawn {
-                    what: h.display().to_string(),
-                    source: e,
-                }),
-            None => Ok(None),
-        };
+                .map_err(|e| (h, e))
+        });
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(step, wall_ms, "hook process finished");
         let mut w = lock(&self.world);
         let ctx = w.hook.take().unwrap_or_default();
-        let output = result?;
-        let (exit_code, stdout, stderr) = match output {
-            Some(o) => {
+        let (exit_code, stdout, stderr) = match result {
+            Some(Ok(o)) => {
                 let code = o
                     .status
                     .code()
@@ -545,6 +539,13 @@ impl<'c> Sim<'c> {
                     String::from_utf8_lossy(&o.stderr).into_owned(),
                 )
             }
+            // Juju fails the hook when the handler cannot be started (e.g. no shebang); the
+            // shell's "cannot execute" status stands in for the missing exit code.
+            Some(Err((h, e))) => (
+                126,
+                String::new(),
+                format!("cannot run {}: {e}\n", h.display()),
+            ),
             None => (0, String::new(), String::new()),
         };
         let mut ctx = ctx;

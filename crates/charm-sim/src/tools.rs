@@ -215,7 +215,11 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
+/// juju/cmd FormatYaml: nothing at all for a nil value.
 fn yaml(v: &Value) -> R<String> {
+    if v.is_null() {
+        return Ok(String::new());
+    }
     serde_yaml_ng::to_string(&sorted(v)).map_err(|e| runtime(format!("cannot format YAML: {e}")))
 }
 

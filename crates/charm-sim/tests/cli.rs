@@ -304,3 +304,21 @@ fn non_executable_dispatch_is_a_bad_charm() {
     assert_eq!(code, 2);
     assert!(stderr.contains("dispatch is not executable"), "{stderr}");
 }
+
+#[test]
+fn a_dispatch_that_cannot_start_fails_the_hook_not_the_run() {
+    let c = TestCharm::new("exit 0");
+    // Executable but not a valid program (no shebang, not ELF): exec fails with ENOEXEC.
+    common::write_exec(&c.dir.path().join("dispatch"), "\u{7f}garbage");
+    let (code, stdout, stderr) = run_cli(&c, &scenario(true, "steps: [install, start]\n"));
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["steps"][0]["exit_code"], 126);
+    assert!(
+        v["steps"][0]["stderr"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot run ")
+    );
+    assert_eq!(v["steps"][1]["exit_code"], 126);
+}
