@@ -1,0 +1,64 @@
+//! The Kubernetes side as scenarios drive it: initial objects, `update: {kubernetes,
+//! kubernetes_delete}` as another actor, faults, and per-step `api_requests` of the charm only.
+#![allow(clippy::unwrap_used)]
+mod common;
+use common::{TestCharm, scenario};
+
+/// A charm that GETs a ConfigMap through KUBECONFIG's server with python3's urllib.
+const GET_CM: &str = r#"
+server=$(sed -n 's/^ *server: *//p' "$KUBECONFIG" | head -n 1)
+python3 - "$server" <<'PY'
+import sys, urllib.request, urllib.error
+url = sys.argv[1] + "/api/v1/namespaces/prod/configmaps/cm?x=a%20b"
+try:
+    with urllib.request.urlopen(url) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+PY
+"#;
+
+#[test]
+fn updates_faults_and_requests() {
+    let c = TestCharm::new(GET_CM);
+    let cm =
+        "{apiVersion: v1, kind: ConfigMap, metadata: {name: cm, namespace: prod}, data: {k: v}}";
+    let out = c.run(&scenario(
+        true,
+        &format!(
+            "faults: [{{match: {{method: GET, path_regex: '/configmaps/cm$'}}, error: 500, times: 1}}]\n\
+             steps:\n  - install\n  - {{update: {{kubernetes: [{cm}]}}}}\n  - start\n  \
+             - {{update: {{kubernetes_delete: [{{apiVersion: v1, kind: ConfigMap, namespace: prod, name: cm}}]}}}}\n  \
+             - update-status\n"
+        ),
+    ));
+    let codes: Vec<&str> = out.steps.iter().map(|s| s.stdout.trim()).collect();
+    // Faulted once, then found (created by the update), then gone (deleted by the update).
+    assert_eq!(codes, ["500", "200", "404"]);
+    for (step, status) in out.steps.iter().zip([500, 200, 404]) {
+        // Only the charm's own request is recorded, percent-decoded.
+        assert_eq!(step.api_requests.len(), 1, "{step:?}");
+        let r = &step.api_requests[0];
+        assert_eq!(
+            (
+                r.method.as_str(),
+                r.path.as_str(),
+                r.query.as_str(),
+                r.status
+            ),
+            (
+                "GET",
+                "/api/v1/namespaces/prod/configmaps/cm",
+                "x=a b",
+                status
+            )
+        );
+    }
+    // The namespace from the scenario persists; the ConfigMap is gone.
+    let kinds: Vec<&str> = out
+        .kubernetes
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["Namespace"]);
+}
