@@ -33,14 +33,19 @@ fn main() -> ExitCode {
         }
     };
     let tools = HookTools::process();
-    // Logs go to juju-log; spans are also recorded for charm-tracing.
+    // Logs go to juju-log; spans are also recorded for charm-tracing. Both keep dependency
+    // crates at WARN and above.
     let recorder = SpanRecorder::new();
     let subscriber = tracing_subscriber::registry()
         .with(
             JujuLogLayer::new(tools.clone())
                 .with_filter(logging::default_filter(logging::DEFAULT_LEVEL)),
         )
-        .with(recorder.clone());
+        .with(
+            recorder
+                .clone()
+                .with_filter(logging::default_filter(logging::DEFAULT_LEVEL)),
+        );
     if let Err(e) = tracing::subscriber::set_global_default(subscriber) {
         eprintln!("ERROR cannot set up logging: {e}");
         return ExitCode::FAILURE;
