@@ -95,9 +95,10 @@ struct Sim<'c> {
     charm: &'c Charm,
     world: Arc<Mutex<World>>,
     api: ApiServer,
-    rt: tokio::runtime::Runtime,
     pebble_states: BTreeMap<String, Arc<Mutex<PebbleState>>>,
+    // Drop order: the Pebble servers stop before the runtime that serves them.
     pebble_servers: BTreeMap<String, PebbleServer>,
+    rt: tokio::runtime::Runtime,
     containers_root: PathBuf,
     tools_dir: PathBuf,
     socket: PathBuf,
