@@ -148,6 +148,7 @@ const REPLAN_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> anyhow::Result<()> {
     let layer: pebble::Layer =
         serde_json::from_value(layer.clone()).context("metrics-proxy layer")?;
+    tracing::info!("Adding Pebble layer {label} to {container}");
     let client = pebble::Client::for_container(container);
     if let Err(e) = client.add_layer(label, &layer, true).await {
         // Like upstream, a workload problem does not fail the hook; the next event retries.
@@ -171,6 +172,7 @@ pub fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
+    tracing::debug!("{action}");
     let rel = RelationRef::new(endpoint.clone(), *relation_id);
     let tools = model.tools();
     tools
