@@ -7,6 +7,7 @@ the default CRDs installed) and sets KUBECONFIG. Each test works in its own name
 import os
 import uuid
 
+import httpx
 import pytest
 from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
@@ -163,3 +164,14 @@ def test_missing_namespace(client):
         client.create(ConfigMap(metadata=ObjectMeta(name="c")), namespace="nowhere")
     assert err.value.status.code == 404
     assert err.value.status.message == 'namespaces "nowhere" not found'
+
+
+def test_missing_crd_is_a_plain_404(client):
+    # A real apiserver answers an unknown group with a text/plain "404 page not found";
+    # lightkube only wraps application/json errors in ApiError.
+    Foo = create_namespaced_resource("example.com", "v1", "Foo", "foos")
+    with pytest.raises(httpx.HTTPStatusError) as err:
+        list(client.list(Foo))
+    assert not isinstance(err.value, ApiError)
+    assert err.value.response.status_code == 404
+    assert err.value.response.text == "404 page not found\n"

@@ -12,7 +12,8 @@
 //!
 //! Behaviour a client can rely on, as a real apiserver: `Status` failure bodies; unknown
 //! groups/versions answer the plain-text `404 page not found` page (kube-rs turns it into
-//! `Error::Api` with code 404; lightkube cannot parse it, as with a real cluster); a known
+//! `Error::Api` with code 404; lightkube raises a bare `httpx.HTTPStatusError`, not `ApiError`,
+//! exactly as against a real cluster); a known
 //! group/version with an unknown resource answers a JSON `NotFound`. Custom resources are
 //! served in every served CRD version, stored once in the storage version, pruned, defaulted
 //! and validated (Draft 4 schema plus the hand-coded CEL rules of the shipped CRDs).
