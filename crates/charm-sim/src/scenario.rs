@@ -193,10 +193,6 @@ const PLAIN_HOOKS: &[&str] = &[
     "leader-elected",
     "leader-settings-changed",
     "collect-metrics",
-    "secret-changed",
-    "secret-rotate",
-    "secret-expired",
-    "secret-remove",
     "pre-series-upgrade",
     "post-series-upgrade",
 ];
@@ -215,19 +211,14 @@ pub fn classify_hook(name: &str, meta: &CharmMeta) -> Option<HookKind> {
             }
         }
     }
-    for c in &meta.containers {
-        for suffix in [
-            "pebble-ready",
-            "pebble-custom-notice",
-            "pebble-check-failed",
-            "pebble-check-recovered",
-        ] {
-            if name == format!("{c}-{suffix}") {
-                return Some(HookKind::Workload {
-                    container: c.clone(),
-                });
-            }
-        }
+    if let Some(c) = meta
+        .containers
+        .iter()
+        .find(|c| name == format!("{c}-pebble-ready"))
+    {
+        return Some(HookKind::Workload {
+            container: c.clone(),
+        });
     }
     for s in &meta.storages {
         for suffix in ["storage-attached", "storage-detaching"] {
@@ -237,6 +228,28 @@ pub fn classify_hook(name: &str, meta: &CharmMeta) -> Option<HookKind> {
         }
     }
     None
+}
+
+/// Real Juju events whose context (secrets, Pebble notices and checks) is not modelled: a
+/// scenario using them is refused rather than run with an incomplete environment.
+fn unmodelled_event(name: &str, meta: &CharmMeta) -> bool {
+    let secret = [
+        "secret-changed",
+        "secret-rotate",
+        "secret-expired",
+        "secret-remove",
+    ]
+    .contains(&name);
+    let workload = meta.containers.iter().any(|c| {
+        [
+            "pebble-custom-notice",
+            "pebble-check-failed",
+            "pebble-check-recovered",
+        ]
+        .iter()
+        .any(|suffix| name == format!("{c}-{suffix}"))
+    });
+    secret || workload
 }
 
 #[derive(Debug, Clone)]
@@ -517,6 +530,12 @@ fn hook_step(
     own_unit: &str,
     at: &str,
 ) -> Result<Step, SimError> {
+    if unmodelled_event(&h.hook, meta) {
+        return Err(bad(format!(
+            "{at}: {:?} needs secrets, Pebble notices or checks, which charm-sim does not model",
+            h.hook
+        )));
+    }
     let kind = classify_hook(&h.hook, meta).ok_or_else(|| {
         bad(format!(
             "{at}: {:?} is not a hook of this charm (unknown event or undeclared endpoint/container)",

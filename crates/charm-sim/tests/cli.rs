@@ -78,6 +78,14 @@ fn bad_scenarios_exit_2_with_what_and_where() {
         &["steps[1]", "\"not-a-hook\" is not a hook"],
     );
     rejects(
+        &scenario(true, "steps: [secret-changed]\n"),
+        &["steps[0]", "does not model"],
+    );
+    rejects(
+        &scenario(true, "steps: [web-pebble-custom-notice]\n"),
+        &["steps[0]", "does not model"],
+    );
+    rejects(
         &scenario(
             true,
             &format!("{rel}steps:\n  - {{update: {{remove_relation: 4}}}}\n"),
