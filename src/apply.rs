@@ -126,16 +126,18 @@ impl KubeWriter {
         let params = PatchParams::apply(&self.field_manager).force();
         match api.patch(&key.name, &params, &Patch::Apply(body)).await {
             Ok(_) => Ok(Done::Written),
-            Err(e) => {
-                let code = api_code(&e);
-                let from_consumer = key.kind == Kind::AuthorizationPolicy;
-                if from_consumer && matches!(code, Some(400 | 404 | 422)) {
-                    tracing::error!("The API server rejected {key}: {e}");
-                    Ok(Done::Rejected)
-                } else {
-                    Err(classify(&format!("apply {key}"), e))
-                }
+            Err(kube::Error::Api(status))
+                if key.kind == Kind::AuthorizationPolicy
+                    && matches!(status.code, 400 | 404 | 422) =>
+            {
+                tracing::error!(
+                    "The API server rejected {key} (HTTP {}): {}",
+                    status.code,
+                    status.message
+                );
+                Ok(Done::Rejected)
             }
+            Err(e) => Err(classify(&format!("apply {key}"), e)),
         }
     }
 }
