@@ -330,3 +330,36 @@ fn a_dispatch_that_cannot_start_fails_the_hook_not_the_run() {
     );
     assert_eq!(v["steps"][1]["exit_code"], 126);
 }
+
+#[test]
+fn without_dispatch_explicit_hooks_run_and_missing_ones_are_no_ops() {
+    let c = TestCharm::new("exit 0");
+    std::fs::remove_file(c.dir.path().join("dispatch")).unwrap();
+    std::fs::create_dir(c.dir.path().join("hooks")).unwrap();
+    common::write_exec(
+        &c.dir.path().join("hooks/install"),
+        "#!/bin/sh\nstatus-set active \"$JUJU_DISPATCH_PATH\"\n",
+    );
+    let p = c.scenario_path(&scenario(
+        true,
+        "steps: [install, start, {action: do-it}]\n",
+    ));
+    let out = charm_sim::run_scenario(
+        c.dir.path(),
+        &p,
+        &charm_sim::RunOptions {
+            tool_binary: Some(common::bin()),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        out.steps[0].unit_status.as_ref().unwrap().message,
+        "hooks/install"
+    );
+    assert_eq!(out.steps[1].exit_code, 0);
+    let action = out.steps[2].action.as_ref().unwrap();
+    assert_eq!(
+        action.failed.as_deref(),
+        Some("action not implemented on unit \"tester/0\"")
+    );
+}
