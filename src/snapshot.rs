@@ -101,18 +101,16 @@ pub struct MetricsRelation {
     pub bind_address: Option<String>,
 }
 
-/// The `charm-tracing` relation (limit 1).
+/// The `charm-tracing` relation (limit 1): we publish our request on it. Its provider data
+/// is read after the hook, for the span export ([`tracing_remote_data`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TracingRelation {
     pub id: u64,
-    pub remote_app: String,
-    pub remote_app_data: BTreeMap<String, String>,
 }
 
 /// Everything the charm knows about Juju during this hook.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    pub trigger: Trigger,
     pub model: String,
     pub model_uuid: String,
     pub app: String,
@@ -250,20 +248,14 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         });
     }
     let mut tracing_rel = None;
-    if let Some((rel, remote_app)) = relations(CHARM_TRACING)?.into_iter().next() {
+    if let Some((rel, _)) = relations(CHARM_TRACING)?.into_iter().next() {
         if leader {
             remember(&rel)?;
         }
-        let remote_app_data = model.remote_app_data(&rel)?;
-        tracing_rel = Some(TracingRelation {
-            id: rel.id,
-            remote_app,
-            remote_app_data,
-        });
+        tracing_rel = Some(TracingRelation { id: rel.id });
     }
 
     Ok(Snapshot {
-        trigger: Trigger::of(&ctx.event),
         model: ctx.model_name.clone(),
         model_uuid: ctx.model_uuid.clone(),
         app: ctx.app_name.clone(),

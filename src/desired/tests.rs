@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::snapshot::{CmrRelation, Config, MetricsRelation, Trigger};
+use crate::snapshot::{CmrRelation, Config, MetricsRelation};
 
 const MYDB_POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
 
@@ -27,7 +27,6 @@ fn metrics(id: u64, app: &str) -> MetricsRelation {
 /// §3.12: beacon in `prod`, 2 units, mydb on service-mesh, otel-collector on metrics-endpoint.
 fn example() -> Snapshot {
     Snapshot {
-        trigger: Trigger::Reconcile,
         model: "prod".into(),
         model_uuid: "7b0e1c9e-0000-4000-8000-000000000001".into(),
         app: "istio-beacon-k8s".into(),
