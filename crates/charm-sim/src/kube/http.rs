@@ -170,10 +170,10 @@ async fn handle(
         body: parse_body(content_type.as_deref(), &bytes),
     };
 
-    let fault = lock(&state).take_fault(method.as_str(), &record.path);
+    let (arrival, fault) = lock(&state).arrive(method.as_str(), &record.path);
     let response = match fault {
         Some(FaultError::Reset) => {
-            lock(&state).requests.push(record);
+            lock(&state).record(arrival, record);
             return Err(ResetConnection);
         }
         Some(FaultError::Timeout) => {
@@ -199,7 +199,7 @@ async fn handle(
         }
     };
     record.status = response.status().as_u16();
-    lock(&state).requests.push(record);
+    lock(&state).record(arrival, record);
     Ok(response)
 }
 

@@ -157,7 +157,7 @@ impl ApiServer {
 
     /// The requests recorded since the last call, in arrival order.
     pub fn take_requests(&self) -> Vec<RecordedRequest> {
-        std::mem::take(&mut self.lock().requests)
+        self.lock().take_requests()
     }
 
     /// Creates or replaces objects as another actor would; a CRD object installs the CRD.

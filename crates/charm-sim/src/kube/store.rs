@@ -63,7 +63,10 @@ pub(crate) struct State {
     objects: BTreeMap<Key, Stored>,
     rv: u64,
     faults: Vec<ArmedFault>,
-    pub requests: Vec<RecordedRequest>,
+    /// Answered requests keyed by arrival number, so a request held by a timeout fault is
+    /// still listed before the ones that arrived after it.
+    requests: BTreeMap<u64, RecordedRequest>,
+    arrivals: u64,
 }
 
 fn now() -> String {
@@ -126,7 +129,8 @@ impl State {
             objects: BTreeMap::new(),
             rv: 1,
             faults: Vec::new(),
-            requests: Vec::new(),
+            requests: BTreeMap::new(),
+            arrivals: 0,
         }
     }
 
@@ -135,8 +139,19 @@ impl State {
         Ok(())
     }
 
-    pub fn take_fault(&mut self, method: &str, path: &str) -> Option<FaultError> {
-        take_fault(&mut self.faults, method, path)
+    /// Numbers an arriving request and consumes the fault it triggers, if any.
+    pub fn arrive(&mut self, method: &str, path: &str) -> (u64, Option<FaultError>) {
+        self.arrivals += 1;
+        (self.arrivals, take_fault(&mut self.faults, method, path))
+    }
+
+    pub fn record(&mut self, arrival: u64, r: RecordedRequest) {
+        self.requests.insert(arrival, r);
+    }
+
+    /// The answered requests, in arrival order; requests still in flight stay for later.
+    pub fn take_requests(&mut self) -> Vec<RecordedRequest> {
+        std::mem::take(&mut self.requests).into_values().collect()
     }
 
     // ---- type lookups -------------------------------------------------------------------
