@@ -442,3 +442,25 @@ fn legacy_owner_label_is_app_then_model() {
     let long = Names::new(&"m".repeat(40), &"a".repeat(40)).expect("names");
     assert_eq!(long.legacy_instance, None);
 }
+
+#[test]
+fn derived_names_fit_kubernetes_limits_for_long_names() {
+    let model = "a-very-long-model-name-for-testing-purposes-0123456789";
+    let names = Names::new(model, "istio-beacon-k8s").expect("names");
+    for value in [
+        &names.waypoint,
+        &names.instance,
+        &names.identity,
+        &names.telemetry_key,
+    ] {
+        assert!(value.len() <= 63, "{value}");
+    }
+    assert_eq!(
+        names.waypoint,
+        "a-very-long-model-name-for-testing--istio-beaco-2f28dd-waypoint"
+    );
+    assert_eq!(
+        names.telemetry_key,
+        "charms.canonical.com/a-very-long-model-.istio-.a87b90.telemetry"
+    );
+}
