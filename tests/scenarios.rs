@@ -403,3 +403,22 @@ fn unreachable_pebble_is_not_fatal_and_pebble_ready_adds_the_layer() {
     );
     assert_eq!(status(&out, 2), active(""));
 }
+
+#[test]
+fn takeover_from_the_python_charm_writes_nothing() {
+    let out = run("upgrade_from_python");
+    let steps = out["steps"].as_array().expect("steps").len();
+    for i in 0..steps {
+        assert_eq!(
+            (exit_code(&out, i), status(&out, i)),
+            (0, active("")),
+            "step {i}"
+        );
+        assert!(
+            writes(&out, i).is_empty(),
+            "step {i}: {:?}",
+            writes(&out, i)
+        );
+    }
+    assert_eq!(objects(&out, "AuthorizationPolicy").len(), 3);
+}
