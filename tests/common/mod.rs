@@ -19,11 +19,12 @@ pub fn charm_dir() -> &'static Path {
             std::fs::copy(root.join(file), dir.path().join(file)).expect("copy charm file");
         }
         std::fs::create_dir(dir.path().join("bin")).expect("bin dir");
-        std::fs::copy(
+        // A link, not a copy: the debug binary is large and every test process makes a dir.
+        std::os::unix::fs::symlink(
             env!("CARGO_BIN_EXE_istio-beacon-k8s"),
             dir.path().join("bin/istio-beacon-k8s"),
         )
-        .expect("copy charm binary");
+        .expect("link charm binary");
         dir
     })
     .path()
