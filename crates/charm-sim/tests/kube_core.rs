@@ -391,3 +391,35 @@ async fn actor_writes_requests_and_output() {
     );
     assert!(server.object("v1", "Namespace", None, "other").is_some());
 }
+
+#[tokio::test]
+async fn status_belongs_to_the_subresource_except_for_actors() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let server = server();
+    // The simulator (playing Istio) sets the waypoint Deployment's status directly.
+    server
+        .apply_objects(vec![json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "w", "namespace": "prod"},
+            "spec": {"selector": {"matchLabels": {"a": "w"}},
+                "template": {"metadata": {"labels": {"a": "w"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}}},
+            "status": {"replicas": 2, "readyReplicas": 2}})])
+        .expect("actor write");
+    let deps: Api<Deployment> = Api::namespaced(client(&server).await, "prod");
+    let mut d = deps.get("w").await.expect("get");
+    assert_eq!(d.status.as_ref().and_then(|s| s.ready_replicas), Some(2));
+    // A client's write to the main resource cannot change it.
+    if let Some(s) = d.status.as_mut() {
+        s.ready_replicas = Some(0);
+    }
+    let d = deps
+        .replace("w", &PostParams::default(), &d)
+        .await
+        .expect("replace");
+    assert_eq!(d.status.and_then(|s| s.ready_replicas), Some(2));
+    let managed = serde_json::to_value(&d.metadata.managed_fields).expect("json");
+    assert!(
+        !managed.to_string().contains("f:status"),
+        "status is not tracked for the main resource"
+    );
+}

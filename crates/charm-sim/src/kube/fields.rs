@@ -35,14 +35,15 @@ const SERVER_META: [&str; 9] = [
     "deletionTimestamp",
 ];
 
-/// The leaf paths of an object, without apiVersion, kind and server-owned metadata.
+/// The leaf paths of an object, without apiVersion, kind, server-owned metadata, and
+/// `status` where a subresource owns it.
 pub(crate) fn field_set(rt: &ResourceType, obj: &Value) -> FieldSet {
     let mut out = FieldSet::new();
     let Some(m) = obj.as_object() else {
         return out;
     };
     for (k, v) in m {
-        if k == "apiVersion" || k == "kind" {
+        if k == "apiVersion" || k == "kind" || (k == "status" && rt.status_subresource) {
             continue;
         }
         if k == "metadata" {

@@ -238,6 +238,7 @@ impl Ctx<'_> {
             force,
             dry_run: self.query.get("dryRun").is_some_and(|d| d == "All"),
             user_agent: self.user_agent.clone(),
+            actor: false,
         })
     }
 

@@ -25,8 +25,9 @@
 //!   Update entry; client-sent `managedFields` are ignored;
 //! - strategic merge: merge keys as above, `$patch: delete|replace` honoured, `$retainKeys`,
 //!   `$setElementOrder` and `$deleteFromPrimitiveList` ignored;
-//! - no built-in defaulting (Service clusterIP, Namespace finalizers/phase …), no status
-//!   subresources (writes to the main resource store `status` too), no watch (405), no
+//! - `status` of kinds with a status subresource is kept from the stored object on API writes
+//!   (objects written through this interface may set it), but `/status` itself is not served;
+//! - no built-in defaulting (Service clusterIP, Namespace finalizers/phase …), no watch (405), no
 //!   deletecollection, no finalizers/graceful deletion (deletes are immediate; a Namespace
 //!   takes its objects with it, a CRD its custom resources), no pagination (`limit` ignored);
 //! - objects are not converted between versions: the same body is served as v1 and v1beta1.

@@ -22,6 +22,9 @@ pub(crate) struct ResourceType {
     pub has_generation: bool,
     /// The version objects are stored (and reported by `objects_for_output`) in.
     pub storage: bool,
+    /// `status` belongs to a `/status` subresource: writes to the main resource through the
+    /// API keep the stored status (and SSA does not track it).
+    pub status_subresource: bool,
     pub schema: Option<Arc<Schema>>,
 }
 
@@ -76,6 +79,15 @@ fn builtin(
         custom: false,
         has_generation,
         storage: true,
+        status_subresource: matches!(
+            kind,
+            "Namespace"
+                | "Service"
+                | "Pod"
+                | "StatefulSet"
+                | "Deployment"
+                | "HorizontalPodAutoscaler"
+        ),
         schema: None,
     }
 }
@@ -231,6 +243,7 @@ pub(crate) fn crd_types(crd: &Value) -> Result<Vec<Arc<ResourceType>>, KubeSimEr
             custom: true,
             has_generation: true,
             storage: v.get("storage").and_then(Value::as_bool) == Some(true),
+            status_subresource: v.pointer("/subresources/status").is_some(),
             schema,
         }));
     }

@@ -30,6 +30,8 @@ pub(crate) struct WriteParams {
     pub dry_run: bool,
     /// Used for the manager name when `fieldManager` is absent, as the apiserver does.
     pub user_agent: Option<String>,
+    /// Written through the simulator interface: may set `status` directly.
+    pub actor: bool,
 }
 
 impl WriteParams {
@@ -119,6 +121,24 @@ fn sort_keys(v: &mut Value) {
         }
         Value::Array(a) => a.iter_mut().for_each(sort_keys),
         _ => {}
+    }
+}
+
+/// Main-resource writes cannot change a status owned by a subresource: the stored status
+/// (none on create) wins, as in the apiserver's PrepareForCreate/PrepareForUpdate.
+fn protect_status(rt: &ResourceType, old: Option<&Value>, obj: &mut Value, p: &WriteParams) {
+    if !rt.status_subresource || p.actor {
+        return;
+    }
+    if let Some(o) = obj.as_object_mut() {
+        match old.and_then(|v| v.get("status")) {
+            Some(s) => {
+                o.insert("status".into(), s.clone());
+            }
+            None => {
+                o.shift_remove("status");
+            }
+        }
     }
 }
 
@@ -357,6 +377,7 @@ impl State {
         if self.objects.contains_key(&key) {
             return Err(ApiError::already_exists(&rt.plural, &rt.group, &name));
         }
+        protect_status(rt, None, &mut body, p);
         let mut managed = Vec::new();
         let w = Writer {
             manager: &p.manager(),
@@ -381,6 +402,7 @@ impl State {
             return Err(ApiError::not_found(&rt.plural, &rt.group, name));
         };
         self.check_precondition(rt, name, &old, &body)?;
+        protect_status(rt, Some(&old.obj), &mut body, p);
         let mut managed = old.managed.clone();
         let w = Writer {
             manager: &p.manager(),
@@ -474,7 +496,9 @@ impl State {
             let applied = ssa::apply(rt, live, &config, p.force.unwrap_or(false), &w)
                 .map_err(|causes| ApiError::apply_conflict(&rt.plural, &rt.group, name, causes))?;
             let code = if old.is_some() { 200 } else { 201 };
-            let obj = self.commit(rt, key, applied.object, applied.managed, p.dry_run)?;
+            let mut object = applied.object;
+            protect_status(rt, old.as_ref().map(|o| &o.obj), &mut object, p);
+            let obj = self.commit(rt, key, object, applied.managed, p.dry_run)?;
             return Ok((code, obj));
         }
         let Some(old) = old else {
@@ -508,6 +532,7 @@ impl State {
             ));
         }
         self.check_precondition(rt, name, &old, &obj)?;
+        protect_status(rt, Some(&old.obj), &mut obj, p);
         if let Some(m) = meta_mut(&mut obj) {
             m.shift_remove("managedFields");
         }
@@ -740,6 +765,7 @@ impl State {
         }
         let p = WriteParams {
             field_manager: Some(ACTOR.into()),
+            actor: true,
             ..WriteParams::default()
         };
         let key = Self::key(&rt, ns.as_deref(), &name);
