@@ -80,7 +80,7 @@ impl ToolRunner for Runner {
             }
             "relation-get" => {
                 let r = relation.expect("known relation");
-                let bag = if argv.iter().any(|a| *a == r.app) {
+                let bag = if argv.contains(&r.app) {
                     r.remote_app_data.clone()
                 } else {
                     BTreeMap::new()
