@@ -11,6 +11,7 @@ pub mod error;
 pub mod flags;
 pub mod gojson;
 pub mod kube;
+pub mod measure;
 pub mod output;
 pub mod pebble;
 pub mod run;

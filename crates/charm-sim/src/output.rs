@@ -27,6 +27,10 @@ pub struct StepOutput {
     pub api_requests: Vec<ApiRequest>,
     pub action: Option<ActionOutput>,
     pub wall_ms: f64,
+    /// Extra keys (not in the spec): CPU time and peak RSS of the charm process itself,
+    /// without the hook tools it ran (`measure.rs`); `null` where unmeasurable.
+    pub charm_cpu_ms: Option<f64>,
+    pub charm_max_rss_kib: Option<u64>,
     /// Extra keys (not in the spec): what the hook process printed, and the local bags of
     /// every relation after the step (for step-by-step assertions).
     pub stdout: String,

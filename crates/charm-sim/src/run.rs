@@ -14,6 +14,7 @@ use crate::agent::AgentServer;
 use crate::charm::Charm;
 use crate::error::SimError;
 use crate::kube::{ApiServer, ApiServerConfig, Fault, KubeSimError};
+use crate::measure;
 use crate::output::{ActionOutput, ApiRequest, Output, PebbleOutput, RelationOutput, StepOutput};
 use crate::pebble::{PebbleServer, PebbleState};
 use crate::scenario::{CrdsSpec, HookKind, HookStep, RelKind, Scenario, Step, Update, validate};
@@ -513,22 +514,25 @@ impl<'c> Sim<'c> {
         lock(&self.world).hook = Some(ctx);
         let started = Instant::now();
         let result = handler.map(|h| {
-            Command::new(&h)
-                .env_clear()
-                .envs(env)
-                .current_dir(&self.charm.dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .output()
-                .map_err(|e| (h, e))
+            measure::output_measured(
+                Command::new(&h)
+                    .env_clear()
+                    .envs(env)
+                    .current_dir(&self.charm.dir)
+                    .stdin(Stdio::null()),
+            )
+            .map_err(|e| (h, e))
         });
         let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
         tracing::debug!(step, wall_ms, "hook process finished");
         let mut w = lock(&self.world);
         let ctx = w.hook.take().unwrap_or_default();
+        let usage = match &result {
+            Some(Ok((_, usage))) => *usage,
+            _ => None,
+        };
         let (exit_code, stdout, stderr) = match result {
-            Some(Ok(o)) => {
+            Some(Ok((o, _))) => {
                 let code = o
                     .status
                     .code()
@@ -573,6 +577,8 @@ impl<'c> Sim<'c> {
                 .collect(),
             action: None,
             wall_ms,
+            charm_cpu_ms: usage.map(|u| u.cpu_ms),
+            charm_max_rss_kib: usage.and_then(|u| u.max_rss_kib),
             stdout,
             stderr,
             relations: Vec::new(),

@@ -176,6 +176,8 @@ fn output_shape_and_out_file() {
             "api_requests",
             "action",
             "wall_ms",
+            "charm_cpu_ms",
+            "charm_max_rss_kib",
             "stdout",
             "stderr",
             "relations",
@@ -194,6 +196,10 @@ fn output_shape_and_out_file() {
     );
     assert_eq!(steps[0]["action"], serde_json::Value::Null);
     assert!(steps[0]["wall_ms"].is_f64());
+    // The hook is a shell script: its own CPU time may round to 0 ticks, but it is measured;
+    // it may exit before its RSS is first polled (then null).
+    assert!(steps[0]["charm_cpu_ms"].is_f64());
+    assert!(steps[0]["charm_max_rss_kib"].is_u64() || steps[0]["charm_max_rss_kib"].is_null());
     assert_eq!(steps[1]["exit_code"], 1);
     assert_eq!(steps[0]["workload_version"], serde_json::Value::Null);
     // Immediate, like status: kept although the hook failed.
