@@ -213,7 +213,21 @@ impl ServiceMeshConsumer {
     }
 
     /// What `event` (on relation `relation_id`, for relation hooks) asks for, as the Python
-    /// library's observers would react.
+    /// library's observers would react. Pure: [`ServiceMeshConsumer::handle`] runs it.
+    ///
+    /// ```
+    /// use charm_runtime::{Event, HookEvent, RelationKind};
+    /// use service_mesh::consumer::{CmrTarget, ServiceMeshConsumer, UnitPolicy};
+    ///
+    /// let mesh = ServiceMeshConsumer::new([UnitPolicy::new("metrics-endpoint", [9090]).into()]);
+    /// let created = Event::Hook(HookEvent::Relation {
+    ///     endpoint: "metrics-endpoint".into(),
+    ///     kind: RelationKind::Created,
+    /// });
+    /// assert!(mesh.plan(&created, Some(4)).update_policies);
+    /// let elected = Event::Hook(HookEvent::LeaderElected);
+    /// assert_eq!(mesh.plan(&elected, None).send_cmr_data, Some(CmrTarget::All));
+    /// ```
     pub fn plan(&self, event: &Event, relation_id: Option<u64>) -> EventPlan {
         let mut plan = EventPlan::default();
         let Event::Hook(hook) = event else {
@@ -272,14 +286,7 @@ impl ServiceMeshConsumer {
             self.set_labels(model, &labels).await?;
         }
         if plan.leave && leader {
-            self.set_labels(model, &Vec::new()).await?;
-            let client = charm_runtime::k8s::client_in_namespace(model.model_name()).await?;
-            delete_label_configmap(
-                &client,
-                model.model_name(),
-                &label_configmap_name(model.app_name()),
-            )
-            .await?;
+            self.leave_mesh(model).await?;
         }
         Ok(())
     }
@@ -415,8 +422,31 @@ impl ServiceMeshConsumer {
     /// template and Service, tracked in its label record (§3.10).
     pub async fn set_labels(&self, model: &Model, labels: &LabelMap) -> Result<(), ConsumerError> {
         let client = charm_runtime::k8s::client_in_namespace(model.model_name()).await?;
-        reconcile_charm_labels(
+        self.reconcile_labels(&client, model, labels).await
+    }
+
+    /// Remove the labels this library set and delete the label record.
+    pub async fn leave_mesh(&self, model: &Model) -> Result<(), ConsumerError> {
+        let client = charm_runtime::k8s::client_in_namespace(model.model_name()).await?;
+        self.reconcile_labels(&client, model, &Vec::new()).await?;
+        delete_label_configmap(
             &client,
+            model.model_name(),
+            &label_configmap_name(model.app_name()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn reconcile_labels(
+        &self,
+        client: &kube::Client,
+        model: &Model,
+        labels: &LabelMap,
+    ) -> Result<(), ConsumerError> {
+        // The Python library's client uses the application name as field manager.
+        reconcile_charm_labels(
+            client,
             model.app_name(),
             model.model_name(),
             &label_configmap_name(model.app_name()),
