@@ -849,3 +849,32 @@ impl State {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(path: &str) -> RecordedRequest {
+        RecordedRequest {
+            method: "GET".into(),
+            path: path.into(),
+            query: String::new(),
+            status: 200,
+            content_type: None,
+            body: None,
+        }
+    }
+
+    #[test]
+    fn requests_are_listed_in_arrival_order() {
+        let mut st = State::new();
+        let (first, _) = st.arrive("GET", "/held");
+        let (second, _) = st.arrive("GET", "/quick");
+        // The held request is answered last, yet listed first.
+        st.record(second, req("/quick"));
+        st.record(first, req("/held"));
+        let paths: Vec<String> = st.take_requests().into_iter().map(|r| r.path).collect();
+        assert_eq!(paths, ["/held", "/quick"]);
+        assert!(st.take_requests().is_empty());
+    }
+}
