@@ -40,7 +40,7 @@ pub enum ConsumerError {
     Labels(#[from] LabelsError),
 }
 
-/// What an event asks the consumer to do (see [`ServiceMeshConsumer::plan`]).
+/// What an event asks the consumer to do (see [`ServiceMeshConsumer::plan`], with an example).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EventPlan {
     /// Leader: rewrite `policies` on the mesh relation.
@@ -62,7 +62,7 @@ pub enum CmrTarget {
     All,
 }
 
-/// What the mesh provider publishes, as a consumer reads it.
+/// What the mesh provider publishes, as a consumer reads it (see [`read_provider_data`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeshInfo {
     /// Labels for this application's pods and Service.

@@ -97,6 +97,17 @@ impl UnitPolicy {
 }
 
 /// One declared policy, in declaration order.
+///
+/// ```
+/// use service_mesh::consumer::{AppPolicy, ConsumerPolicy, UnitPolicy};
+///
+/// let declared: Vec<ConsumerPolicy> = vec![
+///     AppPolicy::new("inbound", []).into(),
+///     UnitPolicy::new("peers", [8080]).into(),
+/// ];
+/// let endpoints: Vec<&str> = declared.iter().map(ConsumerPolicy::relation).collect();
+/// assert_eq!(endpoints, ["inbound", "peers"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerPolicy {
     /// L7 access to the Service ([`AppPolicy`]; also the deprecated Python `Policy`).
@@ -127,7 +138,7 @@ impl From<UnitPolicy> for ConsumerPolicy {
     }
 }
 
-/// One live relation as `build_mesh_policies` sees it: the local endpoint and the remote
+/// One live relation as [`build_mesh_policies`] sees it (example there): the local endpoint and the remote
 /// application's name as seen locally (own app for a peer relation, the SAAS alias or
 /// `remote-<hex>` for a cross-model one).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,7 +156,7 @@ impl RelatedApp {
     }
 }
 
-/// Remote application name on `provide-cmr-mesh` → who it really is.
+/// Remote application name on `provide-cmr-mesh` → who it really is (see [`cmr_map`]).
 pub type CmrMap = HashMap<String, CmrData>;
 
 /// `get_data_from_cmr_relation`, leniently: `(remote app, its cmr_data value if any)` for
