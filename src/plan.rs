@@ -244,6 +244,8 @@ fn plan_charm_labels(desired: &Desired, live: &Live, out: &mut Plan) {
     let wanted: Labels = desired.charm_labels.labels.iter().cloned().collect();
     let record_name = desired.charm_labels.record_name.clone();
     match &live.label_record {
+        // Upstream creates it with "{}" and patches it at once; one create with the final
+        // content reaches the same state with one write less.
         None => out.actions.push(Action::CreateLabelRecord {
             name: record_name,
             labels: desired.charm_labels.record_json.clone(),
