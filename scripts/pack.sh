@@ -47,7 +47,7 @@ except ValueError:
     results = []
 bad = [r for r in results if r["check_type"] == "lint" and r["result"] in ("error", "fatal")]
 for r in results:
-    if r["check_type"] == "lint" and r["result"] != "ok":
+    if r["check_type"] == "lint" and r["result"] not in ("ok", "nonapplicable"):
         print(f"  analyse: {r['name']}: {r['result']}: {r['text']}")
 if rc != 0 or bad or not results:
     print(f"pack.sh: charmcraft analyse failed (exit {rc}, {len(bad)} lint error(s))", file=sys.stderr)

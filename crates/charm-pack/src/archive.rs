@@ -35,8 +35,18 @@ fn zip_time(stamp: &Stamp) -> Result<DateTime> {
 pub fn write_zip(entries: &[Entry], stamp: &Stamp, out: &Path) -> Result<()> {
     let time = zip_time(stamp)?;
     let tmp = out.with_extension("charm.partial");
+    let written = write_zip_file(entries, time, &tmp);
+    if written.is_err() {
+        // Best effort: the write error is the one worth reporting.
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
+    fs::rename(&tmp, out).with_context(|| format!("cannot move the charm to {}", out.display()))
+}
+
+fn write_zip_file(entries: &[Entry], time: DateTime, path: &Path) -> Result<()> {
     let file =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut zip = ZipWriter::new(file);
     for e in entries {
         let options = SimpleFileOptions::default()
@@ -50,8 +60,7 @@ pub fn write_zip(entries: &[Entry], stamp: &Stamp, out: &Path) -> Result<()> {
             .with_context(|| format!("zip: cannot write {}", e.path))?;
     }
     let file = zip.finish().context("zip: cannot finish the archive")?;
-    file.sync_all().context("zip: cannot flush")?;
-    fs::rename(&tmp, out).with_context(|| format!("cannot move the charm to {}", out.display()))
+    file.sync_all().context("zip: cannot flush")
 }
 
 /// Unpacks into `dir`, which must not exist yet or be empty (we never delete files we did
