@@ -47,8 +47,6 @@ pub struct Relation {
     pub id: u64,
     /// The remote application (own application for peer relations).
     pub app: Option<String>,
-    /// Remote units currently in scope (peers: the other units of this app).
-    pub units: Vec<String>,
     /// Whether the endpoint is a peer endpoint.
     pub is_peer: bool,
     /// `false` for the relation being broken in this hook (ops' `Relation.active`).
@@ -139,6 +137,7 @@ enum Member {
 struct Cache {
     relation_ids: HashMap<String, Vec<u64>>,
     relations: HashMap<(String, u64), Relation>,
+    units: HashMap<(String, u64), Vec<String>>,
     bags: HashMap<(u64, Member), Databag>,
 }
 
@@ -245,7 +244,7 @@ impl Model {
         Ok(ids)
     }
 
-    /// The live relations on `endpoint`, with remote app and units.
+    /// The live relations on `endpoint`, with their remote app.
     pub fn relations(&self, endpoint: &str) -> Result<Vec<Relation>, ModelError> {
         self.relation_ids(endpoint)?
             .into_iter()
@@ -262,8 +261,11 @@ impl Model {
         }
         let rel = RelationRef::new(endpoint, id);
         let is_peer = self.peers.contains(endpoint);
-        let units = self.tools.relation_list(&rel).map_err(gone)?;
+        // The unit list is not read here: a charm reading the app bags of many relations
+        // needs only the remote app, and every tool call is a process.
         let app = if is_peer {
+            // Reading the units checks that the id exists; peer users want them anyway.
+            self.units_of(&rel)?;
             Some(self.ctx.app_name.clone())
         } else if self.ctx.relation_id == Some(id) && self.ctx.remote_app.is_some() {
             self.ctx.remote_app.clone()
@@ -275,22 +277,39 @@ impl Model {
             }
         };
         // Last resort, as ops: the app of any remote unit.
-        let app = app.or_else(|| {
-            units
+        let app = match app {
+            Some(app) => Some(app),
+            None => self
+                .units_of(&rel)?
                 .first()
                 .and_then(|u| u.split_once('/'))
-                .map(|(a, _)| a.to_string())
-        });
+                .map(|(a, _)| a.to_string()),
+        };
         let relation = Relation {
             endpoint: endpoint.to_string(),
             id,
             app,
-            units,
             is_peer,
             active: self.ctx.broken_relation_id() != Some(id),
         };
         self.cache().relations.insert(key, relation.clone());
         Ok(relation)
+    }
+
+    /// Remote units of `relation` currently in scope (peers: the other units of this app),
+    /// read once per hook.
+    pub fn relation_units(&self, relation: &Relation) -> Result<Vec<String>, ModelError> {
+        self.units_of(&relation.reference())
+    }
+
+    fn units_of(&self, rel: &RelationRef) -> Result<Vec<String>, ModelError> {
+        let key = (rel.endpoint.clone(), rel.id);
+        if let Some(units) = self.cache().units.get(&key) {
+            return Ok(units.clone());
+        }
+        let units = self.tools.relation_list(rel).map_err(gone)?;
+        self.cache().units.insert(key, units.clone());
+        Ok(units)
     }
 
     /// The relation of the current relation hook, if any.

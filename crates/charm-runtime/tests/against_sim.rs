@@ -114,7 +114,7 @@ fn leader_reads_and_writes_through_the_simulator() {
     assert_eq!(rels.len(), 1);
     let rel = &rels[0];
     assert_eq!((rel.id, rel.app.as_deref()), (3, Some("mydb")));
-    assert_eq!(rel.units, vec!["mydb/0"]);
+    assert_eq!(m.relation_units(rel).unwrap(), vec!["mydb/0"]);
     assert_eq!(m.remote_app_data(rel).unwrap()["policies"], "[]");
     assert_eq!(m.unit_data(rel, "mydb/0").unwrap()["host"], "h0");
     assert_eq!(m.local_app_data(rel).unwrap()["labels"], "{}");
@@ -153,7 +153,7 @@ fn leader_reads_and_writes_through_the_simulator() {
 
     let peers = m.relations("peers").unwrap();
     assert_eq!(peers[0].app.as_deref(), Some("tester"));
-    assert_eq!(peers[0].units, vec!["tester/1"]);
+    assert_eq!(m.relation_units(&peers[0]).unwrap(), vec!["tester/1"]);
     assert_eq!(m.local_app_data(&peers[0]).unwrap()["shared"], "yes");
     assert!(m.relations("charm-tracing").unwrap().is_empty());
 
