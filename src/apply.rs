@@ -45,7 +45,6 @@ impl KubeWriter {
     /// Perform one Kubernetes action (non-Kubernetes actions are the caller's).
     pub async fn run(&self, action: &Action) -> Result<Done, KubeFailure> {
         let ns = self.model.as_str();
-        tracing::info!("{action}");
         match action {
             Action::PatchStatefulSetLabels { name, labels } => {
                 let api: Api<DynamicObject> =

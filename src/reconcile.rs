@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use charm_runtime::{Model, Status};
+use futures::stream::{self, StreamExt};
 
 use crate::apply::{self, Done, KubeWriter};
 use crate::desired::{Desired, Names, RelationWrite, desired};
@@ -140,35 +141,121 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
     };
     let mut kube_blocked = false;
     let mut waypoint_checked = false;
-    for action in &plan.actions {
+    // Consecutive policy deletes (then applies) form one batch: independent writes, sent
+    // concurrently; deletes still all finish before applies start, as upstream orders them.
+    for batch in plan
+        .actions
+        .chunk_by(|a, b| policy_batch(a).is_some() && policy_batch(a) == policy_batch(b))
+    {
+        let Some(action) = batch.first() else {
+            continue;
+        };
         if action.phase() >= Phase::Policies && !waypoint_checked {
             waypoint_checked = true;
             check_waypoint(model, &client, snap, &desired, &mut outcome).await?;
         }
-        match action {
+        let results: Vec<Result<Done, KubeFailure>> = match action {
             Action::AddPebbleLayer {
                 container,
                 label,
                 layer,
-            } => apply::add_pebble_layer(container, label, layer).await?,
-            Action::SetRelationData { .. } => apply::set_relation_data(model, action)?,
-            _ if kube_blocked => {}
-            _ => match writer.run(action).await {
+            } => {
+                apply::add_pebble_layer(container, label, layer).await?;
+                continue;
+            }
+            Action::SetRelationData { .. } => {
+                apply::set_relation_data(model, action)?;
+                continue;
+            }
+            _ if kube_blocked => continue,
+            _ => {
+                log_batch(batch);
+                stream::iter(batch)
+                    .map(|a| writer.run(a))
+                    .buffer_unordered(POLICY_WRITE_CONCURRENCY)
+                    .collect()
+                    .await
+            }
+        };
+        for result in results {
+            match result {
                 Ok(Done::Written) => {}
                 Ok(Done::Rejected) => outcome.skipped += 1,
                 Err(KubeFailure::Blocked(msg)) => {
                     // Later writes would fail the same way; relation data still goes out.
+                    if !kube_blocked {
+                        outcome.blocked.push(msg);
+                    }
                     kube_blocked = true;
-                    outcome.blocked.push(msg);
                 }
                 Err(e @ KubeFailure::Retryable { .. }) => return Err(e.into()),
-            },
+            }
         }
     }
     if !waypoint_checked {
         check_waypoint(model, &client, snap, &desired, &mut outcome).await?;
     }
     set_status(model, &status::final_status(&outcome))
+}
+
+/// How many AuthorizationPolicy writes are in flight at once: a first reconcile may have
+/// thousands, and the API server handles them independently.
+const POLICY_WRITE_CONCURRENCY: usize = 16;
+
+/// Policy writes that may run concurrently with their neighbours of the same kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PolicyBatch {
+    Delete,
+    Apply,
+}
+
+fn policy_batch(action: &Action) -> Option<PolicyBatch> {
+    match action {
+        Action::Delete(key) if key.kind == Kind::AuthorizationPolicy => Some(PolicyBatch::Delete),
+        Action::Apply(body) if Kind::of(body) == Some(Kind::AuthorizationPolicy) => {
+            Some(PolicyBatch::Apply)
+        }
+        _ => None,
+    }
+}
+
+/// How many names a batch's summary line lists before "and N more".
+const LOGGED_NAMES: usize = 10;
+
+/// One `juju-log` line per batch, not per object: every log line is a hook-tool process,
+/// and a first reconcile may write thousands of policies. Each object is still traced.
+fn log_batch(batch: &[Action]) {
+    if let [single] = batch {
+        tracing::info!("{single}");
+        return;
+    }
+    for action in batch {
+        tracing::trace!("{action}");
+    }
+    let verb = match batch.first().and_then(policy_batch) {
+        Some(PolicyBatch::Delete) => "Deleting",
+        _ => "Applying",
+    };
+    let names: Vec<&str> = batch
+        .iter()
+        .filter_map(|a| match a {
+            Action::Delete(key) => Some(key.name.as_str()),
+            Action::Apply(body) => body.pointer("/metadata/name").and_then(|n| n.as_str()),
+            _ => None,
+        })
+        .take(LOGGED_NAMES)
+        .collect();
+    let more = batch.len().saturating_sub(names.len());
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    tracing::info!(
+        "{verb} {} AuthorizationPolicies: {}{tail}",
+        batch.len(),
+        names.join(", ")
+    );
 }
 
 /// "Validating waypoint readiness": one GET, never a wait. Not ready → Waiting at the end,
@@ -232,6 +319,7 @@ async fn remove(model: &Model) -> anyhow::Result<()> {
         model: ctx.model_name.clone(),
     };
     for action in &teardown.actions {
+        tracing::info!("{action}");
         match writer.run(action).await {
             Ok(_) => {}
             Err(KubeFailure::Blocked(msg)) => tracing::error!("Teardown incomplete: {msg}"),

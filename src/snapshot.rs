@@ -192,22 +192,29 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         };
 
     let mut databags = BTreeMap::new();
-    let mut remember = |rel: &charm_runtime::Relation| -> Result<(), SnapshotError> {
-        let app = if leader {
-            model.local_app_data(rel)?
-        } else {
-            BTreeMap::new()
+    // Our own bags, to write only what differs. The unit bag is read only where we write
+    // unit data (metrics-endpoint): every read is a hook-tool process, per relation.
+    let mut remember =
+        |rel: &charm_runtime::Relation, with_unit: bool| -> Result<(), SnapshotError> {
+            let app = if leader {
+                model.local_app_data(rel)?
+            } else {
+                BTreeMap::new()
+            };
+            let unit = if with_unit {
+                model.local_unit_data(rel)?
+            } else {
+                BTreeMap::new()
+            };
+            databags.insert(rel.id, LocalBags { app, unit });
+            Ok(())
         };
-        let unit = model.local_unit_data(rel)?;
-        databags.insert(rel.id, LocalBags { app, unit });
-        Ok(())
-    };
 
     let mut service_mesh = Vec::new();
     for (rel, remote_app) in relations(SERVICE_MESH)? {
         let policies = model.remote_app_data(&rel)?.get("policies").cloned();
         if leader {
-            remember(&rel)?;
+            remember(&rel, false)?;
         }
         service_mesh.push(MeshRelation {
             id: rel.id,
@@ -226,7 +233,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     }
     let mut metrics = Vec::new();
     for (rel, remote_app) in relations(METRICS_ENDPOINT)? {
-        remember(&rel)?;
+        remember(&rel, true)?;
         // Unit data falls back to the FQDN without a bind address, so a failing
         // network-get is logged rather than fatal.
         let bind_address = match model.tools().network_get(METRICS_ENDPOINT, Some(rel.id)) {
@@ -250,7 +257,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let mut tracing_rel = None;
     if let Some((rel, _)) = relations(CHARM_TRACING)?.into_iter().next() {
         if leader {
-            remember(&rel)?;
+            remember(&rel, false)?;
         }
         tracing_rel = Some(TracingRelation { id: rel.id });
     }
