@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Benchmark (not a test): the beacon played through charm-sim at scale.
+
+For each size N it generates a model with N consumer apps on `service-mesh`, each asking
+for 10 AuthorizationPolicies, runs `config-changed` (the first reconcile: every policy is
+created) and then `update-status` (a no-op reconcile: nothing changed), and reports per
+hook: wall time, the charm process's own CPU time (without the hook tools it spawned),
+its peak RSS, and the API requests by verb. Figures are printed, never asserted.
+
+usage: scripts/bench.py --charm-sim BIN --charm DIR [--sizes 1,100,1000] [--repeat 3]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+MODEL = "prod"
+APP = "istio-beacon-k8s"
+WAYPOINT = f"{MODEL}-{APP}-waypoint"
+
+
+def consumer_policies(consumer: str) -> str:
+    """The `policies` value one consumer writes: 10 app policies from 10 clients."""
+    policies = [
+        {
+            "source_namespace": MODEL,
+            "source_app_name": f"{consumer}-client{k}",
+            "target_namespace": MODEL,
+            "target_app_name": consumer,
+            "target_selector_labels": None,
+            "target_service": None,
+            "target_type": "app",
+            "endpoints": [
+                {"hosts": None, "ports": [8000 + k], "methods": ["GET", "POST"], "paths": ["/api"]}
+            ],
+        }
+        for k in range(10)
+    ]
+    # The consumer library writes with Python json.dumps defaults; so do we here.
+    return json.dumps(policies)
+
+
+def scenario(n: int) -> dict:
+    relations = [{"id": 1, "endpoint": "peers", "remote_units": []}]
+    for i in range(n):
+        app = f"consumer{i}"
+        relations.append(
+            {
+                "id": 100 + i,
+                "endpoint": "service-mesh",
+                "remote_app": app,
+                "remote_units": [f"{app}/0"],
+                "remote_app_data": {"policies": consumer_policies(app)},
+            }
+        )
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MODEL}},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "StatefulSet",
+            "metadata": {"name": APP, "namespace": MODEL},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
+                "serviceName": f"{APP}-endpoints",
+                "template": {
+                    "metadata": {"labels": {"app.kubernetes.io/name": APP}},
+                    "spec": {"containers": [{"name": "charm", "image": "charm-base"}]},
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": APP, "namespace": MODEL},
+            "spec": {"selector": {"app.kubernetes.io/name": APP}, "ports": [{"port": 65535}]},
+        },
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": WAYPOINT, "namespace": MODEL},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"gateway.networking.k8s.io/gateway-name": WAYPOINT}},
+                "template": {
+                    "metadata": {"labels": {"gateway.networking.k8s.io/gateway-name": WAYPOINT}},
+                    "spec": {"containers": [{"name": "istio-proxy", "image": "proxyv2"}]},
+                },
+            },
+            "status": {"replicas": 1, "readyReplicas": 1},
+        },
+    ]
+    return {
+        "model": {"name": MODEL, "uuid": "7b0e1c9e-0000-4000-8000-000000000001"},
+        "unit": f"{APP}/0",
+        "leader": True,
+        "planned_units": 1,
+        "relations": relations,
+        "containers": {"metrics-proxy": {"can_connect": True}},
+        "kubernetes": objects,
+        "crds": "default",
+        "steps": ["config-changed", "update-status"],
+    }
+
+
+def run_once(charm_sim: str, charm: str, n: int, workdir: Path) -> list[dict]:
+    scen = workdir / f"bench-{n}.json"
+    out = workdir / f"bench-{n}-out.json"
+    scen.write_text(json.dumps(scenario(n)))
+    subprocess.run(
+        [charm_sim, "run", "--charm", charm, "--scenario", str(scen), "--out", str(out)],
+        check=True,
+    )
+    result = json.loads(out.read_text())
+    rows = []
+    for label, step in zip(("first reconcile", "no-op reconcile"), result["steps"]):
+        if step["exit_code"] != 0:
+            sys.exit(f"{n} consumers, {label}: hook exited {step['exit_code']}")
+        verbs = Counter(r["method"] for r in step["api_requests"])
+        policies = sum(
+            1 for o in result["kubernetes"] if o.get("kind") == "AuthorizationPolicy"
+        )
+        rows.append(
+            {
+                "label": label,
+                "wall_ms": step["wall_ms"],
+                "cpu_ms": step["charm_cpu_ms"],
+                "rss_mib": step["charm_max_rss_kib"] / 1024,
+                "verbs": verbs,
+                "policies": policies,
+                "status": step["unit_status"],
+            }
+        )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--charm-sim", required=True)
+    ap.add_argument("--charm", required=True)
+    ap.add_argument("--sizes", default="1,100,1000")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    print(
+        f"{'consumers':>9} {'policies':>8}  {'hook':<16} {'wall ms':>9} {'charm CPU ms':>12} "
+        f"{'peak RSS MiB':>12}  API requests by verb"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (int(s) for s in args.sizes.split(",")):
+            runs = [run_once(args.charm_sim, args.charm, n, Path(tmp)) for _ in range(args.repeat)]
+            for i, label in enumerate(("first reconcile", "no-op reconcile")):
+                samples = [r[i] for r in runs]
+                verbs = samples[0]["verbs"]
+                print(
+                    f"{n:>9} {samples[0]['policies']:>8}  {label:<16} "
+                    f"{statistics.median(s['wall_ms'] for s in samples):>9.1f} "
+                    f"{statistics.median(s['cpu_ms'] for s in samples):>12.1f} "
+                    f"{max(s['rss_mib'] for s in samples):>12.1f}  "
+                    + " ".join(f"{v}={c}" for v, c in sorted(verbs.items()))
+                )
+    print(f"(median of {args.repeat} runs; peak RSS is the maximum over runs)")
+
+
+if __name__ == "__main__":
+    main()
