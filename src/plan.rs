@@ -2,13 +2,14 @@
 //!
 //! A reconcile where nothing changed yields an empty plan, so the hook only reads from the
 //! API server. "Changed" is judged the way server-side apply would see it from our side:
-//! every field we would send is already present with the same value (see [`is_subset`]);
-//! fields the server or other managers added (CRD defaults, status, other labels) do not
-//! count.
+//! every field we would send is already present with the same value (the shared
+//! [`service_mesh::owned::diff`]); fields the server or other managers added (CRD defaults,
+//! status, other labels) do not count.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use service_mesh::owned::{diff, is_subset, with_labels};
 
 use crate::desired::{Desired, NamespaceIntent, RelationWrite};
 use crate::kinds::{Kind, ObjectKey, Scope};
@@ -268,59 +269,28 @@ fn labels_satisfy(labels: &Labels, patch: &Map<String, Value>) -> bool {
 
 /// Delete owned objects that are not desired (stale, or left over under the legacy owner
 /// label), then apply desired objects that differ from what is there. Only objects carrying
-/// our owner label are listed into `owned`, and only those in `scope` are considered, so
-/// foreign objects are never touched.
+/// our owner label are listed into `owned`, and only those in `scope` are passed to the diff,
+/// so foreign objects are never touched.
 fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], actions: &mut Vec<Action>) {
-    let desired_keys: BTreeSet<ObjectKey> = desired.iter().filter_map(ObjectKey::of).collect();
-    let mut live_by_key: BTreeMap<ObjectKey, &Value> = BTreeMap::new();
-    for obj in owned {
-        if Scope::of(obj) != Some(scope) {
-            continue;
-        }
-        let Some(key) = ObjectKey::of(obj) else {
-            continue;
-        };
-        if desired_keys.contains(&key) {
-            live_by_key.insert(key, obj);
-        } else {
-            actions.push(Action::Delete(key));
-        }
-    }
-    for obj in desired {
-        let unchanged = ObjectKey::of(obj)
-            .and_then(|key| live_by_key.get(&key))
-            .is_some_and(|live| same_intent(obj, live));
-        if !unchanged {
-            actions.push(Action::Apply(obj.clone()));
-        }
-    }
-}
-
-/// The parts of a body we send, beyond its identity: labels and spec.
-fn same_intent(desired: &Value, live: &Value) -> bool {
-    ["/metadata/labels", "/spec"]
+    let live = owned
         .iter()
-        .all(|p| match (desired.pointer(p), live.pointer(p)) {
-            (Some(d), Some(l)) => is_subset(d, l),
-            (None, _) => true,
-            (Some(_), None) => false,
-        })
-}
-
-/// `desired` ⊆ `live`: every key of every object in `desired` is in `live` with a value
-/// that is itself a subset; arrays must have the same length and match element-wise;
-/// scalars must be equal.
-pub fn is_subset(desired: &Value, live: &Value) -> bool {
-    match (desired, live) {
-        (Value::Object(d), Value::Object(l)) => d
-            .iter()
-            .all(|(k, dv)| l.get(k).is_some_and(|lv| is_subset(dv, lv))),
-        (Value::Array(d), Value::Array(l)) => {
-            d.len() == l.len() && d.iter().zip(l).all(|(dv, lv)| is_subset(dv, lv))
-        }
-        (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
-        _ => desired == live,
-    }
+        .filter(|obj| Scope::of(obj) == Some(scope))
+        .filter_map(|obj| Some((ObjectKey::of(obj)?, *obj)));
+    let keyed = desired
+        .iter()
+        .filter_map(|body| Some((ObjectKey::of(body)?, body)));
+    let writes = diff(keyed, live);
+    actions.extend(writes.delete.into_iter().map(Action::Delete));
+    actions.extend(
+        writes
+            .apply
+            .into_iter()
+            .map(|(_, body)| Action::Apply(body)),
+    );
+    // `desired.rs` builds no body without kind, namespace or name; if one slipped through,
+    // applying it reports the internal error.
+    let unkeyable = desired.iter().filter(|body| ObjectKey::of(body).is_none());
+    actions.extend(unkeyable.cloned().map(Action::Apply));
 }
 
 /// Namespace labels with the managed-by guard (§3.10): add only if the namespace has no
@@ -450,15 +420,15 @@ pub fn teardown(live: &Live, model: &str, identity: &str) -> Plan {
 }
 
 /// An AuthorizationPolicy, Gateway or HPA body with our ownership labels merged in.
-pub fn with_owner_labels(mut body: Value, instance: &str, scope: Scope) -> Value {
-    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        let labels = meta.entry("labels").or_insert_with(|| json!({}));
-        if let Some(labels) = labels.as_object_mut() {
-            labels.insert(crate::kinds::INSTANCE_LABEL.to_owned(), json!(instance));
-            labels.insert(crate::kinds::SCOPE_LABEL.to_owned(), json!(scope.label()));
-        }
-    }
-    body
+pub fn with_owner_labels(body: Value, instance: &str, scope: Scope) -> Value {
+    let labels = [
+        (crate::kinds::INSTANCE_LABEL.to_owned(), instance.to_owned()),
+        (
+            crate::kinds::SCOPE_LABEL.to_owned(),
+            scope.label().to_owned(),
+        ),
+    ];
+    with_labels(body, &labels)
 }
 
 #[cfg(test)]

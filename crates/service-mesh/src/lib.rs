@@ -1,13 +1,14 @@
 //! Rust implementation of Charmed Service Mesh's `service_mesh` interface, wire-compatible with
 //! the Python `charmlibs.interfaces.service_mesh` and `canonical_service_mesh` packages.
 //!
-//! The core (types, Python-compatible JSON and `repr`, names, labels, the Istio builder) is
-//! pure; Kubernetes I/O lives behind the `kube` feature.
+//! The core (types, Python-compatible JSON and `repr`, names, labels, the Istio builder, the
+//! owned-object diff) is pure; Kubernetes I/O lives behind the `kube` feature.
 
 pub mod istio;
 pub mod labels;
 pub mod model;
 pub mod names;
+pub mod owned;
 pub mod pyjson;
 pub mod pyrepr;
 mod unicode_printable;

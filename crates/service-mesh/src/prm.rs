@@ -2,12 +2,13 @@
 //!
 //! Ownership is label-based only (`app.kubernetes.io/instance` + a scope label); owned objects
 //! are found with a label query across all namespaces. What to delete and what to apply is
-//! decided by the pure [`plan`]; [`PolicyResourceManager`] only does the I/O around it. Unlike
-//! the Python manager it does not re-apply objects whose labels and spec are already as
-//! desired, skips (and reports) unit policies with L7 fields instead of crashing, and reports a
-//! missing CRD as [`ReconcileOutcome::CrdMissing`] instead of failing.
+//! decided by the pure [`plan`] (over [`crate::owned::diff`]); [`PolicyResourceManager`] only
+//! does the I/O around it. Unlike the Python manager it does not re-apply objects that already
+//! carry the labels and spec it would send (fields the server or others added do not count),
+//! skips (and reports) unit policies with L7 fields instead of crashing, and reports a missing
+//! CRD as [`ReconcileOutcome::CrdMissing`] instead of failing.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch};
 use serde_json::{Map, Value};
@@ -19,6 +20,7 @@ use crate::istio::{
 };
 use crate::labels::{LabelError, MAX_LABEL_LEN, charm_default_labels};
 use crate::model::MeshPolicy;
+use crate::owned::{Diff, diff, with_labels};
 
 /// The scope label value of the beacon's policy manager.
 pub const AUTHORIZATION_POLICY_SCOPE: &str = "istio-authorization-policy";
@@ -58,16 +60,8 @@ pub enum PlanError {
     MissingField(&'static str),
 }
 
-/// What a reconcile must do.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Plan {
-    /// Owned objects that are no longer desired.
-    pub delete: Vec<ResourceKey>,
-    /// Desired objects (ownership labels merged in) that are missing or differ.
-    pub apply: Vec<(ResourceKey, Value)>,
-    /// Desired objects already present with these labels and this spec.
-    pub unchanged: Vec<ResourceKey>,
-}
+/// What a reconcile must do: delete, apply (ownership labels merged in), or leave unchanged.
+pub type Plan = Diff<ResourceKey>;
 
 fn str_at<'a>(v: &'a Value, path: &[&str], what: &'static str) -> Result<&'a str, PlanError> {
     path.iter()
@@ -89,76 +83,43 @@ pub fn key_of(body: &Value) -> Result<ResourceKey, PlanError> {
     })
 }
 
-/// A copy of `body` with `labels` merged into `metadata.labels` (ours win).
-pub fn with_labels(body: &Value, labels: &[(String, String)]) -> Value {
-    let mut body = body.clone();
-    if let Some(obj) = body.as_object_mut() {
-        let metadata = obj
-            .entry("metadata")
-            .or_insert_with(|| Value::Object(Map::new()));
-        if !metadata.is_object() {
-            *metadata = Value::Object(Map::new());
+impl LiveObject {
+    /// The parts of the object the diff compares, shaped as a body.
+    fn as_body(&self) -> Value {
+        let labels: Map<String, Value> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        let mut body = Map::new();
+        body.insert("metadata".into(), serde_json::json!({ "labels": labels }));
+        if let Some(spec) = &self.spec {
+            body.insert("spec".into(), spec.clone());
         }
-        if let Some(meta) = metadata.as_object_mut() {
-            let current = meta
-                .entry("labels")
-                .or_insert_with(|| Value::Object(Map::new()));
-            if !current.is_object() {
-                *current = Value::Object(Map::new());
-            }
-            if let Some(current) = current.as_object_mut() {
-                for (k, v) in labels {
-                    current.insert(k.clone(), Value::String(v.clone()));
-                }
-            }
-        }
+        Value::Object(body)
     }
-    body
 }
 
-fn up_to_date(live: &LiveObject, desired: &Value) -> bool {
-    let labels_ok = desired
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .is_none_or(|want| {
-            want.iter().all(|(k, v)| {
-                v.as_str()
-                    .is_some_and(|v| live.labels.get(k).map(String::as_str) == Some(v))
-            })
-        });
-    labels_ok && live.spec.as_ref() == desired.get("spec")
-}
-
-/// Decide deletes and applies: stale = live keys not desired; apply = desired objects that
-/// are missing or whose labels are not a superset of ours or whose spec differs. A desired key
-/// given twice is applied once (the first body wins). Deletes are sorted for determinism;
-/// applies keep the desired order.
+/// Decide deletes and applies (see [`crate::owned::diff`]): stale = live keys not desired;
+/// apply = desired objects that are missing or whose labels and spec are not a subset of the
+/// live ones. A desired key given twice is applied once (the first body wins). Deletes are
+/// sorted for determinism; applies keep the desired order.
 pub fn plan(
     desired: &[Value],
     live: &[LiveObject],
     ownership_labels: &[(String, String)],
 ) -> Result<Plan, PlanError> {
-    let mut result = Plan::default();
-    let mut seen = HashSet::new();
-    for body in desired {
-        let key = key_of(body)?;
-        if !seen.insert(key.clone()) {
-            continue;
-        }
-        let body = with_labels(body, ownership_labels);
-        match live.iter().find(|l| l.key == key) {
-            Some(l) if up_to_date(l, &body) => result.unchanged.push(key),
-            _ => result.apply.push((key, body)),
-        }
-    }
-    let mut stale: Vec<ResourceKey> = live
+    let desired = desired
         .iter()
-        .filter(|l| !seen.contains(&l.key))
-        .map(|l| l.key.clone())
-        .collect();
-    stale.sort();
-    stale.dedup();
-    result.delete = stale;
+        .map(|body| Ok((key_of(body)?, with_labels(body.clone(), ownership_labels))))
+        .collect::<Result<Vec<_>, PlanError>>()?;
+    let live: Vec<(ResourceKey, Value)> =
+        live.iter().map(|l| (l.key.clone(), l.as_body())).collect();
+    let mut result = diff(
+        desired.iter().map(|(k, b)| (k.clone(), b)),
+        live.iter().map(|(k, b)| (k.clone(), b)),
+    );
+    result.delete.sort();
     Ok(result)
 }
 
@@ -545,6 +506,19 @@ mod tests {
     }
 
     #[test]
+    fn plan_ignores_fields_the_server_or_others_added() {
+        let labels = owner();
+        let desired = [body("a", "p1", "80")];
+        let mut served = live("a", "p1", "80", &labels);
+        if let Some(spec) = served.spec.as_mut() {
+            spec["action"] = json!("ALLOW");
+            spec["rules"][0]["to"][0]["operation"]["defaulted"] = json!(true);
+        }
+        let p = plan(&desired, &[served], &labels).expect("plan");
+        assert_eq!((p.apply.len(), p.unchanged.len()), (0, 1));
+    }
+
+    #[test]
     fn plan_empty_desired_deletes_everything_owned_and_dedupes_desired() {
         let labels = owner();
         let p = plan(&[], &[live("a", "p1", "80", &labels)], &labels).expect("plan");
@@ -560,16 +534,6 @@ mod tests {
         assert_eq!(
             plan(&[no_ns], &[], &owner()),
             Err(PlanError::MissingField("metadata.namespace"))
-        );
-    }
-
-    #[test]
-    fn with_labels_merges_over_existing() {
-        let b = json!({"metadata": {"name": "x", "labels": {"keep": "1", "app.kubernetes.io/instance": "old"}}});
-        let merged = with_labels(&b, &owner());
-        assert_eq!(
-            merged["metadata"]["labels"],
-            json!({"keep": "1", "app.kubernetes.io/instance": "prod-beacon", "kubernetes-resource-handler-scope": "istio-authorization-policy"})
         );
     }
 }
