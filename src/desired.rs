@@ -1,5 +1,7 @@
 //! Snapshot → the state the beacon wants (pure, no I/O).
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 use service_mesh::labels::LabelError;
 use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, ProviderAppData};
@@ -248,13 +250,16 @@ fn policies(
         meshes.push((None, own));
     }
     let mut bodies: Vec<Value> = Vec::new();
+    // Two consumers asking for the identical policy give one object. The name carries the
+    // hash of the policy's content, so (namespace, name) identifies the body.
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     for (origin, policy) in meshes {
         match service_mesh::istio::build_authorization_policy(&snap.app, &snap.model, &policy) {
             Ok(body) => {
-                let body = with_owner_labels(body, &names.instance, Scope::Policy);
-                // Two consumers asking for the identical policy give one object.
-                if !bodies.contains(&body) {
-                    bodies.push(body);
+                let key = ["/metadata/namespace", "/metadata/name"]
+                    .map(|p| body.pointer(p).and_then(Value::as_str).unwrap_or_default());
+                if seen.insert((key[0].to_owned(), key[1].to_owned())) {
+                    bodies.push(with_owner_labels(body, &names.instance, Scope::Policy));
                 }
             }
             Err(err) => match origin {

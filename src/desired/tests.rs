@@ -239,6 +239,29 @@ fn cross_model_consumers_are_not_target_checked() {
 }
 
 #[test]
+fn an_identical_policy_asked_for_twice_gives_one_object() {
+    // mydb's databag repeated in one relation, and its first policy in another relation's
+    // databag of the same app: three requests for the app policy, two for the unit one.
+    let first: Value = serde_json::from_str(MYDB_POLICIES).expect("json");
+    let twice = format!("[{0}, {0}]", &MYDB_POLICIES[1..MYDB_POLICIES.len() - 1]);
+    let mut snap = example();
+    snap.service_mesh = vec![
+        mesh(3, "mydb", Some(&twice)),
+        mesh(4, "mydb", Some(&format!("[{}]", first[0]))),
+    ];
+    let d = desired(&snap).expect("desired");
+    assert!(d.skipped.is_empty(), "{:?}", d.skipped);
+    assert_eq!(
+        names_of(&d.policies),
+        [
+            "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3",
+            "istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a",
+            "istio-beacon-k8s-prod-policy-otel-collector-prod-istio-beacon-k8s-7d3e1c59",
+        ]
+    );
+}
+
+#[test]
 fn missing_policies_key_is_an_empty_list() {
     let mut snap = example();
     snap.metrics.clear();
