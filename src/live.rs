@@ -100,23 +100,33 @@ pub fn owner_selector(names: &Names, scopes: &[Scope]) -> String {
     )
 }
 
+/// A list response: only its items matter here (a body without them is a decode error).
+#[derive(serde::Deserialize)]
+struct ListBody {
+    items: Vec<Value>,
+}
+
 /// LIST owned objects of one kind across all namespaces. `Ok(None)`: the CRD is missing.
 pub async fn list_owned(
     client: &Client,
     kind: Kind,
     selector: &str,
 ) -> Result<Option<Vec<Value>>, KubeFailure> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource(kind));
-    match api.list(&ListParams::default().labels(selector)).await {
+    // The list is decoded straight into JSON values: going through `DynamicObject` (a
+    // flattened serde type) and back costs more than the rest of a no-op reconcile.
+    let path = <DynamicObject as kube::Resource>::url_path(&resource(kind), None);
+    let request = kube::core::Request::new(path)
+        .list(&ListParams::default().labels(selector))
+        .map_err(|e| {
+            classify(
+                &format!("list {}", kind.plural()),
+                kube::Error::BuildRequest(e),
+            )
+        })?;
+    match client.request::<ListBody>(request).await {
         Ok(list) => {
             let mut out = Vec::with_capacity(list.items.len());
-            for item in list.items {
-                let mut v = serde_json::to_value(&item).map_err(|e| {
-                    classify(
-                        &format!("decode {}", kind.name()),
-                        kube::Error::SerdeError(e),
-                    )
-                })?;
+            for mut v in list.items {
                 // List items may omit apiVersion/kind; identity needs them.
                 if let Some(obj) = v.as_object_mut() {
                     obj.insert("apiVersion".into(), Value::String(kind.api_version()));
