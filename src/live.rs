@@ -3,7 +3,7 @@
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::desired::{Desired, Names};
 use crate::kinds::{INSTANCE_LABEL, Kind, SCOPE_LABEL, Scope};
@@ -103,7 +103,23 @@ pub fn owner_selector(names: &Names, scopes: &[Scope]) -> String {
 /// A list response: only its items matter here (a body without them is a decode error).
 #[derive(serde::Deserialize)]
 struct ListBody {
-    items: Vec<Value>,
+    items: Vec<ListItem>,
+}
+
+/// What the plan compares of an owned object: its identity, labels and spec. The rest
+/// (managedFields above all, status) is skipped while parsing: with thousands of policies
+/// it would dominate the hook's memory.
+#[derive(serde::Deserialize)]
+struct ListItem {
+    metadata: ItemMeta,
+    spec: Option<Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct ItemMeta {
+    name: String,
+    namespace: Option<String>,
+    labels: Option<serde_json::Map<String, Value>>,
 }
 
 /// LIST owned objects of one kind across all namespaces. `Ok(None)`: the CRD is missing.
@@ -125,15 +141,28 @@ pub async fn list_owned(
         })?;
     match client.request::<ListBody>(request).await {
         Ok(list) => {
-            let mut out = Vec::with_capacity(list.items.len());
-            for mut v in list.items {
-                // List items may omit apiVersion/kind; identity needs them.
-                if let Some(obj) = v.as_object_mut() {
-                    obj.insert("apiVersion".into(), Value::String(kind.api_version()));
-                    obj.insert("kind".into(), Value::String(kind.name().into()));
-                }
-                out.push(v);
-            }
+            let out = list
+                .items
+                .into_iter()
+                .map(|item| {
+                    // List items may omit apiVersion/kind; identity needs them.
+                    let mut obj = json!({
+                        "apiVersion": kind.api_version(),
+                        "kind": kind.name(),
+                        "metadata": {"name": item.metadata.name},
+                    });
+                    if let Some(ns) = item.metadata.namespace {
+                        obj["metadata"]["namespace"] = Value::String(ns);
+                    }
+                    if let Some(labels) = item.metadata.labels {
+                        obj["metadata"]["labels"] = Value::Object(labels);
+                    }
+                    if let Some(spec) = item.spec {
+                        obj["spec"] = spec;
+                    }
+                    obj
+                })
+                .collect();
             Ok(Some(out))
         }
         Err(e) if api_code(&e) == Some(404) => Ok(None),
