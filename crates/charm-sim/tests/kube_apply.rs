@@ -1,21 +1,12 @@
 //! Server-side apply against the simulated API server, driven by the real `kube` client.
 
+mod kubeclient;
+use kubeclient::{api_err, client};
+
 use charm_sim::kube::{ApiServer, ApiServerConfig};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
-
-async fn client(server: &ApiServer) -> kube::Client {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "prod").expect("kubeconfig");
-    let kc = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(cfg).expect("client")
-}
 
 fn server() -> ApiServer {
     ApiServer::start(ApiServerConfig {
@@ -26,13 +17,6 @@ fn server() -> ApiServer {
         faults: vec![],
     })
     .expect("server starts")
-}
-
-fn api_err(e: kube::Error) -> Box<kube::core::Status> {
-    match e {
-        kube::Error::Api(s) => s,
-        other => panic!("expected an API error, got {other:?}"),
-    }
 }
 
 fn gateway_api() -> ApiResource {

@@ -1,32 +1,16 @@
 //! Custom resources: served only while their CRD is installed, in every served version,
 //! validated against the version's openAPIV3Schema.
 
+mod kubeclient;
+use kubeclient::{api_err, client};
+
 use charm_sim::kube::{ApiServer, ApiServerConfig};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
     PatchParams, PostParams,
 };
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
-
-async fn client(server: &ApiServer) -> kube::Client {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "prod").expect("kubeconfig");
-    let kc = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(cfg).expect("client")
-}
-
-fn api_err(e: kube::Error) -> Box<kube::core::Status> {
-    match e {
-        kube::Error::Api(s) => s,
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
 
 fn server(crds: Vec<Value>) -> ApiServer {
     ApiServer::start(ApiServerConfig {

@@ -1,20 +1,15 @@
 //! Injected faults as the real `kube` client observes them.
 
+mod kubeclient;
+
 use charm_sim::kube::{ApiServer, ApiServerConfig, Fault, FaultError, FaultMatch};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
 
 /// A client; `retry` keeps kube's default retrying of 429/503/504.
 async fn client(server: &ApiServer, retry: bool) -> kube::Client {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "prod").expect("kubeconfig");
-    let kc = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let mut cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
+    let mut cfg = kubeclient::config(server).await;
     cfg.default_retry = retry;
     kube::Client::try_from(cfg).expect("client")
 }

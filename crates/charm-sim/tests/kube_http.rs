@@ -1,21 +1,12 @@
 //! Malformed and unusual requests: every one gets a proper answer (a `Status` body, or the
 //! apiserver's plain-text 404 page), and the server keeps serving.
 
+mod kubeclient;
+use kubeclient::client;
+
 use charm_sim::kube::{ApiServer, ApiServerConfig};
 use http_body_util::BodyExt;
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::{Value, json};
-
-async fn client(server: &ApiServer) -> kube::Client {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "prod").expect("kubeconfig");
-    let kc = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(cfg).expect("client")
-}
 
 /// Sends a raw request; returns the status and the body text.
 async fn send(

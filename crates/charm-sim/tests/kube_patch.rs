@@ -1,30 +1,14 @@
 //! Strategic merge, JSON merge and JSON patches through the real `kube` client, shaped like the
 //! beacon's label reconcile (beacon-contract §3.10).
 
+mod kubeclient;
+use kubeclient::{api_err, client};
+
 use charm_sim::kube::{ApiServer, ApiServerConfig};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::json;
-
-async fn client(server: &ApiServer) -> kube::Client {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&path, "prod").expect("kubeconfig");
-    let kc = Kubeconfig::read_from(&path).expect("kubeconfig parses");
-    let cfg = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(cfg).expect("client")
-}
-
-fn api_err(e: kube::Error) -> Box<kube::core::Status> {
-    match e {
-        kube::Error::Api(s) => s,
-        other => panic!("expected an API error, got {other:?}"),
-    }
-}
 
 /// A model namespace with the beacon's StatefulSet and Service, created by "Juju".
 fn server() -> ApiServer {
