@@ -1,0 +1,306 @@
+//! Interop with the real library: the contract's worked consumer (`mydb` in `prod`,
+//! beacon-contract.md §2.2) written in Python on charmlibs-interfaces-service-mesh
+//! (tests/python/consumer_charm) is played through charm-sim; the `policies` it commits are fed
+//! to our beacon, which must apply §3.12's two AuthorizationPolicies for mydb; the beacon's
+//! provider databag is fed back and must be parsed by the library without error.
+//! Needs the oracle venv (`scripts/setup-python.sh`).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{charm_dir, object, objects, sim_binary};
+use serde_json::{Value, json};
+
+const REMOTE: &str = "remote-0123456789abcdef0123456789abcdef";
+const WAYPOINT: &str = "prod-istio-beacon-k8s-waypoint";
+/// §2.2: the consumer's `policies`, byte for byte.
+const POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
+/// §2.1: the beacon's provider databag in `prod` with model-on-mesh=false.
+const LABELS: &str = r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#;
+const MESH_TYPE: &str = r#""istio""#;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The venv python, checked to import the real library.
+fn venv_python() -> PathBuf {
+    let python = repo().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "{} is missing: create the oracle venv with scripts/setup-python.sh",
+        python.display()
+    );
+    let import = Command::new(&python)
+        .args(["-c", "import ops, charmlibs.interfaces.service_mesh"])
+        .output()
+        .expect("cannot start the venv python");
+    assert!(
+        import.status.success(),
+        "the venv lacks ops or charmlibs-interfaces-service-mesh (scripts/setup-python.sh): {}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    python
+}
+
+/// A fresh copy of the Python charm (ops keeps its unit state in the charm dir), with a
+/// `venv` link its dispatch runs the interpreter through.
+fn consumer_charm() -> tempfile::TempDir {
+    let python = venv_python();
+    let venv = python.parent().and_then(Path::parent).expect("venv dir");
+    let src = repo().join("tests/python/consumer_charm");
+    let dir = tempfile::tempdir().expect("temp dir");
+    for file in ["charm.py", "metadata.yaml", "dispatch"] {
+        std::fs::copy(src.join(file), dir.path().join(file)).expect("copy charm file");
+    }
+    std::os::unix::fs::symlink(venv, dir.path().join("venv")).expect("link venv");
+    dir
+}
+
+/// Plays `scenario` (written as JSON) against `charm`; returns charm-sim's output.
+fn play(charm: &Path, scenario: &Value) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scenario.json");
+    let out = dir.path().join("out.json");
+    std::fs::write(&path, serde_json::to_vec(scenario).expect("scenario JSON")).expect("write");
+    let result = Command::new(sim_binary())
+        .arg("run")
+        .arg("--charm")
+        .arg(charm)
+        .arg("--scenario")
+        .arg(&path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run charm-sim");
+    assert!(
+        result.status.success(),
+        "charm-sim failed on {}: {}",
+        charm.display(),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).expect("read output")).expect("output is JSON")
+}
+
+/// Every step exited 0 (stderr of the first one that did not otherwise).
+fn assert_all_ok(out: &Value, what: &str) {
+    for s in out["steps"].as_array().expect("steps") {
+        assert_eq!(
+            s["exit_code"], 0,
+            "{what}: {} failed: {}",
+            s["step"], s["stderr"]
+        );
+    }
+}
+
+/// Our app databag of relation `id` after the last step.
+fn app_data(out: &Value, id: u64) -> &Value {
+    &out["relations"]
+        .as_array()
+        .expect("relations")
+        .iter()
+        .find(|r| r["id"] == id)
+        .expect("relation in output")["local_app_data"]
+}
+
+/// `mydb/0`, leader, in `prod`, with the worked example's relations: the beacon sent
+/// `provider_bag`; `kubernetes` lists the objects that exist before the first step.
+fn consumer_scenario(provider_bag: Value, kubernetes: Value, steps: Value) -> Value {
+    json!({
+        "model": {"name": "prod", "uuid": "7b0e1c9e-0000-4000-8000-000000000002"},
+        "unit": "mydb/0",
+        "leader": true,
+        "relations": [
+            {"id": 1, "endpoint": "service-mesh", "remote_app": "istio-beacon-k8s",
+             "remote_units": ["istio-beacon-k8s/0"], "remote_app_data": provider_bag},
+            {"id": 2, "endpoint": "database", "remote_app": "myapp", "remote_units": ["myapp/0"]},
+            {"id": 3, "endpoint": "metrics-endpoint", "remote_app": REMOTE,
+             "remote_units": [format!("{REMOTE}/0")]},
+            {"id": 4, "endpoint": "provide-cmr-mesh", "remote_app": REMOTE,
+             "remote_units": [format!("{REMOTE}/0")],
+             "remote_app_data": {"cmr_data": r#"{"app_name": "prometheus", "juju_model_name": "cos"}"#}},
+        ],
+        "kubernetes": kubernetes,
+        "steps": steps,
+    })
+}
+
+/// The beacon in `prod` (1 unit, default config) serving `mydb`, which sent `policies`.
+fn beacon_scenario(policies: &str) -> Value {
+    let gateway = json!({"gateway.networking.k8s.io/gateway-name": WAYPOINT});
+    json!({
+        "model": {"name": "prod", "uuid": "7b0e1c9e-0000-4000-8000-000000000001"},
+        "unit": "istio-beacon-k8s/0",
+        "leader": true,
+        "planned_units": 1,
+        "relations": [
+            {"id": 1, "endpoint": "peers", "remote_units": []},
+            {"id": 3, "endpoint": "service-mesh", "remote_app": "mydb",
+             "remote_units": ["mydb/0"], "remote_app_data": {"policies": policies}},
+        ],
+        "containers": {"metrics-proxy": {"can_connect": true}},
+        "kubernetes": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
+            {"apiVersion": "apps/v1", "kind": "StatefulSet",
+             "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
+             "spec": {"replicas": 1, "serviceName": "istio-beacon-k8s-endpoints",
+                      "selector": {"matchLabels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
+                      "template": {"metadata": {"labels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
+                                   "spec": {"containers": [{"name": "charm", "image": "charm-base"}]}}}},
+            {"apiVersion": "v1", "kind": "Service",
+             "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
+             "spec": {"selector": {"app.kubernetes.io/name": "istio-beacon-k8s"},
+                      "ports": [{"name": "placeholder", "port": 65535}]}},
+            // What Istio creates for the waypoint Gateway, ready.
+            {"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": WAYPOINT, "namespace": "prod"},
+             "spec": {"replicas": 1, "selector": {"matchLabels": gateway},
+                      "template": {"metadata": {"labels": gateway},
+                                   "spec": {"containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}},
+             "status": {"replicas": 1, "readyReplicas": 1}},
+        ],
+        "crds": "default",
+        "steps": [
+            {"hook": "service-mesh-relation-created", "relation": 3},
+            {"hook": "service-mesh-relation-joined", "relation": 3, "remote_unit": "mydb/0"},
+            {"hook": "service-mesh-relation-changed", "relation": 3},
+        ],
+    })
+}
+
+/// §3.12's policy `name` with its ownership labels and `spec`.
+fn beacon_policy(name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {
+            "labels": {
+                "app.kubernetes.io/instance": "prod-istio-beacon-k8s",
+                "kubernetes-resource-handler-scope": "istio-authorization-policy",
+            },
+            "name": name,
+            "namespace": "prod",
+        },
+        "spec": spec,
+    })
+}
+
+#[test]
+fn python_consumer_through_our_beacon_and_back() {
+    // 1. The Python consumer on the real library commits its policies.
+    let charm = consumer_charm();
+    let out = play(
+        charm.path(),
+        &consumer_scenario(
+            json!({}),
+            json!([]),
+            json!([
+                {"hook": "service-mesh-relation-created", "relation": 1},
+                {"hook": "database-relation-created", "relation": 2},
+                {"hook": "metrics-endpoint-relation-created", "relation": 3},
+                {"hook": "provide-cmr-mesh-relation-created", "relation": 4},
+                {"hook": "provide-cmr-mesh-relation-changed", "relation": 4},
+            ]),
+        ),
+    );
+    assert_all_ok(&out, "consumer");
+    let bag = app_data(&out, 1);
+    assert_eq!(
+        bag.as_object().map(|b| b.keys().collect::<Vec<_>>()),
+        Some(vec![&"policies".to_owned()]),
+        "the consumer's databag holds only `policies`"
+    );
+    let policies = bag["policies"].as_str().expect("policies is a string");
+    assert_eq!(policies, POLICIES, "the library's `policies` is §2.2's");
+
+    // 2. Our beacon turns exactly that value into §3.12's policies for mydb.
+    let out = play(charm_dir(), &beacon_scenario(policies));
+    assert_all_ok(&out, "beacon");
+    let mut names = objects(&out, "AuthorizationPolicy");
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "prod/istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3",
+            "prod/istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a",
+        ]
+    );
+    let app_policy = "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3";
+    assert_eq!(
+        object(&out, "AuthorizationPolicy", "prod", app_policy),
+        Some(&beacon_policy(
+            app_policy,
+            json!({
+                "rules": [{
+                    "from": [{"source": {"principals": ["cluster.local/ns/prod/sa/myapp"]}}],
+                    "to": [{"operation": {
+                        "methods": ["GET", "POST"],
+                        "paths": ["/api", "/health"],
+                        "ports": ["5432", "8080"],
+                    }}],
+                }],
+                "targetRefs": [{"group": "", "kind": "Service", "name": "mydb"}],
+            })
+        ))
+    );
+    let unit_policy = "istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a";
+    assert_eq!(
+        object(&out, "AuthorizationPolicy", "prod", unit_policy),
+        Some(&beacon_policy(
+            unit_policy,
+            json!({
+                "rules": [{
+                    "from": [{"source": {"principals": ["cluster.local/ns/cos/sa/prometheus"]}}],
+                    "to": [{"operation": {"ports": ["9090"]}}],
+                }],
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+            })
+        ))
+    );
+    let provider = app_data(&out, 3).clone();
+    assert_eq!(
+        provider,
+        json!({"labels": LABELS, "mesh_type": MESH_TYPE}),
+        "the beacon's provider databag is §2.1's"
+    );
+
+    // 3. The beacon's databag, fed back, parses in the library: the consumer reports it and
+    //    labels its StatefulSet and Service.
+    let workload = json!([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mydb", "namespace": "prod"},
+         "spec": {"serviceName": "mydb", "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "mydb"}},
+                               "spec": {"containers": [{"name": "charm", "image": "charm"}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mydb", "namespace": "prod"},
+         "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
+    ]);
+    let charm = consumer_charm();
+    let out = play(
+        charm.path(),
+        &consumer_scenario(
+            provider,
+            workload,
+            json!([{"hook": "service-mesh-relation-changed", "relation": 1}]),
+        ),
+    );
+    assert_all_ok(&out, "consumer with the beacon's data");
+    assert_eq!(
+        out["steps"][0]["unit_status"],
+        json!({
+            "status": "active",
+            "message": format!("mesh_type=istio labels={LABELS}"),
+        })
+    );
+    let mut expected: Value = serde_json::from_str(LABELS).expect("labels JSON");
+    expected["app.kubernetes.io/name"] = json!("mydb");
+    let sts = object(&out, "StatefulSet", "prod", "mydb").expect("StatefulSet mydb");
+    assert_eq!(sts["spec"]["template"]["metadata"]["labels"], expected);
+    let svc = object(&out, "Service", "prod", "mydb").expect("Service mydb");
+    assert_eq!(
+        svc["metadata"]["labels"],
+        serde_json::from_str::<Value>(LABELS).expect("JSON")
+    );
+}
