@@ -13,9 +13,8 @@
 //!
 //! `MESH_CONSUMER_DIFF_SEED` / `MESH_CONSUMER_DIFF_CASES` explore beyond the fixed default.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod oracle;
+use oracle::{env_num, run_oracle};
 
 use serde_json::{Value, json};
 use service_mesh::consumer::{
@@ -320,48 +319,6 @@ fn consumer_read_case(rng: &mut Rng) -> Vec<Case> {
     }]
 }
 
-fn run_oracle(requests: &[Value]) -> Vec<Value> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let python = root.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "Python oracle venv missing at {}: run scripts/setup-python.sh first",
-        python.display()
-    );
-    let mut child = Command::new(&python)
-        .arg(root.join("tests/python/consumer/consumer_oracle.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the Python oracle");
-    let mut stdin = child.stdin.take().expect("oracle stdin");
-    let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
-    // Feed from a thread so a full stdout pipe cannot deadlock us.
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let stdout = child.stdout.take().expect("oracle stdout");
-    let answers: Vec<Value> = BufReader::new(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(&l.expect("oracle output")).expect("oracle JSON"))
-        .collect();
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("write to the oracle");
-    assert!(
-        child.wait().expect("oracle exit").success(),
-        "oracle failed"
-    );
-    answers
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[test]
 fn rust_consumer_matches_python_library() {
     let mut rng = Rng(env_num("MESH_CONSUMER_DIFF_SEED", 0xC0_45E7));
@@ -382,7 +339,7 @@ fn rust_consumer_matches_python_library() {
         c.request["id"] = json!(id);
     }
     let requests: Vec<Value> = all.iter().map(|c| c.request.clone()).collect();
-    let answers = run_oracle(&requests);
+    let answers = run_oracle("tests/python/consumer/consumer_oracle.py", &requests);
     assert_eq!(answers.len(), all.len(), "one answer per request");
 
     let (mut builds, mut crashed, mut lenient, mut nonempty) = (0, 0, 0, 0);

@@ -9,9 +9,8 @@
 //! The venv comes from `scripts/setup-python.sh`. Set `MESH_DIFF_SEED` / `MESH_DIFF_CASES`
 //! to explore beyond the fixed default seed.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod oracle;
+use oracle::{env_num, run_oracle};
 
 use serde_json::{Value, json};
 use service_mesh::labels::charm_kubernetes_label;
@@ -638,51 +637,6 @@ fn json_case(rng: &mut Rng) -> Case {
     }
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Run all requests through one oracle process; answers come back in order.
-fn run_oracle(requests: &[Value]) -> Vec<Value> {
-    let root = repo_root();
-    let python = root.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "Python oracle venv missing at {}: run scripts/setup-python.sh first",
-        python.display()
-    );
-    let mut child = Command::new(&python)
-        .arg(root.join("tests/python/oracle/oracle.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the Python oracle");
-    let mut stdin = child.stdin.take().expect("oracle stdin");
-    let input: String = requests.iter().map(|r| format!("{r}\n")).collect();
-    // Feed from a thread so a full stdout pipe cannot deadlock us.
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let stdout = child.stdout.take().expect("oracle stdout");
-    let answers: Vec<Value> = BufReader::new(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(&l.expect("oracle output")).expect("oracle JSON"))
-        .collect();
-    writer
-        .join()
-        .expect("writer thread")
-        .expect("write to the oracle");
-    let status = child.wait().expect("oracle exit");
-    assert!(status.success(), "oracle failed: {status}");
-    answers
-}
-
 #[test]
 fn rust_matches_python_service_mesh() {
     let seed = env_num("MESH_DIFF_SEED", 0x5EED_CAFE);
@@ -715,7 +669,7 @@ fn rust_matches_python_service_mesh() {
         all.push(case);
     }
     let requests: Vec<Value> = all.iter().map(|c| c.request.clone()).collect();
-    let answers = run_oracle(&requests);
+    let answers = run_oracle("tests/python/oracle/oracle.py", &requests);
     assert_eq!(
         answers.len(),
         all.len(),
