@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{charm_dir, object, objects, sim_binary};
+use common::{charm_dir, object, objects};
 use serde_json::{Value, json};
 
 const REMOTE: &str = "remote-0123456789abcdef0123456789abcdef";
@@ -63,25 +63,8 @@ fn consumer_charm() -> tempfile::TempDir {
 fn play(charm: &Path, scenario: &Value) -> Value {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("scenario.json");
-    let out = dir.path().join("out.json");
     std::fs::write(&path, serde_json::to_vec(scenario).expect("scenario JSON")).expect("write");
-    let result = Command::new(sim_binary())
-        .arg("run")
-        .arg("--charm")
-        .arg(charm)
-        .arg("--scenario")
-        .arg(&path)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("run charm-sim");
-    assert!(
-        result.status.success(),
-        "charm-sim failed on {}: {}",
-        charm.display(),
-        String::from_utf8_lossy(&result.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(&out).expect("read output")).expect("output is JSON")
+    common::run_charm(charm, &path)
 }
 
 /// Every step exited 0 (stderr of the first one that did not otherwise).

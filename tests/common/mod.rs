@@ -60,12 +60,17 @@ pub fn run(name: &str) -> Value {
 }
 
 pub fn run_file(scenario: &Path) -> Value {
+    run_charm(charm_dir(), scenario)
+}
+
+/// Plays the scenario file against the charm directory `charm`; returns charm-sim's output.
+pub fn run_charm(charm: &Path, scenario: &Path) -> Value {
     let out_dir = tempfile::tempdir().expect("temp dir");
     let out = out_dir.path().join("out.json");
     let result = Command::new(sim_binary())
         .arg("run")
         .arg("--charm")
-        .arg(charm_dir())
+        .arg(charm)
         .arg("--scenario")
         .arg(scenario)
         .arg("--out")
