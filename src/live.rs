@@ -204,37 +204,6 @@ fn labels_at(obj: &Value, pointer: &str) -> Labels {
         .unwrap_or_default()
 }
 
-/// The Kubernetes part of [`Live`]: owned objects, labels, the label record.
-pub struct KubeLive {
-    pub policies: Option<Vec<Value>>,
-    pub gateways: Option<Vec<Value>>,
-    pub hpas: Vec<Value>,
-    pub namespace_labels: Labels,
-    pub label_record: Option<Labels>,
-    pub statefulset_labels: Option<Labels>,
-    pub service_labels: Option<Labels>,
-}
-
-impl KubeLive {
-    pub fn into_live(
-        self,
-        pebble_plan: Option<Value>,
-        databags: std::collections::BTreeMap<u64, crate::plan::LocalBags>,
-    ) -> Live {
-        Live {
-            policies: self.policies,
-            gateways: self.gateways,
-            hpas: self.hpas,
-            namespace_labels: self.namespace_labels,
-            label_record: self.label_record,
-            statefulset_labels: self.statefulset_labels,
-            service_labels: self.service_labels,
-            pebble_plan,
-            databags,
-        }
-    }
-}
-
 /// Owned objects in every scope (for the reconcile and the teardown).
 pub async fn read_owned(
     client: &Client,
@@ -257,7 +226,7 @@ pub async fn read(
     model: &str,
     desired: &Desired,
     names: &Names,
-) -> Result<KubeLive, KubeFailure> {
+) -> Result<Live, KubeFailure> {
     let name = &desired.charm_labels.workload_name;
     let (configmaps, statefulsets, services) = (
         configmap_resource(),
@@ -286,7 +255,8 @@ pub async fn read(
             })
             .unwrap_or_default()
     });
-    Ok(KubeLive {
+    // The Kubernetes part of what the plan compares; the caller adds Pebble and databags.
+    Ok(Live {
         policies,
         gateways,
         hpas,
@@ -294,6 +264,7 @@ pub async fn read(
         label_record,
         statefulset_labels: sts.map(|o| labels_at(&o, "/spec/template/metadata/labels")),
         service_labels: svc.map(|o| labels_at(&o, "/metadata/labels")),
+        ..Live::default()
     })
 }
 

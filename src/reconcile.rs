@@ -127,7 +127,11 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
             .push(live::missing_crd_message(Kind::Gateway));
     }
     let pebble_live = live::pebble_plan(&desired.pebble.container).await;
-    let live = kube_live.into_live(pebble_live, snap.databags.clone());
+    let live = plan::Live {
+        pebble_plan: pebble_live,
+        databags: snap.databags.clone(),
+        ..kube_live
+    };
     let plan = plan::plan(&desired, &live);
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
