@@ -218,15 +218,15 @@ async fn get_plan(State(st): State<Shared>, Query(q): Query<BTreeMap<String, Str
     sync(json!(text))
 }
 
+/// A JSON request body, or the message of Pebble's 400 answer.
+fn decode_body(body: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(body).map_err(|e| format!("cannot decode request body: {e}"))
+}
+
 async fn post_layers(State(st): State<Shared>, body: axum::body::Bytes) -> Response {
-    let req: Value = match serde_json::from_slice(&body) {
+    let req = match decode_body(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("cannot decode request body: {e}"),
-            );
-        }
+        Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
     };
     if req.get("action").and_then(Value::as_str) != Some("add") {
         return error(StatusCode::BAD_REQUEST, "invalid action; must be \"add\"");
@@ -264,14 +264,9 @@ async fn post_layers(State(st): State<Shared>, body: axum::body::Bytes) -> Respo
 }
 
 async fn post_services(State(st): State<Shared>, body: axum::body::Bytes) -> Response {
-    let req: Value = match serde_json::from_slice(&body) {
+    let req = match decode_body(&body) {
         Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("cannot decode request body: {e}"),
-            );
-        }
+        Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
     };
     let action = req
         .get("action")

@@ -264,22 +264,15 @@ struct ResourcePath<'a> {
 }
 
 fn resource_path<'a>(segs: &[&'a str]) -> Option<ResourcePath<'a>> {
-    let d = |s: &str| decode(s);
+    let (namespace, segs) = match segs {
+        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(decode(ns)), rest),
+        _ => (None, segs),
+    };
     match segs {
-        ["namespaces", ns, plural, rest @ ..] => Some(ResourcePath {
-            namespace: Some(d(ns)),
-            plural,
-            name: rest.first().map(|n| d(n)),
-            subresource: match rest {
-                [_] | [] => None,
-                [_, sub] => Some(sub),
-                _ => return None,
-            },
-        }),
         [plural, rest @ ..] => Some(ResourcePath {
-            namespace: None,
+            namespace,
             plural,
-            name: rest.first().map(|n| d(n)),
+            name: rest.first().map(|n| decode(n)),
             subresource: match rest {
                 [_] | [] => None,
                 [_, sub] => Some(sub),
