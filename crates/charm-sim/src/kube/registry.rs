@@ -38,9 +38,12 @@ impl ResourceType {
     }
 }
 
-/// A CRD version's `openAPIV3Schema`, raw (for pruning, defaults and list types) and compiled.
+/// A CRD version's `openAPIV3Schema`, raw (for list types), as the root pruning and defaulting
+/// walk (see [`root_for_pruning`]), and compiled. All three are built once, when the CRD is
+/// installed: every write of a custom resource uses them.
 pub(crate) struct Schema {
     pub raw: Value,
+    pub pruning_root: Value,
     pub validator: jsonschema::Validator,
 }
 
@@ -262,6 +265,7 @@ fn compile(raw: &Value) -> Result<Schema, String> {
         .map_err(|e| e.to_string())?;
     Ok(Schema {
         raw: raw.clone(),
+        pruning_root: root_for_pruning(raw),
         validator,
     })
 }
@@ -385,21 +389,14 @@ pub(crate) fn prune_and_default(schema: &Value, value: &mut Value) {
             }
         }
     }
-    let keys: Vec<String> = obj.keys().cloned().collect();
-    for k in keys {
-        let child_schema = props.and_then(|p| p.get(&k)).or(additional);
-        match child_schema {
-            Some(s) => {
-                if let Some(v) = obj.get_mut(&k) {
-                    prune_and_default(s, v);
-                }
-            }
-            None if preserve || (props.is_none() && additional.is_none()) => {}
-            None => {
-                obj.shift_remove(&k);
-            }
+    let keep_unknown = preserve || (props.is_none() && additional.is_none());
+    obj.retain(|k, v| match props.and_then(|p| p.get(k)).or(additional) {
+        Some(s) => {
+            prune_and_default(s, v);
+            true
         }
-    }
+        None => keep_unknown,
+    });
 }
 
 /// Removes `null` map values (the apiserver drops nulls of non-nullable fields; none of the
@@ -416,7 +413,7 @@ pub(crate) fn drop_nulls(value: &mut Value) {
 }
 
 /// The root of a custom resource: the schema root plus the fields every object has.
-pub(crate) fn root_for_pruning(schema: &Value) -> Value {
+fn root_for_pruning(schema: &Value) -> Value {
     let mut root = schema.clone();
     if let Some(m) = root.as_object_mut() {
         let props = m
@@ -482,7 +479,7 @@ mod tests {
         let mut obj = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
             "metadata": {"name": "g"}, "unknown": 1,
             "spec": {"gatewayClassName": "c", "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE", "typo": true}]}});
-        prune_and_default(&root_for_pruning(&schema.raw), &mut obj);
+        prune_and_default(&schema.pruning_root, &mut obj);
         assert!(obj.get("unknown").is_none());
         assert!(obj["spec"]["listeners"][0].get("typo").is_none());
         assert_eq!(

@@ -646,7 +646,7 @@ impl State {
         }
         if let Some(schema) = &rt.schema {
             registry::drop_nulls(&mut obj);
-            registry::prune_and_default(&registry::root_for_pruning(&schema.raw), &mut obj);
+            registry::prune_and_default(&schema.pruning_root, &mut obj);
         }
         let mut causes = validate::metadata(rt, &obj);
         causes.extend(validate::schema(rt, &obj));
