@@ -104,7 +104,8 @@ impl LabelSelector {
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
-        let labels = obj.pointer("/metadata/labels");
+        // `get`, not `pointer`: this runs for every object a list visits.
+        let labels = obj.get("metadata").and_then(|m| m.get("labels"));
         let get = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
         self.0.iter().all(|r| match r {
             Requirement::Eq(k, v) => get(k) == Some(v.as_str()),
@@ -149,12 +150,16 @@ impl FieldSelector {
 
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, eq, value)| {
-            let ptr = if field == "metadata.name" {
-                "/metadata/name"
+            let key = if field == "metadata.name" {
+                "name"
             } else {
-                "/metadata/namespace"
+                "namespace"
             };
-            let actual = obj.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+            let actual = obj
+                .get("metadata")
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("");
             (actual == value) == *eq
         })
     }

@@ -112,10 +112,8 @@ fn label_value_errors(v: &str) -> Vec<String> {
 /// Metadata checks every write goes through.
 pub(crate) fn metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
     let mut causes = Vec::new();
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
+    let meta = |k: &str| obj.get("metadata").and_then(|m| m.get(k));
+    let name = meta("name").and_then(Value::as_str).unwrap_or_default();
     if name.is_empty() {
         causes.push(Cause {
             reason: "FieldValueRequired".into(),
@@ -130,7 +128,7 @@ pub(crate) fn metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         };
         causes.extend(errs.iter().map(|m| invalid("metadata.name", name, m)));
     }
-    if let Some(labels) = obj.pointer("/metadata/labels") {
+    if let Some(labels) = meta("labels") {
         match labels.as_object() {
             Some(m) => {
                 for (k, v) in m {
@@ -158,10 +156,7 @@ pub(crate) fn metadata(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
             )),
         }
     }
-    if let Some(ann) = obj
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object)
-    {
+    if let Some(ann) = meta("annotations").and_then(Value::as_object) {
         for (k, v) in ann {
             for e in qualified_name_errors(k) {
                 causes.push(invalid("metadata.annotations", k, &e));
@@ -213,6 +208,10 @@ pub(crate) fn schema(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
     let Some(schema) = &rt.schema else {
         return Vec::new();
     };
+    // The common case, without collecting (and allocating) errors.
+    if schema.validator.is_valid(obj) {
+        return Vec::new();
+    }
     schema
         .validator
         .iter_errors(obj)
@@ -398,7 +397,10 @@ pub(crate) fn cel_rules(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
                 ));
             }
             let cross = "cross namespace referencing is not currently supported";
-            if let Some(ns) = spec.pointer("/targetRef/namespace").and_then(Value::as_str)
+            if let Some(ns) = spec
+                .get("targetRef")
+                .and_then(|r| r.get("namespace"))
+                .and_then(Value::as_str)
                 && !ns.is_empty()
             {
                 causes.push(cel("spec.targetRef.namespace", cross, &Value::from(ns)));
@@ -418,7 +420,8 @@ pub(crate) fn cel_rules(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
                 }
             }
             if let Some(ml) = spec
-                .pointer("/selector/matchLabels")
+                .get("selector")
+                .and_then(|s| s.get("matchLabels"))
                 .and_then(Value::as_object)
             {
                 let f = "spec.selector.matchLabels";
