@@ -86,15 +86,17 @@ fn query_params(query: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Option<Value> {
-    if bytes.is_empty() {
-        return None;
-    }
+/// A request body as JSON, or YAML for the yaml media types (apply patches).
+fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
     if content_type.is_some_and(|c| c.contains("yaml")) {
-        serde_yaml_ng::from_slice(bytes).ok()
-    } else {
-        serde_json::from_slice(bytes).ok()
+        return serde_yaml_ng::from_slice(bytes)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the object provided is unrecognized (body is not valid JSON: {e})"
+        ))
+    })
 }
 
 fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
@@ -160,6 +162,8 @@ async fn handle(
             (Bytes::new(), false)
         }
     };
+    // Parsed once: the record keeps a copy, the handler consumes the original.
+    let body = (!bytes.is_empty()).then(|| parse_body(content_type.as_deref(), &bytes));
     let mut record = RecordedRequest {
         method: method.to_string(),
         path: decode(&raw_path),
@@ -167,7 +171,7 @@ async fn handle(
         query: decode(&raw_query.replace('+', " ")),
         status: 0,
         content_type: content_type.clone(),
-        body: parse_body(content_type.as_deref(), &bytes),
+        body: body.as_ref().and_then(|b| b.as_ref().ok()).cloned(),
     };
 
     let (arrival, fault) = lock(&state).arrive(method.as_str(), &record.path);
@@ -187,15 +191,15 @@ async fn handle(
             format!("Request entity too large: limit is {MAX_BODY}"),
         )),
         None => {
-            let ctx = Ctx {
+            let mut ctx = Ctx {
                 method: &method,
                 query: query_params(&raw_query),
                 content_type: content_type.as_deref(),
                 user_agent,
-                bytes: &bytes,
+                body,
             };
             let mut st = lock(&state);
-            route(&mut st, &raw_path, &ctx)
+            route(&mut st, &raw_path, &mut ctx)
         }
     };
     record.status = response.status().as_u16();
@@ -208,7 +212,8 @@ struct Ctx<'a> {
     query: BTreeMap<String, String>,
     content_type: Option<&'a str>,
     user_agent: Option<String>,
-    bytes: &'a [u8],
+    /// The parsed body; `None` when the request had none (or it was already taken).
+    body: Option<Result<Value, ApiError>>,
 }
 
 impl Ctx<'_> {
@@ -242,16 +247,11 @@ impl Ctx<'_> {
         })
     }
 
-    fn json_body(&self) -> Result<Value, ApiError> {
-        if self.content_type.is_some_and(|c| c.contains("yaml")) {
-            return serde_yaml_ng::from_slice(self.bytes)
-                .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
-        }
-        serde_json::from_slice(self.bytes).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the object provided is unrecognized (body is not valid JSON: {e})"
-            ))
-        })
+    /// Takes the body; an empty one is decoded here, for the decoder's own error.
+    fn json_body(&mut self) -> Result<Value, ApiError> {
+        self.body
+            .take()
+            .unwrap_or_else(|| parse_body(self.content_type, &[]))
     }
 }
 
@@ -283,7 +283,7 @@ fn resource_path<'a>(segs: &[&'a str]) -> Option<ResourcePath<'a>> {
     }
 }
 
-fn route(st: &mut State, raw_path: &str, ctx: &Ctx<'_>) -> Response<Full<Bytes>> {
+fn route(st: &mut State, raw_path: &str, ctx: &mut Ctx<'_>) -> Response<Full<Bytes>> {
     let segs: Vec<&str> = raw_path
         .trim_matches('/')
         .split('/')
@@ -341,7 +341,7 @@ fn dispatch(
     st: &mut State,
     rt: &Arc<ResourceType>,
     rp: &ResourcePath<'_>,
-    ctx: &Ctx<'_>,
+    ctx: &mut Ctx<'_>,
 ) -> Result<(u16, Value), ApiError> {
     let ns = rp.namespace.as_deref();
     // A namespaced kind addressed by name needs its namespace in the URL.
