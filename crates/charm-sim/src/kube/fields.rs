@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use super::registry::{ListType, ResourceType, list_type};
@@ -229,27 +230,81 @@ pub(crate) fn display(path: &[PathElem]) -> String {
     s
 }
 
-/// The `fieldsV1` tree of a field set.
-pub(crate) fn to_fields_v1(set: &FieldSet) -> Value {
-    let mut root = Value::Object(Map::new());
-    for path in set {
-        let mut node = &mut root;
-        for e in path {
-            let key = match e {
-                PathElem::Field(f) => format!("f:{f}"),
-                PathElem::Key(k) => format!("k:{k}"),
-                PathElem::Value(v) => format!("v:{v}"),
-            };
-            let Value::Object(m) = node else {
-                break;
-            };
-            node = m.entry(key).or_insert_with(|| Value::Object(Map::new()));
+/// The `fieldsV1` tree of a field set, serialized straight from the set: one `f:`/`k:`/`v:`
+/// member per path element, `{}` at the leaves, and `".": {}` first in a map-list item that
+/// is itself in the set.
+pub(crate) struct FieldsV1<'a>(pub &'a FieldSet);
+
+impl Serialize for FieldsV1<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let paths: Vec<&[PathElem]> = self.0.iter().map(Vec::as_slice).collect();
+        FieldsNode {
+            paths: &paths,
+            depth: 0,
         }
-        if let (Some(PathElem::Key(_)), Value::Object(m)) = (path.last(), node) {
-            m.insert(".".into(), Value::Object(Map::new()));
+        .serialize(ser)
+    }
+}
+
+/// The tree node at `depth` shared by `paths` (sorted, all with the same first `depth`
+/// elements).
+struct FieldsNode<'a> {
+    paths: &'a [&'a [PathElem]],
+    depth: usize,
+}
+
+impl Serialize for FieldsNode<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let d = self.depth;
+        let mut map = ser.serialize_map(None)?;
+        // A path ending here sorts before the paths through here.
+        let mut rest = self.paths;
+        if let Some((first, tail)) = rest.split_first()
+            && first.len() == d
+        {
+            if matches!(first.last(), Some(PathElem::Key(_))) {
+                map.serialize_entry(".", &Empty)?;
+            }
+            rest = tail;
+        }
+        // Sorted: the paths through one child are consecutive.
+        while let Some(first) = rest.first() {
+            let elem = &first[d];
+            let n = rest.iter().take_while(|p| &p[d] == elem).count();
+            let (group, tail) = rest.split_at(n);
+            map.serialize_entry(
+                &ElemKey(elem),
+                &FieldsNode {
+                    paths: group,
+                    depth: d + 1,
+                },
+            )?;
+            rest = tail;
+        }
+        map.end()
+    }
+}
+
+/// `f:name`, `k:{"name":"x"}` or `v:"x"`.
+struct ElemKey<'a>(&'a PathElem);
+
+impl Serialize for ElemKey<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            PathElem::Field(f) => ser.collect_str(&format_args!("f:{f}")),
+            PathElem::Key(k) => ser.collect_str(&format_args!("k:{k}")),
+            PathElem::Value(v) => ser.collect_str(&format_args!("v:{v}")),
         }
     }
-    root
+}
+
+/// `{}`
+struct Empty;
+
+impl Serialize for Empty {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_map(Some(0))?.end()
+    }
 }
 
 #[cfg(test)]
@@ -272,7 +327,7 @@ mod tests {
             "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}});
         let set = field_set(&sts(), &obj);
         assert_eq!(
-            to_fields_v1(&set),
+            serde_json::to_value(FieldsV1(&set)).expect("serializes"),
             json!({"f:metadata": {"f:labels": {"f:x": {}}},
                 "f:spec": {"f:template": {"f:spec": {"f:containers": {
                     "k:{\"name\":\"c\"}": {".": {}, "f:image": {}, "f:name": {}}}}}}})

@@ -100,7 +100,11 @@ fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, ApiErro
 }
 
 fn json_response(code: u16, body: &Value) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    json_bytes_response(code, body.to_string().into_bytes())
+}
+
+fn json_bytes_response(code: u16, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -332,7 +336,7 @@ fn route(st: &mut State, raw_path: &str, ctx: &mut Ctx<'_>) -> Response<Full<Byt
         return error_response(&ApiError::no_resource());
     }
     match dispatch(st, &rt, &rp, ctx) {
-        Ok((code, body)) => json_response(code, &body),
+        Ok((code, body)) => json_bytes_response(code, body),
         Err(e) => error_response(&e),
     }
 }
@@ -342,7 +346,7 @@ fn dispatch(
     rt: &Arc<ResourceType>,
     rp: &ResourcePath<'_>,
     ctx: &mut Ctx<'_>,
-) -> Result<(u16, Value), ApiError> {
+) -> Result<(u16, Vec<u8>), ApiError> {
     let ns = rp.namespace.as_deref();
     // A namespaced kind addressed by name needs its namespace in the URL.
     if rt.namespaced && rp.name.is_some() && ns.is_none() {
@@ -371,7 +375,7 @@ fn dispatch(
                     .unwrap_or_default(),
             )
             .map_err(ApiError::bad_request)?;
-            Ok((200, st.list(rt, ns, &labels, &fields)))
+            Ok((200, st.list(rt, ns, &labels, &fields)?))
         }
         (None, &Method::POST) => {
             if rt.namespaced && ns.is_none() {

@@ -4,9 +4,10 @@
 //! for built-ins, the k8s.io/api tags) says `list-type=map`/`set`; map-list items keep the live
 //! order with new items appended; conflicts with one's own Update entry are not reported.
 
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde_json::Value;
 
-use super::fields::{self, FieldPath, FieldSet, field_set};
+use super::fields::{self, FieldPath, FieldSet, FieldsV1, field_set};
 use super::registry::{ListType, ResourceType, list_type};
 use super::status::Cause;
 
@@ -26,23 +27,39 @@ pub(crate) struct ManagedEntry {
     pub fields: FieldSet,
 }
 
-/// The `metadata.managedFields` JSON.
-pub(crate) fn render(entries: &[ManagedEntry]) -> Value {
-    Value::Array(
-        entries
-            .iter()
-            .map(|e| {
-                json!({
-                    "manager": e.manager,
-                    "operation": match e.operation { Operation::Apply => "Apply", Operation::Update => "Update" },
-                    "apiVersion": e.api_version,
-                    "time": e.time,
-                    "fieldsType": "FieldsV1",
-                    "fieldsV1": fields::to_fields_v1(&e.fields),
-                })
-            })
-            .collect(),
-    )
+/// The `metadata.managedFields` JSON, serialized straight from the entries.
+pub(crate) struct ManagedFields<'a>(pub &'a [ManagedEntry]);
+
+impl Serialize for ManagedFields<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for e in self.0 {
+            seq.serialize_element(&Entry(e))?;
+        }
+        seq.end()
+    }
+}
+
+struct Entry<'a>(&'a ManagedEntry);
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut map = ser.serialize_map(Some(6))?;
+        map.serialize_entry("manager", &e.manager)?;
+        map.serialize_entry(
+            "operation",
+            match e.operation {
+                Operation::Apply => "Apply",
+                Operation::Update => "Update",
+            },
+        )?;
+        map.serialize_entry("apiVersion", &e.api_version)?;
+        map.serialize_entry("time", &e.time)?;
+        map.serialize_entry("fieldsType", "FieldsV1")?;
+        map.serialize_entry("fieldsV1", &FieldsV1(&e.fields))?;
+        map.end()
+    }
 }
 
 /// Who wrote, in which version, when.
@@ -118,17 +135,17 @@ pub(crate) struct Applied {
 pub(crate) fn apply(
     rt: &ResourceType,
     live: Option<(&Value, &[ManagedEntry])>,
-    config: &Value,
+    config: Value,
     force: bool,
     w: &Writer<'_>,
 ) -> Result<Applied, Vec<Cause>> {
-    let applied_set = field_set(rt, config);
+    let applied_set = field_set(rt, &config);
     let Some((live, live_managed)) = live else {
         let mut managed = Vec::new();
         entry_mut(&mut managed, w, Operation::Apply).fields = applied_set;
         managed.retain(|e| !e.fields.is_empty());
         return Ok(Applied {
-            object: config.clone(),
+            object: config,
             managed,
         });
     };
@@ -150,7 +167,7 @@ pub(crate) fn apply(
             fields::remove(&mut object, p);
         }
     }
-    merge(rt, &mut object, config, &mut Vec::new());
+    merge(rt, &mut object, &config, &mut Vec::new());
 
     // Conflicts: a field another manager owns that this apply touches and changes.
     let mut conflicts: Vec<(usize, FieldPath)> = Vec::new();
@@ -241,6 +258,7 @@ fn merge<'a>(rt: &ResourceType, live: &mut Value, config: &'a Value, names: &mut
 mod tests {
     use super::*;
     use crate::kube::registry::builtins;
+    use serde_json::json;
 
     fn cm() -> std::sync::Arc<ResourceType> {
         builtins()
@@ -262,19 +280,19 @@ mod tests {
         let rt = cm();
         let a1 = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
             "data": {"x": "1", "y": "2"}});
-        let first = apply(&rt, None, &a1, false, &w("a")).expect("create");
+        let first = apply(&rt, None, a1, false, &w("a")).expect("create");
         // b sets x differently: conflict naming a and .data.x.
         let b = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
             "data": {"x": "9"}});
         let live = Some((&first.object, first.managed.as_slice()));
-        let causes = apply(&rt, live, &b, false, &w("b"))
+        let causes = apply(&rt, live, b.clone(), false, &w("b"))
             .err()
             .expect("conflict");
         assert_eq!(causes.len(), 1);
         assert_eq!(causes[0].field, ".data.x");
         assert!(causes[0].message.contains("\"a\""));
         // Forced: b owns x now.
-        let forced = apply(&rt, live, &b, true, &w("b")).expect("forced");
+        let forced = apply(&rt, live, b, true, &w("b")).expect("forced");
         assert_eq!(forced.object["data"]["x"], "9");
         // a re-applies without x and y: y goes, x stays (b owns it).
         let a2 = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
@@ -282,7 +300,7 @@ mod tests {
         let after = apply(
             &rt,
             Some((&forced.object, forced.managed.as_slice())),
-            &a2,
+            a2,
             false,
             &w("a"),
         )

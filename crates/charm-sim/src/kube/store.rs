@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value, json};
 
 use super::fault::{ArmedFault, Fault, FaultError, take_fault};
 use super::registry::{self, ResourceType};
 use super::selector::{FieldSelector, LabelSelector};
-use super::ssa::{self, ManagedEntry, Writer};
+use super::ssa::{self, ManagedEntry, ManagedFields, Writer};
 use super::status::{ApiError, Cause};
 use super::{KubeSimError, RecordedRequest, patch, validate};
 
@@ -92,26 +93,149 @@ fn meta_mut(obj: &mut Value) -> Option<&mut Map<String, Value>> {
     m.as_object_mut()
 }
 
-/// Everything but metadata and status, for generation bumps.
-fn spec_part(obj: &Value) -> Value {
-    let mut o = obj.clone();
-    if let Some(m) = o.as_object_mut() {
-        for k in ["metadata", "status", "apiVersion", "kind"] {
-            m.shift_remove(k);
+/// `a == b` once the `skip` members are removed from both (when they are objects), compared
+/// in place. JSON object equality ignores member order.
+fn eq_without(a: &Value, b: &Value, skip: &[&str]) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            let kept =
+                |m: &Map<String, Value>| m.keys().filter(|k| !skip.contains(&k.as_str())).count();
+            kept(a) == kept(b)
+                && a.iter()
+                    .filter(|(k, _)| !skip.contains(&k.as_str()))
+                    .all(|(k, v)| b.get(k) == Some(v))
         }
+        _ => a == b,
     }
-    o
 }
 
-/// The object without the fields a no-op write would still change.
-fn comparable(obj: &Value) -> Value {
-    let mut o = obj.clone();
-    if let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.shift_remove("resourceVersion");
-        m.shift_remove("managedFields");
-    }
-    o
+/// Same spec: everything but metadata and status, for generation bumps.
+fn same_spec(a: &Value, b: &Value) -> bool {
+    eq_without(a, b, &["metadata", "status", "apiVersion", "kind"])
 }
+
+/// Equal but for the fields a no-op write would still change.
+fn same_but_server_fields(a: &Value, b: &Value) -> bool {
+    const META: &[&str] = &["resourceVersion", "managedFields"];
+    let (Some(am), Some(bm)) = (a.as_object(), b.as_object()) else {
+        return a == b;
+    };
+    let meta_eq = match (am.get("metadata"), bm.get("metadata")) {
+        (Some(x), Some(y)) => eq_without(x, y, META),
+        (x, y) => x == y,
+    };
+    meta_eq && eq_without(a, b, &["metadata"])
+}
+
+/// An object as a client sees it through one version: the stored object with that
+/// `apiVersion` and its `metadata.managedFields`, serialized without copying the object.
+/// Members added that the object lacks go last, as `Map::insert` puts them.
+struct Presented<'a> {
+    api_version: &'a str,
+    stored: &'a Stored,
+    /// An item of a typed (built-in) list: no apiVersion and kind.
+    list_item: bool,
+}
+
+impl Serialize for Presented<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let Some(obj) = self.stored.obj.as_object() else {
+            return self.stored.obj.serialize(ser);
+        };
+        let managed =
+            (!self.stored.managed.is_empty()).then(|| ManagedFields(&self.stored.managed));
+        let mut map = ser.serialize_map(None)?;
+        let (mut has_api_version, mut has_metadata) = (false, false);
+        for (k, v) in obj {
+            match (k.as_str(), &managed) {
+                ("apiVersion", _) => {
+                    has_api_version = true;
+                    if !self.list_item {
+                        map.serialize_entry(k, self.api_version)?;
+                    }
+                }
+                ("kind", _) if self.list_item => {}
+                ("metadata", Some(managed)) => {
+                    has_metadata = true;
+                    // A metadata that is not an object is replaced, as `meta_mut` does.
+                    let meta = WithManaged {
+                        meta: v.as_object(),
+                        managed,
+                    };
+                    map.serialize_entry(k, &meta)?;
+                }
+                _ => map.serialize_entry(k, v)?,
+            }
+        }
+        if !has_api_version && !self.list_item {
+            map.serialize_entry("apiVersion", self.api_version)?;
+        }
+        if let Some(managed) = &managed
+            && !has_metadata
+        {
+            map.serialize_entry(
+                "metadata",
+                &WithManaged {
+                    meta: None,
+                    managed,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// Metadata with `managedFields` in place (or last).
+struct WithManaged<'a> {
+    meta: Option<&'a Map<String, Value>>,
+    managed: &'a ManagedFields<'a>,
+}
+
+impl Serialize for WithManaged<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut map = ser.serialize_map(None)?;
+        let mut placed = false;
+        for (k, v) in self.meta.into_iter().flatten() {
+            if k == "managedFields" {
+                placed = true;
+                map.serialize_entry(k, self.managed)?;
+            } else {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        if !placed {
+            map.serialize_entry("managedFields", self.managed)?;
+        }
+        map.end()
+    }
+}
+
+/// A list response, items serialized from the stored objects.
+#[derive(serde::Serialize)]
+struct ListBody<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: String,
+    metadata: ListMeta,
+    items: Vec<Presented<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ListMeta {
+    #[serde(rename = "resourceVersion")]
+    resource_version: String,
+}
+
+/// `body` as JSON; `capacity` is a guess at its size, sparing the buffer's regrowth.
+fn to_json(body: &impl Serialize, capacity: usize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, body)
+        .map_err(|e| ApiError::internal(format!("cannot serialize: {e}")))?;
+    Ok(out)
+}
+
+/// A guess at the size of one object's JSON.
+const OBJECT_JSON_CAPACITY: usize = 2048;
 
 fn sort_keys(v: &mut Value) {
     match v {
@@ -218,17 +342,25 @@ impl State {
     // ---- presentation -------------------------------------------------------------------
 
     /// The object as a client sees it through `rt`'s version.
-    fn present(rt: &ResourceType, s: &Stored) -> Value {
-        let mut obj = s.obj.clone();
-        if let Some(o) = obj.as_object_mut() {
-            o.insert("apiVersion".into(), Value::String(rt.api_version()));
-        }
-        if !s.managed.is_empty()
-            && let Some(m) = meta_mut(&mut obj)
-        {
-            m.insert("managedFields".into(), ssa::render(&s.managed));
-        }
-        obj
+    fn present(rt: &ResourceType, s: &Stored) -> Result<Value, ApiError> {
+        let api_version = rt.api_version();
+        let p = Presented {
+            api_version: &api_version,
+            stored: s,
+            list_item: false,
+        };
+        serde_json::to_value(p).map_err(|e| ApiError::internal(format!("cannot present: {e}")))
+    }
+
+    /// The JSON response body of [`Self::present`].
+    fn render(rt: &ResourceType, s: &Stored) -> Result<Vec<u8>, ApiError> {
+        let api_version = rt.api_version();
+        let p = Presented {
+            api_version: &api_version,
+            stored: s,
+            list_item: false,
+        };
+        to_json(&p, OBJECT_JSON_CAPACITY)
     }
 
     fn key(rt: &ResourceType, ns: Option<&str>, name: &str) -> Key {
@@ -255,10 +387,19 @@ impl State {
 
     // ---- verbs --------------------------------------------------------------------------
 
-    pub fn get(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    pub fn get(
+        &self,
+        rt: &ResourceType,
+        ns: Option<&str>,
+        name: &str,
+    ) -> Result<Vec<u8>, ApiError> {
+        let s = self.stored(rt, ns, name)?;
+        Self::render(rt, s)
+    }
+
+    fn stored(&self, rt: &ResourceType, ns: Option<&str>, name: &str) -> Result<&Stored, ApiError> {
         self.objects
             .get(&Self::key(rt, ns, name))
-            .map(|s| Self::present(rt, s))
             .ok_or_else(|| ApiError::not_found(&rt.plural, &rt.group, name))
     }
 
@@ -268,32 +409,32 @@ impl State {
         ns: Option<&str>,
         labels: &LabelSelector,
         fields: &FieldSelector,
-    ) -> Value {
-        let items: Vec<Value> = self
+    ) -> Result<Vec<u8>, ApiError> {
+        let api_version = rt.api_version();
+        let items: Vec<Presented<'_>> = self
             .objects
             .iter()
             .filter(|((g, k, n, _), _)| {
                 *g == rt.group && *k == rt.kind && ns.is_none_or(|ns| !rt.namespaced || n == ns)
             })
             .filter(|(_, s)| labels.matches(&s.obj) && fields.matches(&s.obj))
-            .map(|(_, s)| {
-                let mut o = Self::present(rt, s);
+            .map(|(_, s)| Presented {
+                api_version: &api_version,
+                stored: s,
                 // Typed built-in lists carry no per-item apiVersion/kind; unstructured ones do.
-                if !rt.custom
-                    && let Some(m) = o.as_object_mut()
-                {
-                    m.shift_remove("apiVersion");
-                    m.shift_remove("kind");
-                }
-                o
+                list_item: !rt.custom,
             })
             .collect();
-        json!({
-            "apiVersion": rt.api_version(),
-            "kind": format!("{}List", rt.kind),
-            "metadata": {"resourceVersion": self.rv.to_string()},
-            "items": items,
-        })
+        let capacity = (items.len() + 1) * OBJECT_JSON_CAPACITY;
+        let list = ListBody {
+            api_version: &api_version,
+            kind: format!("{}List", rt.kind),
+            metadata: ListMeta {
+                resource_version: self.rv.to_string(),
+            },
+            items,
+        };
+        to_json(&list, capacity)
     }
 
     /// Checks apiVersion, kind, name and namespace of a request body against the URL, and
@@ -363,7 +504,7 @@ impl State {
         ns: Option<&str>,
         mut body: Value,
         p: &WriteParams,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Vec<u8>, ApiError> {
         Self::check_identity(rt, ns, None, &mut body)?;
         if meta_str(&body, "name").unwrap_or_default().is_empty()
             && let Some(prefix) = meta_str(&body, "generateName").map(str::to_string)
@@ -395,13 +536,11 @@ impl State {
         name: &str,
         mut body: Value,
         p: &WriteParams,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Vec<u8>, ApiError> {
         Self::check_identity(rt, ns, Some(name), &mut body)?;
         let key = Self::key(rt, ns, name);
-        let Some(old) = self.objects.get(&key).cloned() else {
-            return Err(ApiError::not_found(&rt.plural, &rt.group, name));
-        };
-        self.check_precondition(rt, name, &old, &body)?;
+        let old = self.stored(rt, ns, name)?;
+        self.check_precondition(rt, name, old, &body)?;
         protect_status(rt, Some(&old.obj), &mut body, p);
         let mut managed = old.managed.clone();
         let w = Writer {
@@ -439,7 +578,7 @@ impl State {
         kind: PatchKind,
         body: Value,
         p: &WriteParams,
-    ) -> Result<(u16, Value), ApiError> {
+    ) -> Result<(u16, Vec<u8>), ApiError> {
         if kind != PatchKind::Apply && p.force.is_some() {
             return Err(ApiError::invalid(
                 "PatchOptions",
@@ -458,7 +597,7 @@ impl State {
             ));
         }
         let key = Self::key(rt, ns, name);
-        let old = self.objects.get(&key).cloned();
+        let old = self.objects.get(&key);
         let w = Writer {
             manager: &p.manager(),
             api_version: &rt.api_version(),
@@ -484,7 +623,7 @@ impl State {
                 manager: field_manager,
                 ..w
             };
-            if let Some(old) = &old {
+            if let Some(old) = old {
                 self.check_precondition(rt, name, old, &config)?;
             }
             // Apply configurations carry no server-populated metadata.
@@ -492,19 +631,19 @@ impl State {
                 m.shift_remove("resourceVersion");
                 m.shift_remove("managedFields");
             }
-            let live = old.as_ref().map(|o| (&o.obj, o.managed.as_slice()));
-            let applied = ssa::apply(rt, live, &config, p.force.unwrap_or(false), &w)
+            let live = old.map(|o| (&o.obj, o.managed.as_slice()));
+            let applied = ssa::apply(rt, live, config, p.force.unwrap_or(false), &w)
                 .map_err(|causes| ApiError::apply_conflict(&rt.plural, &rt.group, name, causes))?;
             let code = if old.is_some() { 200 } else { 201 };
             let mut object = applied.object;
-            protect_status(rt, old.as_ref().map(|o| &o.obj), &mut object, p);
+            protect_status(rt, old.map(|o| &o.obj), &mut object, p);
             let obj = self.commit(rt, key, object, applied.managed, p.dry_run)?;
             return Ok((code, obj));
         }
         let Some(old) = old else {
             return Err(ApiError::not_found(&rt.plural, &rt.group, name));
         };
-        let mut obj = Self::present(rt, &old);
+        let mut obj = Self::present(rt, old)?;
         match kind {
             PatchKind::Merge => patch::merge_patch(&mut obj, &body),
             PatchKind::Strategic => patch::strategic_merge(rt, &mut obj, &body),
@@ -531,7 +670,7 @@ impl State {
                 }],
             ));
         }
-        self.check_precondition(rt, name, &old, &obj)?;
+        self.check_precondition(rt, name, old, &obj)?;
         protect_status(rt, Some(&old.obj), &mut obj, p);
         if let Some(m) = meta_mut(&mut obj) {
             m.shift_remove("managedFields");
@@ -550,38 +689,41 @@ impl State {
         ns: Option<&str>,
         name: &str,
         dry_run: bool,
-    ) -> Result<Value, ApiError> {
-        let key = Self::key(rt, ns, name);
-        let Some(old) = self.objects.get(&key).cloned() else {
-            return Err(ApiError::not_found(&rt.plural, &rt.group, name));
-        };
-        let presented = Self::present(rt, &old);
-        if !dry_run {
-            self.remove_object(&key, &old);
-        }
+    ) -> Result<Vec<u8>, ApiError> {
+        let old = self.stored(rt, ns, name)?;
         // Custom resources and namespaces answer with the object, other built-ins with a
         // Success Status (ReturnDeletedObject in their registries).
-        if rt.custom || rt.kind == "Namespace" {
-            return Ok(presented);
+        let answer = if rt.custom || rt.kind == "Namespace" {
+            Self::render(rt, old)?
+        } else {
+            to_json(
+                &json!({
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": {
+                        "name": name,
+                        "group": rt.group,
+                        "kind": rt.plural,
+                        "uid": meta_str(&old.obj, "uid").unwrap_or_default(),
+                    },
+                }),
+                OBJECT_JSON_CAPACITY,
+            )?
+        };
+        if !dry_run {
+            self.remove_object(&Self::key(rt, ns, name));
         }
-        Ok(json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "details": {
-                "name": name,
-                "group": rt.group,
-                "kind": rt.plural,
-                "uid": meta_str(&old.obj, "uid").unwrap_or_default(),
-            },
-        }))
+        Ok(answer)
     }
 
     /// Removes an object and what goes with it: a namespace's objects, a CRD's types and
     /// custom resources (a real server does both asynchronously).
-    fn remove_object(&mut self, key: &Key, old: &Stored) {
-        self.objects.remove(key);
+    fn remove_object(&mut self, key: &Key) {
+        let Some(old) = self.objects.remove(key) else {
+            return;
+        };
         self.rv += 1;
         let (group, kind, _, name) = key;
         if group.is_empty() && kind == "Namespace" {
@@ -608,7 +750,7 @@ impl State {
         mut obj: Value,
         managed: Vec<ManagedEntry>,
         dry_run: bool,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Vec<u8>, ApiError> {
         let (_, _, ns, name) = &key;
         if rt.namespaced && !self.namespace_exists(ns) {
             return Err(ApiError::not_found("namespaces", "", ns));
@@ -682,10 +824,10 @@ impl State {
             .map_or_else(now, str::to_string);
         let generation = if rt.has_generation {
             let old_gen = old_meta
-                .and_then(|o| o.pointer("/metadata/generation"))
+                .and_then(|o| o.get("metadata")?.get("generation"))
                 .and_then(Value::as_u64);
             Some(match (old_gen, old_meta) {
-                (Some(g), Some(o)) if spec_part(o) == spec_part(&obj) => g,
+                (Some(g), Some(o)) if same_spec(o, &obj) => g,
                 (Some(g), Some(_)) => g + 1,
                 _ => 1,
             })
@@ -710,8 +852,8 @@ impl State {
                 && o.managed.iter().zip(&managed).all(|(a, b)| {
                     a.manager == b.manager && a.operation == b.operation && a.fields == b.fields
                 });
-            if same_owners && comparable(&o.obj) == comparable(&obj) {
-                return Ok(Self::present(rt, o));
+            if same_owners && same_but_server_fields(&o.obj, &obj) {
+                return Self::render(rt, o);
             }
         }
         let rv = self.rv + 1;
@@ -719,7 +861,7 @@ impl State {
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
         }
         let stored = Stored { obj, managed };
-        let out = Self::present(rt, &stored);
+        let out = Self::render(rt, &stored)?;
         if dry_run {
             return Ok(out);
         }
@@ -808,7 +950,8 @@ impl State {
         name: &str,
     ) -> Option<Value> {
         let rt = self.find_gvk(api_version, kind)?;
-        self.get(&rt, ns, name).ok()
+        let s = self.stored(&rt, ns, name).ok()?;
+        Self::present(&rt, s).ok()
     }
 
     pub fn objects_for_output(&self) -> Vec<Value> {
@@ -863,6 +1006,43 @@ mod tests {
             content_type: None,
             body: None,
         }
+    }
+
+    #[test]
+    fn presented_sets_api_version_in_place_and_managed_fields_last() {
+        use super::super::fields::PathElem;
+        use super::super::ssa::Operation;
+        let path = |p: &[&str]| p.iter().map(|f| PathElem::Field(f.to_string())).collect();
+        let stored = Stored {
+            obj: json!({"apiVersion": "g/v1", "kind": "K",
+                "metadata": {"name": "a", "uid": "u"}, "spec": {"x": 1}}),
+            managed: vec![ManagedEntry {
+                manager: "m".into(),
+                operation: Operation::Apply,
+                api_version: "g/v1".into(),
+                time: "t".into(),
+                fields: [path(&["spec", "x"])].into_iter().collect(),
+            }],
+        };
+        let managed = r#""managedFields":[{"manager":"m","operation":"Apply","apiVersion":"g/v1","time":"t","fieldsType":"FieldsV1","fieldsV1":{"f:spec":{"f:x":{}}}}]"#;
+        let text = |list_item| {
+            let p = Presented {
+                api_version: "g/v2",
+                stored: &stored,
+                list_item,
+            };
+            serde_json::to_string(&p).expect("serializes")
+        };
+        assert_eq!(
+            text(false),
+            format!(
+                r#"{{"apiVersion":"g/v2","kind":"K","metadata":{{"name":"a","uid":"u",{managed}}},"spec":{{"x":1}}}}"#
+            )
+        );
+        assert_eq!(
+            text(true),
+            format!(r#"{{"metadata":{{"name":"a","uid":"u",{managed}}},"spec":{{"x":1}}}}"#)
+        );
     }
 
     #[test]
