@@ -30,17 +30,18 @@ pub fn charm_dir() -> &'static Path {
     .path()
 }
 
-/// `charm-sim` next to our binary in the target dir, built on first use if missing.
+/// `charm-sim` next to our binary in the target dir, built on first use if missing (with its
+/// hook-tool client `charm-sim-jujuc`, which it finds beside itself).
 pub fn sim_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let ours = Path::new(env!("CARGO_BIN_EXE_istio-beacon-k8s"));
         let dir = ours.parent().expect("target profile dir");
         let sim = dir.join("charm-sim");
-        if !sim.exists() {
+        if !sim.exists() || !dir.join("charm-sim-jujuc").exists() {
             let target = dir.parent().expect("target dir");
             let status = Command::new(option_env!("CARGO").unwrap_or("cargo"))
-                .args(["build", "-p", "charm-sim", "--bin", "charm-sim"])
+                .args(["build", "-p", "charm-sim", "--bins"])
                 .env("CARGO_TARGET_DIR", target)
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()

@@ -1,6 +1,6 @@
 //! The unit agent side of the hook tools: a unix-socket server answering tool calls from the
-//! shared `World` (like Juju's jujuc server), and the client the multi-call binary runs when
-//! started under a tool name.
+//! shared `World` (like Juju's jujuc server), and the client `charm-sim-jujuc` runs when started
+//! under a tool name.
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};

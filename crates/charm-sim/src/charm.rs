@@ -83,34 +83,36 @@ pub struct CharmMeta {
     pub actions: BTreeMap<String, ActionSpec>,
 }
 
-/// A charm ready to run: `dir` holds `dispatch`. `_tmp` keeps an unpacked `.charm` alive.
+/// A charm ready to run: `dir` holds `dispatch`. `_tmp` keeps the run's copy alive.
 #[derive(Debug)]
 pub struct Charm {
     pub dir: PathBuf,
     pub meta: CharmMeta,
-    _tmp: Option<tempfile::TempDir>,
+    _tmp: tempfile::TempDir,
 }
 
 impl Charm {
-    /// Opens a charm directory, or unpacks a `.charm` zip into a temporary directory.
+    /// Copies a charm directory, or unpacks a `.charm` zip, into a temporary directory: as
+    /// Juju gives each unit its own copy of the charm, files a charm writes into its dir
+    /// last for the run and never leak into the next one.
     pub fn open(path: &Path) -> Result<Charm, SimError> {
         // JUJU_CHARM_DIR is absolute in Juju; hooks may chdir.
         let path = &std::fs::canonicalize(path)
             .map_err(|e| SimError::charm(path, &format!("cannot open: {e}")))?;
-        let (dir, tmp) = if path.is_dir() {
-            (path.to_path_buf(), None)
+        let tmp = tempfile::Builder::new()
+            .prefix("charm-sim-charm")
+            .tempdir()?;
+        if path.is_dir() {
+            copy_dir(path, tmp.path())?;
         } else if path.is_file() {
-            let tmp = tempfile::Builder::new()
-                .prefix("charm-sim-charm")
-                .tempdir()?;
             unzip(path, tmp.path())?;
-            (tmp.path().to_path_buf(), Some(tmp))
         } else {
             return Err(SimError::charm(
                 path,
                 "no such charm directory or .charm file",
             ));
-        };
+        }
+        let dir = tmp.path().to_path_buf();
         let meta = CharmMeta::load(&dir)?;
         let dispatch = dir.join("dispatch");
         if let Ok(md) = std::fs::metadata(&dispatch) {
@@ -125,6 +127,26 @@ impl Charm {
             _tmp: tmp,
         })
     }
+}
+
+/// Copy `src` into the existing directory `dest`: files with their permissions, symlinks as
+/// symlinks (a test charm links a large binary rather than holding a copy).
+fn copy_dir(src: &Path, dest: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        let (from, to) = (entry.path(), dest.join(entry.file_name()));
+        let kind = entry.file_type()?;
+        if kind.is_symlink() {
+            // A relative target stays relative to where the link was.
+            std::os::unix::fs::symlink(src.join(std::fs::read_link(&from)?), &to)?;
+        } else if kind.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_dir(&from, &to)?;
+        } else {
+            std::fs::copy(&from, &to)?;
+        }
+    }
+    Ok(())
 }
 
 fn unzip(zip_path: &Path, dest: &Path) -> Result<(), SimError> {

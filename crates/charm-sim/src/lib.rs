@@ -1,7 +1,7 @@
 //! `charm-sim`: plays a Juju model, a Kubernetes API server and Pebble against a charm.
 //!
-//! [`run_scenario`] is the library entry point; the `charm-sim` binary wraps it and doubles as
-//! every hook tool (multi-call on `argv[0]`, see [`agent::run_client`]).
+//! [`run_scenario`] is the library entry point; the `charm-sim` binary wraps it, and the small
+//! `charm-sim-jujuc` binary is every hook tool (by `argv[0]`, see [`agent::run_client`]).
 // Unit tests may unwrap: a panic there is a test failure with a location.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

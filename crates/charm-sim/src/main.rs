@@ -1,5 +1,5 @@
-//! `charm-sim run --charm <dir|.charm> --scenario <file> [--out result.json]`, and, when started
-//! under a hook tool's name (a symlink in the tools dir), that hook tool.
+//! `charm-sim run --charm <dir|.charm> --scenario <file> [--out result.json]`. The hook tools
+//! are the sibling binary `charm-sim-jujuc`.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,17 +32,6 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let mut args = std::env::args();
-    let argv0 = args.next().unwrap_or_default();
-    let base = std::path::Path::new(&argv0)
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if charm_sim::tools::TOOL_NAMES.contains(&base.as_str()) {
-        let code = charm_sim::agent::run_client(&base, args.collect());
-        return ExitCode::from(u8::try_from(code).unwrap_or(1));
-    }
-
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CHARM_SIM_LOG")

@@ -24,8 +24,8 @@ use crate::world::{ActionCtx, HookCtx, Relation, World, address_bag};
 /// How to run a scenario.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
-    /// The multi-call binary linked under every tool name. Default: the current executable,
-    /// which is right for the `charm-sim` binary; tests elsewhere pass the built `charm-sim`.
+    /// The hook-tool client linked under every tool name. Default: [`TOOL_CLIENT`] next to the
+    /// current executable; tests elsewhere pass the built `charm-sim-jujuc`.
     pub tool_binary: Option<PathBuf>,
 }
 
@@ -631,27 +631,27 @@ fn context_id(env: &[(String, String)]) -> String {
 
 /// The running `charm-sim` binary, or, for library users (a test harness), a `charm-sim`
 /// built next to it in the same cargo target dir.
+/// The hook-tool client binary `charm-sim-jujuc`, a sibling of the running `charm-sim` (or,
+/// for a test harness in `target/<profile>/deps/`, of its parent dir).
 fn default_tool_binary() -> Result<PathBuf, SimError> {
     let exe = std::env::current_exe()?;
-    let is_sim = |p: &Path| p.file_name().is_some_and(|n| n == "charm-sim");
-    if is_sim(&exe) {
-        return Ok(exe);
-    }
     let dir = exe.parent();
-    // target/<profile>/deps/<test> → target/<profile>/charm-sim
     [dir, dir.and_then(Path::parent)]
         .into_iter()
         .flatten()
-        .map(|d| d.join("charm-sim"))
+        .map(|d| d.join(TOOL_CLIENT))
         .find(|p| p.is_file())
         .ok_or_else(|| SimError::Spawn {
             what: "hook tools".into(),
             source: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 format!(
-                    "{} is not charm-sim and no charm-sim binary is next to it; set RunOptions::tool_binary",
+                    "no {TOOL_CLIENT} binary next to {}; build it or set RunOptions::tool_binary",
                     exe.display()
                 ),
             ),
         })
 }
+
+/// The file name of the hook-tool client binary.
+pub const TOOL_CLIENT: &str = "charm-sim-jujuc";

@@ -299,8 +299,8 @@ fn crd_files_resolve_against_the_scenario_dir() {
 }
 
 #[test]
-fn library_default_tool_binary_is_the_sibling_charm_sim() {
-    // This test harness is not charm-sim; the default must find target/<profile>/charm-sim.
+fn library_default_tool_binary_is_the_sibling_jujuc() {
+    // This test harness is not charm-sim; the default must find target/<profile>/charm-sim-jujuc.
     let c = TestCharm::new("status-set active \"$(is-leader)\"");
     let p = c.scenario_path(&scenario(true, "steps: [install]\n"));
     let out = charm_sim::run_scenario(c.dir.path(), &p, &charm_sim::RunOptions::default()).unwrap();
@@ -354,7 +354,7 @@ fn without_dispatch_explicit_hooks_run_and_missing_ones_are_no_ops() {
         c.dir.path(),
         &p,
         &charm_sim::RunOptions {
-            tool_binary: Some(common::bin()),
+            tool_binary: Some(common::jujuc()),
         },
     )
     .unwrap();
@@ -368,4 +368,27 @@ fn without_dispatch_explicit_hooks_run_and_missing_ones_are_no_ops() {
         action.failed.as_deref(),
         Some("action not implemented on unit \"tester/0\"")
     );
+}
+
+#[test]
+fn files_a_charm_writes_in_its_dir_last_for_one_run_only() {
+    // Each run is one unit's life: a file written by one hook is there for the next hook
+    // of the run, but the next run starts from the charm as given.
+    let c = TestCharm::new(
+        "if [ -e remembered ]; then status-set active seen; else touch remembered; status-set active fresh; fi",
+    );
+    let p = c.scenario_path(&scenario(true, "steps: [install, start]\n"));
+    let opts = charm_sim::RunOptions {
+        tool_binary: Some(common::jujuc()),
+    };
+    for _ in 0..2 {
+        let out = charm_sim::run_scenario(c.dir.path(), &p, &opts).unwrap();
+        let messages: Vec<&str> = out
+            .steps
+            .iter()
+            .map(|s| s.unit_status.as_ref().unwrap().message.as_str())
+            .collect();
+        assert_eq!(messages, ["fresh", "seen"]);
+    }
+    assert!(!c.dir.path().join("remembered").exists());
 }

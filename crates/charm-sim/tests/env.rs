@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use common::{TestCharm, scenario};
 
@@ -100,10 +101,13 @@ steps:
 
     let install = env_of(&c, "tester_0-install-1");
     assert_eq!(keys(&install), with(&[]));
-    let dir = std::fs::canonicalize(c.dir.path())
-        .unwrap()
-        .display()
-        .to_string();
+    // The unit's own copy of the charm, absolute, as Juju's agent dir.
+    let dir = install["JUJU_CHARM_DIR"].clone();
+    assert!(dir.starts_with('/'), "{dir}");
+    assert_ne!(
+        Path::new(&dir),
+        std::fs::canonicalize(c.dir.path()).unwrap()
+    );
     for (k, v) in [
         ("JUJU_DISPATCH_PATH", "hooks/install"),
         ("JUJU_HOOK_NAME", "install"),

@@ -667,6 +667,7 @@ fn formats_and_output_file() {
 r yaml config-get --format yaml
 r badfmt config-get --format=xml
 r outfile config-get --format=json -o cfg.json
+cp cfg.json "$OUT/cfg.json"
 r goal-smart goal-state --format=smart
 "#,
     );
@@ -682,7 +683,8 @@ r goal-smart goal-state --format=smart
         "ERROR invalid value \"xml\" for option --format: unknown format \"xml\"\n",
     );
     assert_eq!(c.ok("install", "outfile"), "");
-    let written = std::fs::read_to_string(c.dir.path().join("cfg.json")).unwrap();
+    // Relative to the hook's cwd, the charm dir (copied out by the charm above).
+    let written = std::fs::read_to_string(c.out.path().join("cfg.json")).unwrap();
     assert_eq!(written, "{\"debug\":false,\"port\":8080,\"ratio\":0.5}\n");
     let (rc, _, _) = c.call("install", "goal-smart");
     assert_eq!(rc, 2);

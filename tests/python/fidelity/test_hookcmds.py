@@ -40,9 +40,10 @@ def err(results, name):
 
 def test_hookcmds_against_charm_sim(tmp_path):
     charm = make_charm(tmp_path, HERE / 'hookcmds_charm', 'probe.py')
+    (charm / 'results_dir').write_text(str(tmp_path / 'results'))
     out = run_sim(charm, SCENARIO, tmp_path)
     assert [s['exit_code'] for s in out['steps']] == [0, 0, 0, 0]
-    res = {p.stem: json.loads(p.read_text()) for p in (charm / 'results').glob('*.json')}
+    res = {p.stem: json.loads(p.read_text()) for p in (tmp_path / 'results').glob('*.json')}
 
     r = res['install']
     assert ok(r, 'is_leader') is True

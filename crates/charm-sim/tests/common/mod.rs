@@ -40,6 +40,11 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_charm-sim"))
 }
 
+/// The hook-tool client the simulator links under every tool name.
+pub fn jujuc() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_charm-sim-jujuc"))
+}
+
 pub struct TestCharm {
     pub dir: tempfile::TempDir,
     pub out: tempfile::TempDir,
@@ -81,7 +86,7 @@ impl TestCharm {
             self.dir.path(),
             &p,
             &RunOptions {
-                tool_binary: Some(bin()),
+                tool_binary: Some(jujuc()),
             },
         )
         .unwrap()

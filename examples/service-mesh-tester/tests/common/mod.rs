@@ -92,7 +92,7 @@ fn sim_options() -> RunOptions {
     static SIM: OnceLock<PathBuf> = OnceLock::new();
     RunOptions {
         tool_binary: Some(
-            SIM.get_or_init(|| built_binary("charm-sim", "charm-sim"))
+            SIM.get_or_init(|| built_binary("charm-sim", "charm-sim-jujuc"))
                 .clone(),
         ),
     }

@@ -88,6 +88,7 @@ elif EVENT == 'probe':
     rec('action_log', h.action_log, 'working')
     rec('action_fail', h.action_fail, 'gave up')
 
-out = pathlib.Path(os.environ['JUJU_CHARM_DIR']) / 'results'
+# The simulator runs a copy of the charm; the test says where results go.
+out = pathlib.Path((pathlib.Path(os.environ['JUJU_CHARM_DIR']) / 'results_dir').read_text())
 out.mkdir(exist_ok=True)
 (out / f'{EVENT}.json').write_text(json.dumps(RESULTS, indent=1, sort_keys=True))
