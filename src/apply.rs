@@ -26,9 +26,14 @@ pub struct KubeWriter {
 }
 
 /// What happened to one Kubernetes action that did not fail the hook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Done {
     Written,
+    /// Applied; the object's resourceVersion after the write, if the server said.
+    Applied {
+        key: ObjectKey,
+        resource_version: Option<String>,
+    },
     /// The API server refused an AuthorizationPolicy built from consumer data (e.g. its
     /// target namespace does not exist): logged and counted, the rest goes on.
     Rejected,
@@ -124,7 +129,10 @@ impl KubeWriter {
             Api::namespaced_with(self.client.clone(), &key.namespace, &resource(key.kind));
         let params = PatchParams::apply(&self.field_manager).force();
         match api.patch(&key.name, &params, &Patch::Apply(body)).await {
-            Ok(_) => Ok(Done::Written),
+            Ok(obj) => Ok(Done::Applied {
+                key,
+                resource_version: obj.metadata.resource_version,
+            }),
             Err(kube::Error::Api(status))
                 if key.kind == Kind::AuthorizationPolicy
                     && matches!(status.code, 400 | 404 | 422) =>

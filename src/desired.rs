@@ -85,6 +85,29 @@ impl std::fmt::Display for Skipped {
     }
 }
 
+/// One AuthorizationPolicy the beacon wants, kept as the policy it is built from: a
+/// reconcile where nothing changed compares digests and never builds the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyIntent {
+    pub namespace: String,
+    pub name: String,
+    /// [`service_mesh::names::policy_digest`]: the whole content of `policy`, so equal
+    /// digests mean equal bodies (for one beacon app, model and charm revision).
+    pub digest: String,
+    pub policy: MeshPolicy,
+}
+
+impl PolicyIntent {
+    /// The body as applied: the built policy with our ownership labels.
+    pub fn body(&self, owner_instance: &str) -> Value {
+        with_owner_labels(
+            service_mesh::istio::build_checked(&self.name, &self.policy),
+            owner_instance,
+            Scope::Policy,
+        )
+    }
+}
+
 /// Everything the beacon wants to exist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -96,7 +119,9 @@ pub struct Desired {
     pub waypoint: Vec<Value>,
     pub namespace: NamespaceIntent,
     /// AuthorizationPolicies in scope `istio-authorization-policy`.
-    pub policies: Vec<Value>,
+    pub policies: Vec<PolicyIntent>,
+    /// The owner label value of everything we create (`Names::instance`).
+    pub owner_instance: String,
     /// The modeloperator AuthorizationPolicy, in its own scope.
     pub modeloperator: Vec<Value>,
     pub pebble: PebbleLayer,
@@ -223,6 +248,7 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
         waypoint,
         namespace,
         policies,
+        owner_instance: names.instance.clone(),
         modeloperator,
         pebble: pebble_layer(&names),
         skipped,
@@ -237,7 +263,7 @@ fn policies(
     names: &Names,
     skipped: &mut Vec<Skipped>,
     warnings: &mut Vec<String>,
-) -> (Vec<Value>, Vec<Value>) {
+) -> (Vec<PolicyIntent>, Vec<Value>) {
     if !snap.config.manage_authorization_policies {
         return (Vec::new(), Vec::new());
     }
@@ -249,17 +275,27 @@ fn policies(
     for own in own_policies(snap, &cmr) {
         meshes.push((None, own));
     }
-    let mut bodies: Vec<Value> = Vec::new();
+    let mut intents: Vec<PolicyIntent> = Vec::new();
     // Two consumers asking for the identical policy give one object. The name carries the
     // hash of the policy's content, so (namespace, name) identifies the body.
     let mut seen: HashSet<(String, String)> = HashSet::new();
     for (origin, policy) in meshes {
-        match service_mesh::istio::build_authorization_policy(&snap.app, &snap.model, &policy) {
-            Ok(body) => {
-                let key = ["/metadata/namespace", "/metadata/name"]
-                    .map(|p| body.pointer(p).and_then(Value::as_str).unwrap_or_default());
-                if seen.insert((key[0].to_owned(), key[1].to_owned())) {
-                    bodies.push(with_owner_labels(body, &names.instance, Scope::Policy));
+        match service_mesh::istio::check_buildable(&policy) {
+            Ok(()) => {
+                let digest = service_mesh::names::policy_digest(&policy);
+                let name = service_mesh::names::policy_name_with_digest(
+                    &snap.app,
+                    &snap.model,
+                    &policy,
+                    &digest,
+                );
+                if seen.insert((policy.target_namespace.clone(), name.clone())) {
+                    intents.push(PolicyIntent {
+                        namespace: policy.target_namespace.clone(),
+                        name,
+                        digest,
+                        policy,
+                    });
                 }
             }
             Err(err) => match origin {
@@ -278,7 +314,7 @@ fn policies(
     } else {
         Vec::new()
     };
-    (bodies, modeloperator)
+    (intents, modeloperator)
 }
 
 /// `remote-<32 hex>`: how the offering side sees a cross-model consumer.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::desired::{Desired, Names};
 use crate::kinds::{INSTANCE_LABEL, Kind, SCOPE_LABEL, Scope};
-use crate::plan::{Labels, Live};
+use crate::plan::{Labels, Live, LiveObject};
 
 /// A Kubernetes failure, sorted by what the hook should do about it.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +122,72 @@ struct ItemMeta {
     labels: Option<serde_json::Map<String, Value>>,
 }
 
+/// A policy list: identity, labels and resourceVersion typed, the spec kept as raw JSON;
+/// everything else (managedFields above all) skipped while parsing. Thousands of policies
+/// are listed on every hook, and most are never looked at more closely.
+#[derive(serde::Deserialize)]
+struct PolicyListBody {
+    items: Vec<PolicyItem>,
+}
+
+#[derive(serde::Deserialize)]
+struct PolicyItem {
+    metadata: PolicyMeta,
+    spec: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyMeta {
+    name: String,
+    namespace: Option<String>,
+    #[serde(default)]
+    labels: Labels,
+    resource_version: Option<String>,
+}
+
+fn list_request(kind: Kind, selector: &str) -> Result<http::Request<Vec<u8>>, KubeFailure> {
+    let path = <DynamicObject as kube::Resource>::url_path(&resource(kind), None);
+    kube::core::Request::new(path)
+        .list(&ListParams::default().labels(selector))
+        .map_err(|e| {
+            classify(
+                &format!("list {}", kind.plural()),
+                kube::Error::BuildRequest(e),
+            )
+        })
+}
+
+/// LIST owned AuthorizationPolicies across all namespaces. `Ok(None)`: the CRD is missing.
+pub async fn list_policies(
+    client: &Client,
+    selector: &str,
+) -> Result<Option<Vec<LiveObject>>, KubeFailure> {
+    let kind = Kind::AuthorizationPolicy;
+    match client
+        .request::<PolicyListBody>(list_request(kind, selector)?)
+        .await
+    {
+        Ok(list) => Ok(Some(
+            list.items
+                .into_iter()
+                .map(|item| LiveObject {
+                    key: crate::kinds::ObjectKey {
+                        kind,
+                        namespace: item.metadata.namespace.unwrap_or_default(),
+                        name: item.metadata.name,
+                    },
+                    labels: item.metadata.labels,
+                    resource_version: item.metadata.resource_version,
+                    spec: item.spec,
+                })
+                .collect(),
+        )),
+        Err(e) if api_code(&e) == Some(404) => Ok(None),
+        Err(e) => Err(classify(&format!("list {}", kind.plural()), e)),
+    }
+}
+
 /// LIST owned objects of one kind across all namespaces. `Ok(None)`: the CRD is missing.
 pub async fn list_owned(
     client: &Client,
@@ -130,16 +196,10 @@ pub async fn list_owned(
 ) -> Result<Option<Vec<Value>>, KubeFailure> {
     // The list is decoded straight into JSON values: going through `DynamicObject` (a
     // flattened serde type) and back costs more than the rest of a no-op reconcile.
-    let path = <DynamicObject as kube::Resource>::url_path(&resource(kind), None);
-    let request = kube::core::Request::new(path)
-        .list(&ListParams::default().labels(selector))
-        .map_err(|e| {
-            classify(
-                &format!("list {}", kind.plural()),
-                kube::Error::BuildRequest(e),
-            )
-        })?;
-    match client.request::<ListBody>(request).await {
+    match client
+        .request::<ListBody>(list_request(kind, selector)?)
+        .await
+    {
         Ok(list) => {
             let out = list
                 .items
@@ -208,11 +268,11 @@ fn labels_at(obj: &Value, pointer: &str) -> Labels {
 pub async fn read_owned(
     client: &Client,
     names: &Names,
-) -> Result<(Option<Vec<Value>>, Option<Vec<Value>>, Vec<Value>), KubeFailure> {
+) -> Result<(Option<Vec<LiveObject>>, Option<Vec<Value>>, Vec<Value>), KubeFailure> {
     let policy_sel = owner_selector(names, &[Scope::Policy, Scope::ModelOperator]);
     let waypoint_sel = owner_selector(names, &[Scope::Waypoint]);
     let (policies, gateways, hpas) = tokio::try_join!(
-        list_owned(client, Kind::AuthorizationPolicy, &policy_sel),
+        list_policies(client, &policy_sel),
         list_owned(client, Kind::Gateway, &waypoint_sel),
         list_owned(client, Kind::HorizontalPodAutoscaler, &waypoint_sel),
     )?;

@@ -7,6 +7,7 @@ mod apply;
 mod desired;
 mod kinds;
 mod live;
+mod memory;
 mod plan;
 mod reconcile;
 mod snapshot;
@@ -95,3 +96,6 @@ async fn export_spans(model: &Model, recorder: &SpanRecorder) {
         tracing::warn!("charm-tracing: {e}");
     }
 }
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

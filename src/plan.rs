@@ -6,12 +6,13 @@
 //! [`service_mesh::owned::diff`]); fields the server or other managers added (CRD defaults,
 //! status, other labels) do not count.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use service_mesh::owned::{diff, is_subset, with_labels};
+use service_mesh::owned::{diff, is_subset, up_to_date, with_labels};
 
-use crate::desired::{Desired, NamespaceIntent, RelationWrite};
+use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
 use crate::kinds::{Kind, ObjectKey, Scope};
 
 /// Namespace label keys the beacon manages with `model-on-mesh=true`.
@@ -27,7 +28,9 @@ pub type Labels = BTreeMap<String, String>;
 pub struct Live {
     /// Owned AuthorizationPolicies (both policy scopes, legacy owner label included);
     /// `None` when the CRD is not installed.
-    pub policies: Option<Vec<Value>>,
+    pub policies: Option<Vec<LiveObject>>,
+    /// What earlier hooks verified or applied, by `namespace/name` (see [`AppliedRecord`]).
+    pub applied: BTreeMap<String, AppliedRecord>,
     /// Owned Gateways; `None` when the CRD is not installed.
     pub gateways: Option<Vec<Value>>,
     /// Owned HorizontalPodAutoscalers.
@@ -46,10 +49,134 @@ pub struct Live {
     pub databags: BTreeMap<u64, LocalBags>,
 }
 
+/// An owned object as listed: identity, labels, resourceVersion and its spec as sent by the
+/// server, parsed only when compared in full.
+#[derive(Debug, Clone)]
+pub struct LiveObject {
+    pub key: ObjectKey,
+    pub labels: Labels,
+    pub resource_version: Option<String>,
+    pub spec: Option<Box<RawValue>>,
+}
+
+impl PartialEq for LiveObject {
+    fn eq(&self, other: &LiveObject) -> bool {
+        self.key == other.key
+            && self.labels == other.labels
+            && self.resource_version == other.resource_version
+            && self.spec.as_ref().map(|s| s.get()) == other.spec.as_ref().map(|s| s.get())
+    }
+}
+
+impl LiveObject {
+    /// From a whole object (non-string label values are dropped, as no label has one).
+    #[cfg(test)]
+    pub fn from_value(obj: &Value) -> Option<LiveObject> {
+        let spec = match obj.get("spec") {
+            Some(spec) => Some(serde_json::value::to_raw_value(spec).ok()?),
+            None => None,
+        };
+        Some(LiveObject {
+            key: ObjectKey::of(obj)?,
+            labels: obj
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            resource_version: obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            spec,
+        })
+    }
+
+    pub fn scope(&self) -> Option<Scope> {
+        let label = self.labels.get(crate::kinds::SCOPE_LABEL)?;
+        Scope::ALL.into_iter().find(|s| s.label() == label)
+    }
+
+    /// The parts a full comparison looks at (labels and spec) as one JSON value; a spec
+    /// that does not parse back counts as absent, so the object is rewritten.
+    pub fn comparable(&self) -> Value {
+        let mut obj = serde_json::json!({
+            "apiVersion": self.key.kind.api_version(),
+            "kind": self.key.kind.name(),
+            "metadata": {"name": self.key.name, "namespace": self.key.namespace, "labels": self.labels},
+        });
+        if let Some(spec) = self
+            .spec
+            .as_ref()
+            .and_then(|s| serde_json::from_str::<Value>(s.get()).ok())
+        {
+            obj["spec"] = spec;
+        }
+        obj
+    }
+}
+
+/// What an owned policy held at one resourceVersion: the body of the policy with this
+/// digest (we applied it, or compared it in full). Every write changes the resourceVersion,
+/// so while it is unchanged and the desired digest is the same, the object needs nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppliedRecord {
+    pub resource_version: String,
+    pub digest: String,
+}
+
+/// The key of [`Live::applied`].
+pub fn applied_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LocalBags {
+    /// Our app bag as read; empty when it was not read (see `app_published`).
     pub app: BTreeMap<String, String>,
+    /// When the app bag was not read: the [`fingerprint`] of the app data this unit recorded
+    /// having published there (unit state, committed only with a successful hook).
+    pub app_published: Option<String>,
     pub unit: BTreeMap<String, String>,
+}
+
+/// What this unit has published as the leader: every relation listed holds exactly the app
+/// data of `fingerprint`. Kept in unit state, so that a hook where nothing changed need not
+/// read its own app bag of every relation back (one hook-tool process each).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Published {
+    pub fingerprint: String,
+    pub relations: Vec<u64>,
+}
+
+/// A digest of databag content (sha256 of its JSON, keys sorted).
+pub fn fingerprint(bag: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for (k, v) in bag {
+        // Length-prefixed, so that no two different bags hash the same input.
+        for part in [k, v] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    format!("{:x}", hasher.finalize())
+}
+
+/// The record to keep after `writes` (the provider app data of every relation) went out:
+/// `None` when they do not all carry the same app data (nothing worth remembering).
+pub fn published(writes: &[RelationWrite]) -> Option<Published> {
+    let first = writes.first()?;
+    writes
+        .iter()
+        .all(|w| w.app == first.app)
+        .then(|| Published {
+            fingerprint: fingerprint(&first.app),
+            relations: writes.iter().map(|w| w.relation_id).collect(),
+        })
 }
 
 /// One write. The order of a [`Plan`] is the order of execution.
@@ -162,6 +289,10 @@ impl std::fmt::Display for Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub warnings: Vec<String>,
+    /// Policies found up to date, with what they hold (kept for the next hook).
+    pub verified: BTreeMap<String, AppliedRecord>,
+    /// The digests of the policies the plan applies, by [`applied_key`].
+    pub applying: HashMap<String, String>,
 }
 
 /// Compute the writes that take `live` to `desired`, in the upstream order (§4.1):
@@ -189,8 +320,13 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
 
     // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {
-        let owned: Vec<&Value> = policies.iter().collect();
-        reconcile_scope(Scope::Policy, &desired.policies, &owned, &mut out.actions);
+        reconcile_policies(desired, policies, &live.applied, &mut out);
+        let modeloperator: Vec<Value> = policies
+            .iter()
+            .filter(|p| p.scope() == Some(Scope::ModelOperator))
+            .map(LiveObject::comparable)
+            .collect();
+        let owned: Vec<&Value> = modeloperator.iter().collect();
         reconcile_scope(
             Scope::ModelOperator,
             &desired.modeloperator,
@@ -293,6 +429,66 @@ fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], actions: &
     actions.extend(unkeyable.cloned().map(Action::Apply));
 }
 
+/// The policy scope: delete owned policies that are not desired, then apply the desired
+/// ones that are missing or differ. A policy whose resourceVersion and digest match the
+/// record of an earlier hook is up to date without building its body; any other live
+/// policy is compared in full (and recorded when it matches).
+fn reconcile_policies(
+    desired: &Desired,
+    live: &[LiveObject],
+    applied: &BTreeMap<String, AppliedRecord>,
+    out: &mut Plan,
+) {
+    let in_scope = || live.iter().filter(|p| p.scope() == Some(Scope::Policy));
+    let mut by_key: HashMap<(&str, &str), &LiveObject> = HashMap::new();
+    for obj in in_scope() {
+        by_key
+            .entry((obj.key.namespace.as_str(), obj.key.name.as_str()))
+            .or_insert(obj);
+    }
+    let wanted: HashSet<(&str, &str)> = desired
+        .policies
+        .iter()
+        .map(|p| (p.namespace.as_str(), p.name.as_str()))
+        .collect();
+    let mut deleted = HashSet::new();
+    for obj in in_scope() {
+        let key = (obj.key.namespace.as_str(), obj.key.name.as_str());
+        if !wanted.contains(&key) && deleted.insert(key) {
+            out.actions.push(Action::Delete(obj.key.clone()));
+        }
+    }
+    for intent in &desired.policies {
+        let key = applied_key(&intent.namespace, &intent.name);
+        let current = by_key.get(&(intent.namespace.as_str(), intent.name.as_str()));
+        let Some(obj) = current else {
+            apply_policy(desired, intent, key, out);
+            continue;
+        };
+        let record = obj.resource_version.as_ref().map(|rv| AppliedRecord {
+            resource_version: rv.clone(),
+            digest: intent.digest.clone(),
+        });
+        if record.is_some() && applied.get(&key) == record.as_ref() {
+            out.verified.extend(record.map(|r| (key, r)));
+            continue;
+        }
+        let body = intent.body(&desired.owner_instance);
+        if up_to_date(&body, &obj.comparable()) {
+            out.verified.extend(record.map(|r| (key, r)));
+        } else {
+            out.applying.insert(key, intent.digest.clone());
+            out.actions.push(Action::Apply(body));
+        }
+    }
+}
+
+fn apply_policy(desired: &Desired, intent: &PolicyIntent, key: String, out: &mut Plan) {
+    out.applying.insert(key, intent.digest.clone());
+    out.actions
+        .push(Action::Apply(intent.body(&desired.owner_instance)));
+}
+
 /// Namespace labels with the managed-by guard (§3.10): add only if the namespace has no
 /// Istio labels or they are ours; remove only if ours. Patches only when something would
 /// change (upstream patches on every reconcile).
@@ -390,7 +586,11 @@ pub fn relation_data(write: &RelationWrite, live: &Live) -> Option<Action> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
-    let app = diff(&write.app, &current.app);
+    let app = if current.app_published.as_deref() == Some(fingerprint(&write.app).as_str()) {
+        BTreeMap::new()
+    } else {
+        diff(&write.app, &current.app)
+    };
     let unit = diff(&write.unit, &current.unit);
     (!app.is_empty() || !unit.is_empty()).then(|| Action::SetRelationData {
         endpoint: write.endpoint.clone(),
@@ -403,14 +603,12 @@ pub fn relation_data(write: &RelationWrite, live: &Live) -> Option<Action> {
 /// Everything a teardown deletes: all owned objects in every scope (§4.5 remove).
 pub fn teardown(live: &Live, model: &str, identity: &str) -> Plan {
     let mut out = Plan::default();
-    let owned = live
-        .gateways
-        .iter()
-        .flatten()
-        .chain(&live.hpas)
-        .chain(live.policies.iter().flatten());
+    let owned = live.gateways.iter().flatten().chain(&live.hpas);
     out.actions
         .extend(owned.filter_map(ObjectKey::of).map(Action::Delete));
+    let policies = live.policies.iter().flatten();
+    out.actions
+        .extend(policies.map(|p| Action::Delete(p.key.clone())));
     let removal = NamespaceIntent::Remove {
         name: model.to_owned(),
         identity: identity.to_owned(),

@@ -2,7 +2,7 @@
 //! path. Exit policy: `Err` only when retrying the hook can help.
 
 use anyhow::Context as _;
-use charm_runtime::{Model, Status};
+use charm_runtime::{Event, HookEvent, Model, Status};
 use futures::stream::{self, StreamExt};
 
 use crate::apply::{self, Done, KubeWriter};
@@ -25,11 +25,10 @@ pub async fn dispatch(model: &Model) -> anyhow::Result<()> {
             }
             let snap = snapshot::read(model)?;
             let names = Names::new(&snap.model, &snap.app)?;
-            publish(
-                model,
-                &snap,
-                &crate::desired::provider_databags(&snap, &names),
-            )
+            let writes = crate::desired::provider_databags(&snap, &names);
+            publish(model, &snap, &writes)?;
+            snapshot::save_published(model, &snap, plan::published(&writes))?;
+            Ok(())
         }
         Trigger::Reconcile => {
             let snap = snapshot::read(model)?;
@@ -112,6 +111,7 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
         // Still publish relation data: it needs no API server.
         publish(model, snap, &desired.provider_databags)?;
         publish(model, snap, &desired.telemetry_databags)?;
+        snapshot::save_published(model, snap, plan::published(&desired.provider_databags))?;
         return set_status(model, &status::final_status(&outcome));
     };
     // A missing CRD only matters when we have something of that kind to create.
@@ -127,12 +127,20 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
             .push(live::missing_crd_message(Kind::Gateway));
     }
     let pebble_live = live::pebble_plan(&desired.pebble.container).await;
+    let records_path = crate::memory::AppliedRecords::path(model.context());
+    // A new charm revision may build different bodies for the same digests.
+    let applied = match (&records_path, &model.context().event) {
+        (_, Event::Hook(HookEvent::UpgradeCharm)) | (None, _) => Default::default(),
+        (Some(path), _) => crate::memory::AppliedRecords::load(path),
+    };
     let live = plan::Live {
         pebble_plan: pebble_live,
         databags: snap.databags.clone(),
+        applied,
         ..kube_live
     };
     let plan = plan::plan(&desired, &live);
+    let mut records = plan.verified.clone();
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
     }
@@ -184,6 +192,23 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
         for result in results {
             match result {
                 Ok(Done::Written) => {}
+                Ok(Done::Applied {
+                    key,
+                    resource_version: Some(resource_version),
+                }) => {
+                    let key = plan::applied_key(&key.namespace, &key.name);
+                    if let Some(digest) = plan.applying.get(&key) {
+                        let digest = digest.clone();
+                        records.insert(
+                            key,
+                            plan::AppliedRecord {
+                                resource_version,
+                                digest,
+                            },
+                        );
+                    }
+                }
+                Ok(Done::Applied { .. }) => {}
                 Ok(Done::Rejected) => outcome.skipped += 1,
                 Err(KubeFailure::Blocked(msg)) => {
                     // Later writes would fail the same way; relation data still goes out.
@@ -198,6 +223,13 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
     }
     if !waypoint_checked {
         check_waypoint(model, &client, snap, &desired, &mut outcome).await?;
+    }
+    // Every relation-data action of the plan has run by now.
+    snapshot::save_published(model, snap, plan::published(&desired.provider_databags))?;
+    if let Some(path) = &records_path
+        && records != live.applied
+    {
+        crate::memory::AppliedRecords::save(path, &records);
     }
     set_status(model, &status::final_status(&outcome))
 }

@@ -1,12 +1,27 @@
 //! The Juju side of one hook, read once into a typed, read-only [`Snapshot`].
 //!
 //! All reading of Juju happens here; everything downstream is computed from the snapshot.
+//!
+//! Every read is a hook-tool process, and a beacon may serve a thousand consumers, so two
+//! things are remembered between hooks instead of being read back each time:
+//! - the consumers' app data (and app names), in [`RemoteCache`], a file in the charm dir
+//!   ([`crate::memory`]).
+//!   Juju runs `relation-changed` on this unit after every change of a remote app bag, and
+//!   that hook re-reads its own relation, so an entry can only be stale while such a hook is
+//!   queued, which then brings it up to date (the same eventual consistency as Juju's own
+//!   event order). Hooks that may follow a period where this unit did not keep it — it was
+//!   not the leader, or the charm changed — read everything: `leader-elected`,
+//!   `upgrade-charm`, and `config-changed` (so `juju config` is also a way to force it).
+//!   A non-leader, which reads no consumer data, deletes the file.
+//! - what this unit published in its own app bags ([`Published`], in unit state, committed
+//!   with the hook's relation writes), so they are not read back.
 
 use std::collections::BTreeMap;
 
 use charm_runtime::{Event, HookEvent, RelationKind};
 
-use crate::plan::LocalBags;
+use crate::memory::{CachedRelation, RemoteCache};
+use crate::plan::{LocalBags, Published};
 
 pub const SERVICE_MESH: &str = "service-mesh";
 pub const PROVIDE_CMR_MESH: &str = "provide-cmr-mesh";
@@ -125,6 +140,8 @@ pub struct Snapshot {
     /// Our own databags per relation, read only on the leader (a non-leader may not read
     /// its app bags).
     pub databags: BTreeMap<u64, LocalBags>,
+    /// What this unit recorded having published (leader only; `None` when never recorded).
+    pub published: Option<Published>,
 }
 
 /// Why the snapshot could not be read.
@@ -132,6 +149,8 @@ pub struct Snapshot {
 pub enum SnapshotError {
     #[error(transparent)]
     Model(#[from] charm_runtime::ModelError),
+    #[error(transparent)]
+    Tool(#[from] charm_runtime::ToolError),
     #[error("config option {key} must be a {expected}, got {got}")]
     Config {
         key: &'static str,
@@ -155,6 +174,9 @@ fn config_bool(
         }),
     }
 }
+
+/// The unit-state key of [`Published`].
+const PUBLISHED_KEY: &str = "published-provider-data";
 
 /// Read everything this hook needs from Juju.
 pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
@@ -181,21 +203,34 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
                 }
                 match rel.app.clone() {
                     Some(app) => out.push((rel, app)),
-                    None => tracing::debug!(
-                        "{}:{} has no remote application yet; ignoring it",
-                        endpoint,
-                        rel.id
-                    ),
+                    None => no_remote_app(endpoint, rel.id),
                 }
             }
             Ok(out)
         };
 
+    // What earlier hooks remembered; a non-leader keeps nothing (see the module docs).
+    let cache_path = RemoteCache::path(ctx);
+    let remembered = leader && !reads_everything(&ctx.event);
+    let (cache, published) = if remembered {
+        let cache = cache_path
+            .as_deref()
+            .map(RemoteCache::load)
+            .unwrap_or_default();
+        let published = model
+            .tools()
+            .state_get_key(PUBLISHED_KEY)?
+            .and_then(|v| serde_json::from_str::<Published>(&v).ok());
+        (cache, published)
+    } else {
+        (RemoteCache::default(), None)
+    };
+
     let mut databags = BTreeMap::new();
     // Our own bags, to write only what differs. The unit bag is read only where we write
-    // unit data (metrics-endpoint): every read is a hook-tool process, per relation.
-    let mut remember =
-        |rel: &charm_runtime::Relation, with_unit: bool| -> Result<(), SnapshotError> {
+    // unit data (metrics-endpoint).
+    let own_bags =
+        |rel: &charm_runtime::Relation, with_unit: bool| -> Result<LocalBags, SnapshotError> {
             let app = if leader {
                 model.local_app_data(rel)?
             } else {
@@ -206,34 +241,101 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
             } else {
                 BTreeMap::new()
             };
-            databags.insert(rel.id, LocalBags { app, unit });
-            Ok(())
+            Ok(LocalBags {
+                app,
+                app_published: None,
+                unit,
+            })
         };
 
-    let mut service_mesh = Vec::new();
-    for (rel, remote_app) in relations(SERVICE_MESH)? {
-        let policies = model.remote_app_data(&rel)?.get("policies").cloned();
-        if leader {
-            remember(&rel, false)?;
+    // Consumer data: only the leader acts on it.
+    let mut fresh_cache = RemoteCache::default();
+    let mut consumers = |endpoint: &'static str,
+                         key: &str|
+     -> Result<Vec<(u64, String, Option<String>)>, SnapshotError> {
+        let mut out = Vec::new();
+        if !leader {
+            return Ok(out);
         }
-        service_mesh.push(MeshRelation {
-            id: rel.id,
+        for id in model.relation_ids(endpoint)? {
+            let cached = cache
+                .get(endpoint, id)
+                .filter(|_| ctx.relation_id != Some(id));
+            let entry = match cached {
+                Some(entry) => entry.clone(),
+                None => {
+                    let rel = model.relation(endpoint, id)?;
+                    let Some(app) = rel.app.clone() else {
+                        no_remote_app(endpoint, id);
+                        continue;
+                    };
+                    let value = model.remote_app_data(&rel)?.get(key).cloned();
+                    CachedRelation {
+                        endpoint: endpoint.to_owned(),
+                        app,
+                        value,
+                    }
+                }
+            };
+            out.push((id, entry.app.clone(), entry.value.clone()));
+            fresh_cache.relations.insert(id, entry);
+        }
+        Ok(out)
+    };
+    let service_mesh: Vec<MeshRelation> = consumers(SERVICE_MESH, "policies")?
+        .into_iter()
+        .map(|(id, remote_app, policies)| MeshRelation {
+            id,
             remote_app,
             policies,
-        });
-    }
-    let mut cmr = Vec::new();
-    for (rel, remote_app) in relations(PROVIDE_CMR_MESH)? {
-        let cmr_data = model.remote_app_data(&rel)?.get("cmr_data").cloned();
-        cmr.push(CmrRelation {
-            id: rel.id,
+        })
+        .collect();
+    let cmr: Vec<CmrRelation> = consumers(PROVIDE_CMR_MESH, "cmr_data")?
+        .into_iter()
+        .map(|(id, remote_app, cmr_data)| CmrRelation {
+            id,
             remote_app,
             cmr_data,
-        });
+        })
+        .collect();
+    if let Some(path) = &cache_path {
+        if leader {
+            if fresh_cache != cache {
+                fresh_cache.save(path);
+            }
+        } else {
+            RemoteCache::forget(path);
+        }
     }
+    for rel in &service_mesh {
+        match published.as_ref().filter(|p| p.relations.contains(&rel.id)) {
+            Some(p) => {
+                databags.insert(
+                    rel.id,
+                    LocalBags {
+                        app_published: Some(p.fingerprint.clone()),
+                        ..LocalBags::default()
+                    },
+                );
+            }
+            None if leader => {
+                // Built here rather than asked of the model: the remote app may be cached.
+                let rel = charm_runtime::Relation {
+                    endpoint: SERVICE_MESH.to_owned(),
+                    id: rel.id,
+                    app: Some(rel.remote_app.clone()),
+                    is_peer: false,
+                    active: true,
+                };
+                databags.insert(rel.id, own_bags(&rel, false)?);
+            }
+            None => {}
+        }
+    }
+
     let mut metrics = Vec::new();
     for (rel, remote_app) in relations(METRICS_ENDPOINT)? {
-        remember(&rel, true)?;
+        databags.insert(rel.id, own_bags(&rel, true)?);
         // Unit data falls back to the FQDN without a bind address, so a failing
         // network-get is logged rather than fatal.
         let bind_address = match model.tools().network_get(METRICS_ENDPOINT, Some(rel.id)) {
@@ -257,7 +359,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let mut tracing_rel = None;
     if let Some((rel, _)) = relations(CHARM_TRACING)?.into_iter().next() {
         if leader {
-            remember(&rel, false)?;
+            databags.insert(rel.id, own_bags(&rel, false)?);
         }
         tracing_rel = Some(TracingRelation { id: rel.id });
     }
@@ -275,7 +377,38 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         metrics,
         tracing: tracing_rel,
         databags,
+        published,
     })
+}
+
+fn no_remote_app(endpoint: &str, id: u64) {
+    tracing::debug!("{endpoint}:{id} has no remote application yet; ignoring it");
+}
+
+/// Hooks that read all consumer data and own app bags back instead of trusting what was
+/// remembered (see the module docs).
+fn reads_everything(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Hook(HookEvent::LeaderElected | HookEvent::UpgradeCharm | HookEvent::ConfigChanged)
+    )
+}
+
+/// Record what this hook left in our app bags, for the next hook; only when it changed.
+pub fn save_published(
+    model: &charm_runtime::Model,
+    snap: &Snapshot,
+    published: Option<Published>,
+) -> Result<(), charm_runtime::ToolError> {
+    if published == snap.published {
+        return Ok(());
+    }
+    let tools = model.tools();
+    match published.map(|p| serde_json::to_string(&p)) {
+        Some(Ok(value)) => tools.state_set(&BTreeMap::from([(PUBLISHED_KEY.to_owned(), value)])),
+        // Nothing worth remembering (or, unreachably, not encodable): forget the old record.
+        _ => tools.state_delete(PUBLISHED_KEY),
+    }
 }
 
 /// The charm-tracing provider's app databag, for exporting spans after the hook ran; `None`

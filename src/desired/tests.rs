@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::plan::LiveObject;
 use crate::snapshot::{CmrRelation, Config, MetricsRelation};
 
 const MYDB_POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
@@ -39,7 +40,16 @@ fn example() -> Snapshot {
         metrics: vec![metrics(5, "otel-collector")],
         tracing: None,
         databags: Default::default(),
+        published: None,
     }
+}
+
+/// The policy bodies as the beacon would apply them.
+fn bodies(d: &Desired) -> Vec<Value> {
+    d.policies
+        .iter()
+        .map(|p| p.body(&d.owner_instance))
+        .collect()
 }
 
 fn names_of(objects: &[Value]) -> Vec<&str> {
@@ -59,7 +69,7 @@ fn worked_example_gives_exactly_the_three_contract_policies() {
     assert!(d.skipped.is_empty(), "{:?}", d.skipped);
     let labels = owner("istio-authorization-policy");
     assert_eq!(
-        d.policies,
+        bodies(&d),
         vec![
             json!({
                 "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
@@ -113,7 +123,7 @@ fn collect_policies_from_service_mesh_relations_keeps_hosts_and_paths() {
     )];
     let d = desired(&snap).expect("desired");
     assert_eq!(
-        d.policies[0].pointer("/spec/rules/0/to/0/operation"),
+        bodies(&d)[0].pointer("/spec/rules/0/to/0/operation"),
         Some(&json!({"ports": ["80"], "hosts": ["h1"], "methods": ["GET"], "paths": ["/p"]}))
     );
 }
@@ -124,8 +134,9 @@ fn collect_policies_from_related_metrics_endpoint_apps() {
     snap.service_mesh.clear();
     snap.metrics = vec![metrics(7, "metrics-collector")];
     let d = desired(&snap).expect("desired");
-    assert_eq!(names_of(&d.policies).len(), 1);
-    let p = &d.policies[0];
+    assert_eq!(names_of(&bodies(&d)).len(), 1);
+    let all = bodies(&d);
+    let p = &all[0];
     assert_eq!(
         p.pointer("/spec/rules/0/from/0/source/principals/0"),
         Some(&json!("cluster.local/ns/prod/sa/metrics-collector"))
@@ -148,7 +159,7 @@ fn collect_policies_from_related_cmr_applications() {
     }];
     let d = desired(&snap).expect("desired");
     assert_eq!(
-        d.policies[0].pointer("/spec/rules/0/from/0/source/principals/0"),
+        bodies(&d)[0].pointer("/spec/rules/0/from/0/source/principals/0"),
         Some(&json!("cluster.local/ns/remote_model/sa/cmr"))
     );
 }
@@ -165,7 +176,7 @@ fn invalid_cmr_data_is_ignored_with_a_warning() {
     assert_eq!(d.warnings.len(), 1);
     // The scraper is then taken to be in our model, as without cmr data.
     assert!(
-        names_of(&d.policies).contains(
+        names_of(&bodies(&d)).contains(
             &"istio-beacon-k8s-prod-policy-otel-collector-prod-istio-beacon-k8s-7d3e1c59"
         )
     );
@@ -212,7 +223,7 @@ fn bad_consumer_data_skips_only_the_bad_policies() {
     // mydb's two and web's good one remain.
     assert_eq!(d.policies.len(), 3);
     assert!(
-        d.policies[2]
+        bodies(&d)[2]
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .is_some_and(|n| n.contains("-a-prod-web-"))
@@ -233,7 +244,7 @@ fn cross_model_consumers_are_not_target_checked() {
     let d = desired(&snap).expect("desired");
     assert!(d.skipped.is_empty());
     assert_eq!(
-        d.policies[0].pointer("/metadata/namespace"),
+        bodies(&d)[0].pointer("/metadata/namespace"),
         Some(&json!("other"))
     );
 }
@@ -252,7 +263,7 @@ fn an_identical_policy_asked_for_twice_gives_one_object() {
     let d = desired(&snap).expect("desired");
     assert!(d.skipped.is_empty(), "{:?}", d.skipped);
     assert_eq!(
-        names_of(&d.policies),
+        names_of(&bodies(&d)),
         [
             "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3",
             "istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a",
@@ -523,15 +534,14 @@ fn simulate(live: &mut crate::plan::Live, actions: &[crate::plan::Action]) {
                 live.namespace_labels = ns.unwrap_or_default();
             }
             Action::Delete(key) => {
-                for list in [
-                    live.policies.as_mut(),
-                    live.gateways.as_mut(),
-                    Some(&mut live.hpas),
-                ]
-                .into_iter()
-                .flatten()
+                for list in [live.gateways.as_mut(), Some(&mut live.hpas)]
+                    .into_iter()
+                    .flatten()
                 {
                     list.retain(|o| ObjectKey::of(o).as_ref() != Some(key));
+                }
+                if let Some(list) = live.policies.as_mut() {
+                    list.retain(|o| o.key != *key);
                 }
             }
             Action::Apply(body) => {
@@ -540,7 +550,13 @@ fn simulate(live: &mut crate::plan::Live, actions: &[crate::plan::Action]) {
                 stored["metadata"]["resourceVersion"] = json!("1");
                 stored["status"] = json!({});
                 let list = match key.kind {
-                    Kind::AuthorizationPolicy => live.policies.as_mut(),
+                    Kind::AuthorizationPolicy => {
+                        if let Some(list) = live.policies.as_mut() {
+                            list.retain(|o| o.key != key);
+                            list.extend(LiveObject::from_value(&stored));
+                        }
+                        continue;
+                    }
                     Kind::Gateway => live.gateways.as_mut(),
                     Kind::HorizontalPodAutoscaler => Some(&mut live.hpas),
                 };
@@ -595,7 +611,7 @@ fn one_plan_converges_and_the_next_is_empty() {
     for snap in variants {
         let d = desired(&snap).expect("desired");
         let mut live = Live {
-            policies: Some(vec![stale.clone()]),
+            policies: Some(LiveObject::from_value(&stale).into_iter().collect()),
             gateways: Some(vec![]),
             statefulset_labels: Some(Default::default()),
             service_labels: Some(Default::default()),
@@ -613,11 +629,6 @@ fn one_plan_converges_and_the_next_is_empty() {
         let second = plan(&d2, &live);
         simulate(&mut live, &second.actions);
         assert_eq!(plan(&d2, &live).actions, vec![]);
-        assert!(
-            live.policies
-                .iter()
-                .flatten()
-                .all(|p| p["metadata"]["name"] != "old")
-        );
+        assert!(live.policies.iter().flatten().all(|p| p.key.name != "old"));
     }
 }

@@ -4,15 +4,43 @@
 use serde_json::json;
 
 use super::*;
-use crate::desired::{CharmLabels, PebbleLayer, RelationWrite};
+use crate::desired::{CharmLabels, PebbleLayer, PolicyIntent, RelationWrite};
 
-fn owned_policy(name: &str, instance: &str, scope: &str, port: &str) -> Value {
-    json!({
-        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-        "metadata": {"name": name, "namespace": "prod", "resourceVersion": "7",
-                     "labels": {"app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope}},
-        "spec": {"rules": [{"to": [{"operation": {"ports": [port]}}]}]},
-    })
+const OWNER: &str = "prod-istio-beacon-k8s";
+
+/// The intent for an app policy of `myapp` on `port`, named `name`.
+fn intent(name: &str, port: u16) -> PolicyIntent {
+    let policy = service_mesh::MeshPolicy {
+        source_namespace: "prod".into(),
+        source_app_name: "client".into(),
+        target_namespace: "prod".into(),
+        target_app_name: Some("myapp".into()),
+        target_selector_labels: None,
+        target_service: None,
+        target_type: service_mesh::PolicyTargetType::App,
+        endpoints: vec![service_mesh::Endpoint {
+            hosts: None,
+            ports: Some(vec![port.into()]),
+            methods: None,
+            paths: None,
+        }],
+    };
+    PolicyIntent {
+        namespace: "prod".into(),
+        name: name.into(),
+        digest: service_mesh::names::policy_digest(&policy),
+        policy,
+    }
+}
+
+/// A listed policy as the server holds it: the body of `intent(name, port)` under the given
+/// owner labels, at resourceVersion 7.
+fn owned_policy(name: &str, instance: &str, scope: &str, port: u16) -> LiveObject {
+    let mut body = intent(name, port).body(OWNER);
+    body["metadata"]["labels"] = json!({
+        "app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope});
+    body["metadata"]["resourceVersion"] = json!("7");
+    LiveObject::from_value(&body).expect("keyed")
 }
 
 fn mesh_labels() -> Vec<(String, String)> {
@@ -47,13 +75,8 @@ fn base_desired() -> Desired {
             name: "prod".into(),
             identity: "prod.istio-beacon-k8s".into(),
         },
-        policies: vec![with_owner_labels(
-            json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-                   "metadata": {"name": "p-new", "namespace": "prod"},
-                   "spec": {"rules": [{"to": [{"operation": {"ports": ["80"]}}]}]}}),
-            "prod-istio-beacon-k8s",
-            Scope::Policy,
-        )],
+        policies: vec![intent("p-new", 80)],
+        owner_instance: OWNER.into(),
         modeloperator: vec![],
         pebble: PebbleLayer {
             container: "metrics-proxy".into(),
@@ -73,10 +96,11 @@ fn converged_live() -> Live {
     Live {
         policies: Some(vec![owned_policy(
             "p-new",
-            "prod-istio-beacon-k8s",
+            OWNER,
             "istio-authorization-policy",
-            "80",
+            80,
         )]),
+        applied: BTreeMap::new(),
         gateways: Some(vec![]),
         hpas: vec![],
         namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
@@ -90,7 +114,7 @@ fn converged_live() -> Live {
             3,
             LocalBags {
                 app: [("mesh_type".to_owned(), "\"istio\"".to_owned())].into(),
-                unit: Default::default(),
+                ..LocalBags::default()
             },
         )]
         .into(),
@@ -107,8 +131,10 @@ fn noop_reconcile_plans_nothing() {
 fn server_defaults_and_foreign_labels_do_not_count_as_changes() {
     let mut live = converged_live();
     if let Some(p) = live.policies.as_mut().and_then(|v| v.first_mut()) {
-        p["metadata"]["labels"]["someone-else"] = json!("x");
-        p["spec"]["rules"][0]["to"][0]["operation"]["defaulted"] = json!(true);
+        p.labels.insert("someone-else".into(), "x".into());
+        let mut spec = p.comparable()["spec"].clone();
+        spec["rules"][0]["to"][0]["operation"]["defaulted"] = json!(true);
+        p.spec = serde_json::value::to_raw_value(&spec).ok();
     }
     assert_eq!(plan(&base_desired(), &live).actions, vec![]);
 }
@@ -120,7 +146,7 @@ fn changed_policy_deletes_the_old_and_applies_the_new() {
         "p-old",
         "prod-istio-beacon-k8s",
         "istio-authorization-policy",
-        "81",
+        81,
     )]);
     let d = base_desired();
     let p = plan(&d, &live);
@@ -132,7 +158,7 @@ fn changed_policy_deletes_the_old_and_applies_the_new() {
                 namespace: "prod".into(),
                 name: "p-old".into()
             }),
-            Action::Apply(d.policies[0].clone()),
+            Action::Apply(d.policies[0].body(OWNER)),
         ]
     );
 }
@@ -144,12 +170,12 @@ fn same_name_with_different_spec_is_reapplied() {
         "p-new",
         "prod-istio-beacon-k8s",
         "istio-authorization-policy",
-        "99",
+        99,
     )]);
     let d = base_desired();
     assert_eq!(
         plan(&d, &live).actions,
-        vec![Action::Apply(d.policies[0].clone())]
+        vec![Action::Apply(d.policies[0].body(OWNER))]
     );
 }
 
@@ -160,14 +186,9 @@ fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
         "p-legacy",
         "istio-beacon-k8s-prod",
         "istio-authorization-policy",
-        "1",
+        1,
     );
-    let other_scope = owned_policy(
-        "p-other",
-        "prod-istio-beacon-k8s",
-        "someone-elses-scope",
-        "1",
-    );
+    let other_scope = owned_policy("p-other", "prod-istio-beacon-k8s", "someone-elses-scope", 1);
     if let Some(v) = live.policies.as_mut() {
         v.push(legacy);
         v.push(other_scope);
@@ -190,7 +211,7 @@ fn managed_off_deletes_every_owned_policy_including_modeloperator() {
             "mo",
             "prod-istio-beacon-k8s",
             "modeloperator-authorization-policy",
-            "1",
+            1,
         ));
     }
     let mut d = base_desired();
@@ -401,7 +422,7 @@ fn remove_labels_with_only_our_managed_by_key() {
 #[test]
 fn remove_labels_from_an_unlabelled_namespace_does_nothing() {
     let p = ns_plan(remove_intent(), &[]);
-    assert_eq!(p, Plan::default());
+    assert_eq!((p.actions, p.warnings), (vec![], vec![]));
 }
 
 #[test]
@@ -454,4 +475,54 @@ fn teardown_deletes_everything_owned_and_our_namespace_labels() {
         })
         .collect();
     assert_eq!(kinds, vec!["Gateway", "AuthorizationPolicy", "Namespace"]);
+}
+
+#[test]
+fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
+    let d = base_desired();
+    let key = applied_key("prod", "p-new");
+    let record = |rv: &str, digest: &str| AppliedRecord {
+        resource_version: rv.into(),
+        digest: digest.into(),
+    };
+    // Live holds port 99 at resourceVersion 7; a record saying "7 holds this digest" is
+    // trusted (the server changes the resourceVersion on every write), so nothing is done.
+    let mut live = converged_live();
+    live.policies = Some(vec![owned_policy(
+        "p-new",
+        OWNER,
+        "istio-authorization-policy",
+        99,
+    )]);
+    live.applied = [(key.clone(), record("7", &d.policies[0].digest))].into();
+    let p = plan(&d, &live);
+    assert_eq!(p.actions, vec![]);
+    assert_eq!(p.verified, live.applied);
+    // Another resourceVersion, or another digest: compared in full, so rewritten.
+    for stale in [record("6", &d.policies[0].digest), record("7", "other")] {
+        live.applied = [(key.clone(), stale)].into();
+        let p = plan(&d, &live);
+        assert_eq!(p.actions, vec![Action::Apply(d.policies[0].body(OWNER))]);
+        assert_eq!(p.applying.get(&key), Some(&d.policies[0].digest));
+        assert!(p.verified.is_empty());
+    }
+}
+
+#[test]
+fn an_unrecorded_policy_found_up_to_date_is_recorded() {
+    // E.g. adopted from the Python beacon: compared in full once, then remembered.
+    let d = base_desired();
+    let p = plan(&d, &converged_live());
+    assert_eq!(p.actions, vec![]);
+    assert_eq!(
+        p.verified,
+        [(
+            applied_key("prod", "p-new"),
+            AppliedRecord {
+                resource_version: "7".into(),
+                digest: d.policies[0].digest.clone(),
+            }
+        )]
+        .into()
+    );
 }

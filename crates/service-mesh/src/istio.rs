@@ -90,6 +90,20 @@ fn truthy(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
+/// Whether [`build_authorization_policy`] builds `policy`, without building it.
+pub fn check_buildable(policy: &MeshPolicy) -> Result<(), BuildError> {
+    policy.validate()?;
+    if policy.target_type == PolicyTargetType::Unit && policy.endpoints.iter().any(has_l7) {
+        let err = BuildError::UnitPolicyWithL7 {
+            source_app_name: policy.source_app_name.clone(),
+            target_app_name: policy.target_app_name.clone(),
+        };
+        tracing::error!("{err}");
+        return Err(err);
+    }
+    Ok(())
+}
+
 /// The `AuthorizationPolicy` for one mesh policy, as the PRM sends it before adding the
 /// ownership labels: `{apiVersion, kind, metadata: {name, namespace}, spec}`.
 ///
@@ -100,7 +114,16 @@ pub fn build_authorization_policy(
     beacon_model: &str,
     policy: &MeshPolicy,
 ) -> Result<Value, BuildError> {
-    policy.validate()?;
+    check_buildable(policy)?;
+    Ok(build_checked(
+        &policy_name(beacon_app, beacon_model, policy),
+        policy,
+    ))
+}
+
+/// [`build_authorization_policy`] for a policy [`check_buildable`] accepted, named `name`
+/// (the caller computed it, e.g. with `names::policy_name_with_digest`).
+pub fn build_checked(name: &str, policy: &MeshPolicy) -> Value {
     let from = json!([{
         "source": { "principals": [peer_identity(&policy.source_app_name, &policy.source_namespace)] }
     }]);
@@ -118,14 +141,6 @@ pub fn build_authorization_policy(
             policy.endpoints.iter().map(app_operation).collect()
         }
         PolicyTargetType::Unit => {
-            if policy.endpoints.iter().any(has_l7) {
-                let err = BuildError::UnitPolicyWithL7 {
-                    source_app_name: policy.source_app_name.clone(),
-                    target_app_name: policy.target_app_name.clone(),
-                };
-                tracing::error!("{err}");
-                return Err(err);
-            }
             let selector = match (
                 &policy.target_selector_labels,
                 truthy(&policy.target_app_name),
@@ -146,13 +161,13 @@ pub fn build_authorization_policy(
         }
     };
     spec.insert("rules".into(), json!([{ "from": from, "to": to }]));
-    Ok(json!({
+    json!({
         "apiVersion": AUTHORIZATION_POLICY_API_VERSION,
         "kind": AUTHORIZATION_POLICY_KIND,
         "metadata": {
-            "name": policy_name(beacon_app, beacon_model, policy),
+            "name": name,
             "namespace": policy.target_namespace,
         },
         "spec": spec,
-    }))
+    })
 }
