@@ -103,6 +103,10 @@ impl KubeWriter {
             }
             Action::Delete(key) => return self.delete(key).await,
             Action::Apply(body) => return self.apply(body).await,
+            Action::ApplyPolicy {
+                intent,
+                owner_instance,
+            } => return self.apply(&intent.body(owner_instance)).await,
             Action::AddPebbleLayer { .. } | Action::SetRelationData { .. } => {}
         }
         Ok(Done::Written)

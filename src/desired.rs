@@ -1,6 +1,7 @@
 //! Snapshot → the state the beacon wants (pure, no I/O).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use service_mesh::labels::LabelError;
@@ -119,7 +120,7 @@ pub struct Desired {
     pub waypoint: Vec<Value>,
     pub namespace: NamespaceIntent,
     /// AuthorizationPolicies in scope `istio-authorization-policy`.
-    pub policies: Vec<PolicyIntent>,
+    pub policies: Vec<Arc<PolicyIntent>>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
     /// The modeloperator AuthorizationPolicy, in its own scope.
@@ -263,7 +264,7 @@ fn policies(
     names: &Names,
     skipped: &mut Vec<Skipped>,
     warnings: &mut Vec<String>,
-) -> (Vec<PolicyIntent>, Vec<Value>) {
+) -> (Vec<Arc<PolicyIntent>>, Vec<Value>) {
     if !snap.config.manage_authorization_policies {
         return (Vec::new(), Vec::new());
     }
@@ -275,7 +276,7 @@ fn policies(
     for own in own_policies(snap, &cmr) {
         meshes.push((None, own));
     }
-    let mut intents: Vec<PolicyIntent> = Vec::new();
+    let mut intents: Vec<Arc<PolicyIntent>> = Vec::new();
     // Two consumers asking for the identical policy give one object. The name carries the
     // hash of the policy's content, so (namespace, name) identifies the body.
     let mut seen: HashSet<(String, String)> = HashSet::new();
@@ -290,12 +291,12 @@ fn policies(
                     &digest,
                 );
                 if seen.insert((policy.target_namespace.clone(), name.clone())) {
-                    intents.push(PolicyIntent {
+                    intents.push(Arc::new(PolicyIntent {
                         namespace: policy.target_namespace.clone(),
                         name,
                         digest,
                         policy,
-                    });
+                    }));
                 }
             }
             Err(err) => match origin {

@@ -128,7 +128,18 @@ struct ItemMeta {
 #[derive(serde::Deserialize)]
 struct PolicyListBody {
     items: Vec<PolicyItem>,
+    #[serde(default)]
+    metadata: ListMeta,
 }
+
+#[derive(serde::Deserialize, Default)]
+struct ListMeta {
+    #[serde(rename = "continue")]
+    continue_token: Option<String>,
+}
+
+/// Policies per LIST page: the hook holds one page's response at a time.
+const POLICY_PAGE: u32 = 500;
 
 #[derive(serde::Deserialize)]
 struct PolicyItem {
@@ -146,16 +157,14 @@ struct PolicyMeta {
     resource_version: Option<String>,
 }
 
-fn list_request(kind: Kind, selector: &str) -> Result<http::Request<Vec<u8>>, KubeFailure> {
+fn list_request(kind: Kind, params: &ListParams) -> Result<http::Request<Vec<u8>>, KubeFailure> {
     let path = <DynamicObject as kube::Resource>::url_path(&resource(kind), None);
-    kube::core::Request::new(path)
-        .list(&ListParams::default().labels(selector))
-        .map_err(|e| {
-            classify(
-                &format!("list {}", kind.plural()),
-                kube::Error::BuildRequest(e),
-            )
-        })
+    kube::core::Request::new(path).list(params).map_err(|e| {
+        classify(
+            &format!("list {}", kind.plural()),
+            kube::Error::BuildRequest(e),
+        )
+    })
 }
 
 /// LIST owned AuthorizationPolicies across all namespaces. `Ok(None)`: the CRD is missing.
@@ -164,27 +173,31 @@ pub async fn list_policies(
     selector: &str,
 ) -> Result<Option<Vec<LiveObject>>, KubeFailure> {
     let kind = Kind::AuthorizationPolicy;
-    match client
-        .request::<PolicyListBody>(list_request(kind, selector)?)
-        .await
-    {
-        Ok(list) => Ok(Some(
-            list.items
-                .into_iter()
-                .map(|item| LiveObject {
-                    key: crate::kinds::ObjectKey {
-                        kind,
-                        namespace: item.metadata.namespace.unwrap_or_default(),
-                        name: item.metadata.name,
-                    },
-                    labels: item.metadata.labels,
-                    resource_version: item.metadata.resource_version,
-                    spec: item.spec,
-                })
-                .collect(),
-        )),
-        Err(e) if api_code(&e) == Some(404) => Ok(None),
-        Err(e) => Err(classify(&format!("list {}", kind.plural()), e)),
+    let mut params = ListParams::default().labels(selector).limit(POLICY_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let page = match client
+            .request::<PolicyListBody>(list_request(kind, &params)?)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) if api_code(&e) == Some(404) => return Ok(None),
+            Err(e) => return Err(classify(&format!("list {}", kind.plural()), e)),
+        };
+        out.extend(page.items.into_iter().map(|item| LiveObject {
+            key: crate::kinds::ObjectKey {
+                kind,
+                namespace: item.metadata.namespace.unwrap_or_default(),
+                name: item.metadata.name,
+            },
+            labels: item.metadata.labels,
+            resource_version: item.metadata.resource_version,
+            spec: item.spec,
+        }));
+        match page.metadata.continue_token.filter(|t| !t.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(Some(out)),
+        }
     }
 }
 
@@ -196,8 +209,9 @@ pub async fn list_owned(
 ) -> Result<Option<Vec<Value>>, KubeFailure> {
     // The list is decoded straight into JSON values: going through `DynamicObject` (a
     // flattened serde type) and back costs more than the rest of a no-op reconcile.
+    let params = ListParams::default().labels(selector);
     match client
-        .request::<ListBody>(list_request(kind, selector)?)
+        .request::<ListBody>(list_request(kind, &params)?)
         .await
     {
         Ok(list) => {

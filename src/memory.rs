@@ -30,10 +30,6 @@ impl RemoteCache {
         ctx.charm_dir.as_ref().map(|dir| dir.join(Self::FILE))
     }
 
-    pub fn get(&self, endpoint: &str, id: u64) -> Option<&CachedRelation> {
-        self.relations.get(&id).filter(|e| e.endpoint == endpoint)
-    }
-
     pub fn load(path: &Path) -> RemoteCache {
         load(path)
     }

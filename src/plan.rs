@@ -7,6 +7,7 @@
 //! status, other labels) do not count.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -200,6 +201,12 @@ pub enum Action {
     Delete(ObjectKey),
     /// Server-side apply (force, field manager = app) of an object body.
     Apply(Value),
+    /// [`Action::Apply`] of a policy, whose body is built only when it is sent: a first
+    /// reconcile may apply thousands, and their bodies need not all be in memory at once.
+    ApplyPolicy {
+        intent: Arc<PolicyIntent>,
+        owner_instance: String,
+    },
     /// Strategic-merge patch of the model Namespace's labels (null = remove).
     PatchNamespaceLabels {
         name: String,
@@ -242,7 +249,10 @@ impl Action {
             Action::Apply(obj) if Kind::of(obj) != Some(Kind::AuthorizationPolicy) => {
                 Phase::Waypoint
             }
-            Action::Delete(_) | Action::Apply(_) | Action::AddPebbleLayer { .. } => Phase::Policies,
+            Action::Delete(_)
+            | Action::Apply(_)
+            | Action::ApplyPolicy { .. }
+            | Action::AddPebbleLayer { .. } => Phase::Policies,
             Action::SetRelationData { .. } => Phase::RelationData,
         }
     }
@@ -265,6 +275,13 @@ impl std::fmt::Display for Action {
                 Some(key) => write!(f, "Applying {key}"),
                 None => write!(f, "Applying an object"),
             },
+            Action::ApplyPolicy { intent, .. } => write!(
+                f,
+                "Applying {} {}/{}",
+                Kind::AuthorizationPolicy.name(),
+                intent.namespace,
+                intent.name
+            ),
             Action::PatchNamespaceLabels { name, .. } => {
                 write!(f, "Patching labels of Namespace {name}")
             }
@@ -473,20 +490,20 @@ fn reconcile_policies(
             out.verified.extend(record.map(|r| (key, r)));
             continue;
         }
-        let body = intent.body(&desired.owner_instance);
-        if up_to_date(&body, &obj.comparable()) {
+        if up_to_date(&intent.body(&desired.owner_instance), &obj.comparable()) {
             out.verified.extend(record.map(|r| (key, r)));
         } else {
-            out.applying.insert(key, intent.digest.clone());
-            out.actions.push(Action::Apply(body));
+            apply_policy(desired, intent, key, out);
         }
     }
 }
 
-fn apply_policy(desired: &Desired, intent: &PolicyIntent, key: String, out: &mut Plan) {
+fn apply_policy(desired: &Desired, intent: &Arc<PolicyIntent>, key: String, out: &mut Plan) {
     out.applying.insert(key, intent.digest.clone());
-    out.actions
-        .push(Action::Apply(intent.body(&desired.owner_instance)));
+    out.actions.push(Action::ApplyPolicy {
+        intent: intent.clone(),
+        owner_instance: desired.owner_instance.clone(),
+    });
 }
 
 /// Namespace labels with the managed-by guard (§3.10): add only if the namespace has no

@@ -251,6 +251,7 @@ fn policy_batch(action: &Action) -> Option<PolicyBatch> {
         Action::Apply(body) if Kind::of(body) == Some(Kind::AuthorizationPolicy) => {
             Some(PolicyBatch::Apply)
         }
+        Action::ApplyPolicy { .. } => Some(PolicyBatch::Apply),
         _ => None,
     }
 }
@@ -277,6 +278,7 @@ fn log_batch(batch: &[Action]) {
         .filter_map(|a| match a {
             Action::Delete(key) => Some(key.name.as_str()),
             Action::Apply(body) => body.pointer("/metadata/name").and_then(|n| n.as_str()),
+            Action::ApplyPolicy { intent, .. } => Some(intent.name.as_str()),
             _ => None,
         })
         .take(LOGGED_NAMES)

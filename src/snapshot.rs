@@ -249,66 +249,80 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         };
 
     // Consumer data: only the leader acts on it.
-    let mut fresh_cache = RemoteCache::default();
-    let mut consumers = |endpoint: &'static str,
-                         key: &str|
-     -> Result<Vec<(u64, String, Option<String>)>, SnapshotError> {
-        let mut out = Vec::new();
-        if !leader {
-            return Ok(out);
-        }
-        for id in model.relation_ids(endpoint)? {
-            let cached = cache
-                .get(endpoint, id)
-                .filter(|_| ctx.relation_id != Some(id));
-            let entry = match cached {
-                Some(entry) => entry.clone(),
-                None => {
-                    let rel = model.relation(endpoint, id)?;
-                    let Some(app) = rel.app.clone() else {
-                        no_remote_app(endpoint, id);
-                        continue;
-                    };
-                    let value = model.remote_app_data(&rel)?.get(key).cloned();
-                    CachedRelation {
-                        endpoint: endpoint.to_owned(),
-                        app,
-                        value,
-                    }
-                }
-            };
-            out.push((id, entry.app.clone(), entry.value.clone()));
-            fresh_cache.relations.insert(id, entry);
-        }
-        Ok(out)
-    };
-    let service_mesh: Vec<MeshRelation> = consumers(SERVICE_MESH, "policies")?
-        .into_iter()
-        .map(|(id, remote_app, policies)| MeshRelation {
-            id,
-            remote_app,
-            policies,
-        })
-        .collect();
-    let cmr: Vec<CmrRelation> = consumers(PROVIDE_CMR_MESH, "cmr_data")?
-        .into_iter()
-        .map(|(id, remote_app, cmr_data)| CmrRelation {
-            id,
-            remote_app,
-            cmr_data,
-        })
-        .collect();
-    if let Some(path) = &cache_path {
-        if leader {
-            if fresh_cache != cache {
-                fresh_cache.save(path);
+    // Entries are moved out of the cache as relations are found: what is left at the end
+    // belongs to relations that are gone.
+    let mut cache = cache;
+    let mut changed = false;
+    let mut consumers =
+        |endpoint: &'static str, key: &str| -> Result<Vec<(u64, CachedRelation)>, SnapshotError> {
+            let mut out = Vec::new();
+            if !leader {
+                return Ok(out);
             }
-        } else {
+            for id in model.relation_ids(endpoint)? {
+                let cached = cache
+                    .relations
+                    .remove(&id)
+                    .filter(|e| e.endpoint == endpoint);
+                let entry = match cached {
+                    Some(entry) if ctx.relation_id != Some(id) => entry,
+                    stale => {
+                        let rel = model.relation(endpoint, id)?;
+                        let Some(app) = rel.app.clone() else {
+                            no_remote_app(endpoint, id);
+                            changed |= stale.is_some();
+                            continue;
+                        };
+                        let value = model.remote_app_data(&rel)?.get(key).cloned();
+                        let fresh = CachedRelation {
+                            endpoint: endpoint.to_owned(),
+                            app,
+                            value,
+                        };
+                        changed |= stale.as_ref() != Some(&fresh);
+                        fresh
+                    }
+                };
+                out.push((id, entry));
+            }
+            Ok(out)
+        };
+    let mesh_entries = consumers(SERVICE_MESH, "policies")?;
+    let cmr_entries = consumers(PROVIDE_CMR_MESH, "cmr_data")?;
+    changed |= !cache.relations.is_empty();
+    if let Some(path) = &cache_path {
+        if !leader {
             RemoteCache::forget(path);
+        } else if changed {
+            let relations = mesh_entries.iter().chain(&cmr_entries).cloned().collect();
+            RemoteCache { relations }.save(path);
         }
     }
+    let service_mesh: Vec<MeshRelation> = mesh_entries
+        .into_iter()
+        .map(|(id, entry)| MeshRelation {
+            id,
+            remote_app: entry.app,
+            policies: entry.value,
+        })
+        .collect();
+    let cmr: Vec<CmrRelation> = cmr_entries
+        .into_iter()
+        .map(|(id, entry)| CmrRelation {
+            id,
+            remote_app: entry.app,
+            cmr_data: entry.value,
+        })
+        .collect();
+    let published_ids: std::collections::HashSet<u64> = published
+        .iter()
+        .flat_map(|p| p.relations.iter().copied())
+        .collect();
     for rel in &service_mesh {
-        match published.as_ref().filter(|p| p.relations.contains(&rel.id)) {
+        match published
+            .as_ref()
+            .filter(|_| published_ids.contains(&rel.id))
+        {
             Some(p) => {
                 databags.insert(
                     rel.id,

@@ -422,3 +422,41 @@ fn takeover_from_the_python_charm_writes_nothing() {
     }
     assert_eq!(objects(&out, "AuthorizationPolicy").len(), 3);
 }
+
+#[test]
+fn remembered_consumer_data_and_applied_policies() {
+    let out = run("remembered");
+    let mut first = first_run_writes();
+    first.push(format!("PATCH {AP}/{P1}"));
+    assert_eq!(writes(&out, 0), first);
+    assert!(writes(&out, 1).is_empty());
+    // Drift: the edited policy is applied again (and only it).
+    assert_eq!(writes(&out, 2), vec![format!("PATCH {AP}/{P1}")]);
+    // New consumer data is not looked at before its relation-changed...
+    assert!(writes(&out, 3).is_empty());
+    // ...which applies it.
+    let changed = writes(&out, 4);
+    assert_eq!(changed[0], format!("DELETE {AP}/{P1}"));
+    assert_eq!(changed.len(), 2);
+    let p2 = changed[1].rsplit('/').next().unwrap_or_default().to_owned();
+    // A non-leader stands by and writes nothing.
+    assert!(writes(&out, 5).is_empty());
+    assert_eq!(
+        status(&out, 5),
+        active("Backup unit; standing by for leader takeover")
+    );
+    // Leader again: the data changed meanwhile is read without waiting for relation-changed.
+    assert_eq!(
+        writes(&out, 6),
+        vec![format!("DELETE {AP}/{p2}"), format!("PATCH {AP}/{P1}")]
+    );
+    assert_eq!(
+        objects(&out, "AuthorizationPolicy"),
+        vec![format!("prod/{P1}")]
+    );
+    let p1 = object(&out, "AuthorizationPolicy", "prod", P1).expect("P1");
+    assert_eq!(
+        p1["spec"]["rules"][0]["from"][0]["source"]["principals"][0],
+        "cluster.local/ns/prod/sa/myapp"
+    );
+}

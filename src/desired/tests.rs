@@ -544,6 +544,20 @@ fn simulate(live: &mut crate::plan::Live, actions: &[crate::plan::Action]) {
                     list.retain(|o| o.key != *key);
                 }
             }
+            Action::ApplyPolicy {
+                intent,
+                owner_instance,
+            } => {
+                let body = intent.body(owner_instance);
+                if let Some(list) = live.policies.as_mut() {
+                    list.retain(|o| {
+                        o.key.name != intent.name || o.key.namespace != intent.namespace
+                    });
+                    let mut stored = body;
+                    stored["metadata"]["resourceVersion"] = json!("1");
+                    list.extend(LiveObject::from_value(&stored));
+                }
+            }
             Action::Apply(body) => {
                 let key = ObjectKey::of(body).expect("key");
                 let mut stored = body.clone();

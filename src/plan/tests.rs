@@ -75,7 +75,7 @@ fn base_desired() -> Desired {
             name: "prod".into(),
             identity: "prod.istio-beacon-k8s".into(),
         },
-        policies: vec![intent("p-new", 80)],
+        policies: vec![Arc::new(intent("p-new", 80))],
         owner_instance: OWNER.into(),
         modeloperator: vec![],
         pebble: PebbleLayer {
@@ -158,7 +158,10 @@ fn changed_policy_deletes_the_old_and_applies_the_new() {
                 namespace: "prod".into(),
                 name: "p-old".into()
             }),
-            Action::Apply(d.policies[0].body(OWNER)),
+            Action::ApplyPolicy {
+                intent: d.policies[0].clone(),
+                owner_instance: OWNER.into()
+            },
         ]
     );
 }
@@ -175,7 +178,10 @@ fn same_name_with_different_spec_is_reapplied() {
     let d = base_desired();
     assert_eq!(
         plan(&d, &live).actions,
-        vec![Action::Apply(d.policies[0].body(OWNER))]
+        vec![Action::ApplyPolicy {
+            intent: d.policies[0].clone(),
+            owner_instance: OWNER.into()
+        }]
     );
 }
 
@@ -502,7 +508,13 @@ fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
     for stale in [record("6", &d.policies[0].digest), record("7", "other")] {
         live.applied = [(key.clone(), stale)].into();
         let p = plan(&d, &live);
-        assert_eq!(p.actions, vec![Action::Apply(d.policies[0].body(OWNER))]);
+        assert_eq!(
+            p.actions,
+            vec![Action::ApplyPolicy {
+                intent: d.policies[0].clone(),
+                owner_instance: OWNER.into()
+            }]
+        );
         assert_eq!(p.applying.get(&key), Some(&d.policies[0].digest));
         assert!(p.verified.is_empty());
     }
