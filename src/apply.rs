@@ -106,7 +106,19 @@ impl KubeWriter {
             Action::ApplyPolicy {
                 intent,
                 owner_instance,
-            } => return self.apply(&intent.body(owner_instance)).await,
+            } => {
+                return match intent.body(owner_instance) {
+                    Some(body) => self.apply(&body).await,
+                    None => {
+                        tracing::error!(
+                            "Cannot build AuthorizationPolicy {}/{}: its consumer data no longer parses",
+                            intent.namespace,
+                            intent.name
+                        );
+                        Ok(Done::Rejected)
+                    }
+                };
+            }
             Action::AddPebbleLayer { .. } | Action::SetRelationData { .. } => {}
         }
         Ok(Done::Written)

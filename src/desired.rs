@@ -92,21 +92,68 @@ impl std::fmt::Display for Skipped {
 pub struct PolicyIntent {
     pub namespace: String,
     pub name: String,
-    /// [`service_mesh::names::policy_digest`]: the whole content of `policy`, so equal
+    /// [`service_mesh::names::policy_digest`]: the whole content of the policy, so equal
     /// digests mean equal bodies (for one beacon app, model and charm revision).
     pub digest: String,
-    pub policy: MeshPolicy,
+    pub source: PolicySource,
+}
+
+/// Where an intent's policy is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySource {
+    Parsed(MeshPolicy),
+    /// Element `index` of a consumer's `policies`, parsed only if the body is needed
+    /// (the intent itself came from [`Derived`]).
+    Consumer {
+        raw: Arc<str>,
+        index: usize,
+    },
 }
 
 impl PolicyIntent {
-    /// The body as applied: the built policy with our ownership labels.
-    pub fn body(&self, owner_instance: &str) -> Value {
-        with_owner_labels(
-            service_mesh::istio::build_checked(&self.name, &self.policy),
+    /// The body as applied: the built policy with our ownership labels. `None` only if a
+    /// consumer element no longer parses as it did when it was derived (a corrupt memo).
+    pub fn body(&self, owner_instance: &str) -> Option<Value> {
+        let parsed;
+        let policy = match &self.source {
+            PolicySource::Parsed(policy) => policy,
+            PolicySource::Consumer { raw, index } => {
+                parsed = service_mesh::parse_policies(raw)
+                    .ok()?
+                    .into_iter()
+                    .nth(*index)?
+                    .ok()?;
+                &parsed
+            }
+        };
+        Some(with_owner_labels(
+            service_mesh::istio::build_checked(&self.name, policy),
             owner_instance,
             Scope::Policy,
-        )
+        ))
     }
+}
+
+/// What one consumer's `policies` value gives, remembered with the value between hooks
+/// ([`crate::memory`]) so that parsing and hashing are skipped while it does not change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Derived {
+    pub intents: Vec<DerivedIntent>,
+    pub skipped: Vec<DerivedSkip>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DerivedIntent {
+    pub index: usize,
+    pub namespace: String,
+    pub name: String,
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DerivedSkip {
+    pub index: Option<usize>,
+    pub reason: String,
 }
 
 /// Everything the beacon wants to exist.
@@ -123,6 +170,8 @@ pub struct Desired {
     pub policies: Vec<Arc<PolicyIntent>>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
+    /// What each consumer's `policies` gave, by relation id (to remember).
+    pub derived: std::collections::BTreeMap<u64, Derived>,
     /// The modeloperator AuthorizationPolicy, in its own scope.
     pub modeloperator: Vec<Value>,
     pub pebble: PebbleLayer,
@@ -211,7 +260,7 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
 
-    let (policies, modeloperator) = policies(snap, &names, &mut skipped, &mut warnings);
+    let (policies, modeloperator, derived) = policies(snap, &names, &mut skipped, &mut warnings);
     // Report in databag order, whichever stage (parse, target check, build) caught it.
     skipped.sort_by_key(|s| (s.relation_id, s.index));
     let waypoint = if snap.planned_units >= 1 {
@@ -250,6 +299,7 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
         namespace,
         policies,
         owner_instance: names.instance.clone(),
+        derived,
         modeloperator,
         pebble: pebble_layer(&names),
         skipped,
@@ -257,57 +307,79 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
     })
 }
 
-/// The AuthorizationPolicies in the policy scope and the modeloperator scope (§3.1, §3.8).
-/// Managed mode off gives two empty sets, which deletes everything we created (§4.5).
+/// The AuthorizationPolicies in the policy scope and the modeloperator scope (§3.1, §3.8),
+/// and what each consumer's data gave. Managed mode off gives two empty sets, which deletes
+/// everything we created (§4.5).
 fn policies(
     snap: &Snapshot,
     names: &Names,
     skipped: &mut Vec<Skipped>,
     warnings: &mut Vec<String>,
-) -> (Vec<Arc<PolicyIntent>>, Vec<Value>) {
+) -> (
+    Vec<Arc<PolicyIntent>>,
+    Vec<Value>,
+    std::collections::BTreeMap<u64, Derived>,
+) {
+    let mut all_derived = std::collections::BTreeMap::new();
     if !snap.config.manage_authorization_policies {
-        return (Vec::new(), Vec::new());
-    }
-    let mut meshes = Vec::new();
-    for rel in &snap.service_mesh {
-        meshes.extend(consumer_policies(snap, rel, skipped));
-    }
-    let cmr = cmr_map(snap, warnings);
-    for own in own_policies(snap, &cmr) {
-        meshes.push((None, own));
+        return (Vec::new(), Vec::new(), all_derived);
     }
     let mut intents: Vec<Arc<PolicyIntent>> = Vec::new();
     // Two consumers asking for the identical policy give one object. The name carries the
     // hash of the policy's content, so (namespace, name) identifies the body.
     let mut seen: HashSet<(String, String)> = HashSet::new();
-    for (origin, policy) in meshes {
-        match service_mesh::istio::check_buildable(&policy) {
+    let mut push = |intent: PolicyIntent| {
+        if seen.insert((intent.namespace.clone(), intent.name.clone())) {
+            intents.push(Arc::new(intent));
+        }
+    };
+    for rel in &snap.service_mesh {
+        let (derived, mut parsed) = match &rel.derived {
+            Some(derived) => (derived.clone(), Vec::new()),
+            None => derive(snap, rel),
+        };
+        skipped.extend(derived.skipped.iter().map(|s| Skipped {
+            relation_id: rel.id,
+            remote_app: rel.remote_app.clone(),
+            index: s.index,
+            reason: s.reason.clone(),
+        }));
+        let raw: Option<Arc<str>> = parsed
+            .is_empty()
+            .then(|| Arc::from(rel.policies.as_deref().unwrap_or("[]")));
+        let mut parsed = parsed.drain(..);
+        for d in &derived.intents {
+            let source = match (parsed.next(), &raw) {
+                (Some(policy), _) => PolicySource::Parsed(policy),
+                (None, Some(raw)) => PolicySource::Consumer {
+                    raw: raw.clone(),
+                    index: d.index,
+                },
+                // `derive` gives one parsed policy per intent.
+                (None, None) => continue,
+            };
+            push(PolicyIntent {
+                namespace: d.namespace.clone(),
+                name: d.name.clone(),
+                digest: d.digest.clone(),
+                source,
+            });
+        }
+        all_derived.insert(rel.id, derived);
+    }
+    let cmr = cmr_map(snap, warnings);
+    for own in own_policies(snap, &cmr) {
+        match service_mesh::istio::check_buildable(&own) {
             Ok(()) => {
-                let digest = service_mesh::names::policy_digest(&policy);
-                let name = service_mesh::names::policy_name_with_digest(
-                    &snap.app,
-                    &snap.model,
-                    &policy,
-                    &digest,
-                );
-                if seen.insert((policy.target_namespace.clone(), name.clone())) {
-                    intents.push(Arc::new(PolicyIntent {
-                        namespace: policy.target_namespace.clone(),
-                        name,
-                        digest,
-                        policy,
-                    }));
-                }
+                let (namespace, name, digest) = identify(snap, &own);
+                push(PolicyIntent {
+                    namespace,
+                    name,
+                    digest,
+                    source: PolicySource::Parsed(own),
+                });
             }
-            Err(err) => match origin {
-                Some((rel, index)) => skipped.push(Skipped {
-                    relation_id: rel.id,
-                    remote_app: rel.remote_app.clone(),
-                    index: Some(index),
-                    reason: err.to_string(),
-                }),
-                None => warnings.push(format!("cannot build the beacon's own policy: {err}")),
-            },
+            Err(err) => warnings.push(format!("cannot build the beacon's own policy: {err}")),
         }
     }
     let modeloperator = if snap.config.model_on_mesh {
@@ -315,7 +387,56 @@ fn policies(
     } else {
         Vec::new()
     };
-    (intents, modeloperator)
+    (intents, modeloperator, all_derived)
+}
+
+/// Namespace, name and digest of a policy.
+fn identify(snap: &Snapshot, policy: &MeshPolicy) -> (String, String, String) {
+    let digest = service_mesh::names::policy_digest(policy);
+    let name =
+        service_mesh::names::policy_name_with_digest(&snap.app, &snap.model, policy, &digest);
+    (policy.target_namespace.clone(), name, digest)
+}
+
+/// Parse, check and identify one consumer's policies: the [`Derived`] record, and the
+/// parsed policy of each of its intents.
+fn derive(snap: &Snapshot, rel: &MeshRelation) -> (Derived, Vec<MeshPolicy>) {
+    let mut derived = Derived::default();
+    let mut parsed = Vec::new();
+    let elements = match consumer_policies(snap, rel) {
+        Ok(elements) => elements,
+        Err(reason) => {
+            derived.skipped.push(DerivedSkip {
+                index: None,
+                reason,
+            });
+            return (derived, parsed);
+        }
+    };
+    for (index, result) in elements {
+        let checked = result.and_then(|policy| {
+            service_mesh::istio::check_buildable(&policy)
+                .map(|()| policy)
+                .map_err(|e| e.to_string())
+        });
+        match checked {
+            Ok(policy) => {
+                let (namespace, name, digest) = identify(snap, &policy);
+                derived.intents.push(DerivedIntent {
+                    index,
+                    namespace,
+                    name,
+                    digest,
+                });
+                parsed.push(policy);
+            }
+            Err(reason) => derived.skipped.push(DerivedSkip {
+                index: Some(index),
+                reason,
+            }),
+        }
+    }
+    (derived, parsed)
 }
 
 /// `remote-<32 hex>`: how the offering side sees a cross-model consumer.
@@ -325,46 +446,31 @@ fn is_cross_model(remote_app: &str) -> bool {
         .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-type Origin<'a> = Option<(&'a MeshRelation, usize)>;
-
 /// Parse one consumer's `policies` element by element. Deliberately better than upstream,
 /// which fails the whole hook (and so every consumer's policies) on any bad element: a bad
 /// element is skipped and reported, the rest is used.
-fn consumer_policies<'a>(
+/// One element of a consumer's `policies`: the policy, or why it is skipped.
+type Element = Result<MeshPolicy, String>;
+
+/// `Err`: the whole value is unusable.
+fn consumer_policies(
     snap: &Snapshot,
-    rel: &'a MeshRelation,
-    skipped: &mut Vec<Skipped>,
-) -> Vec<(Origin<'a>, MeshPolicy)> {
+    rel: &MeshRelation,
+) -> Result<Vec<(usize, Element)>, String> {
     let raw = rel.policies.as_deref().unwrap_or("[]");
-    let elements = match service_mesh::parse_policies(raw) {
-        Ok(elements) => elements,
-        Err(err) => {
-            skipped.push(Skipped {
-                relation_id: rel.id,
-                remote_app: rel.remote_app.clone(),
-                index: None,
-                reason: format!("invalid JSON list: {err}"),
+    let elements =
+        service_mesh::parse_policies(raw).map_err(|err| format!("invalid JSON list: {err}"))?;
+    Ok(elements
+        .into_iter()
+        .enumerate()
+        .map(|(index, element)| {
+            let checked = element.map_err(|e| e.to_string()).and_then(|policy| {
+                check_target(snap, rel, &policy)?;
+                Ok(policy)
             });
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    for (index, element) in elements.into_iter().enumerate() {
-        let skip = |reason: String| Skipped {
-            relation_id: rel.id,
-            remote_app: rel.remote_app.clone(),
-            index: Some(index),
-            reason,
-        };
-        match element {
-            Err(err) => skipped.push(skip(err.to_string())),
-            Ok(policy) => match check_target(snap, rel, &policy) {
-                Err(reason) => skipped.push(skip(reason)),
-                Ok(()) => out.push((Some((rel, index)), policy)),
-            },
-        }
-    }
-    out
+            (index, checked)
+        })
+        .collect())
 }
 
 /// Upstream trusts the consumer's target entirely, so any related charm could open any

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use charm_runtime::JujuContext;
 
+use crate::desired::Derived;
 use crate::plan::AppliedRecord;
 
 /// A consumer relation's remote app and the one key of its app bag the beacon reads.
@@ -15,6 +16,9 @@ pub struct CachedRelation {
     pub endpoint: String,
     pub app: String,
     pub value: Option<String>,
+    /// What `value` gave (service-mesh), once computed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derived: Option<Derived>,
 }
 
 /// Consumer app data remembered between hooks, by relation id (see [`crate::snapshot`]).

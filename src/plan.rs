@@ -306,7 +306,9 @@ impl std::fmt::Display for Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub warnings: Vec<String>,
-    /// Policies found up to date, with what they hold (kept for the next hook).
+    /// Keys of [`Live::applied`] records that still hold (the policy is up to date).
+    pub recorded: Vec<String>,
+    /// Policies found up to date by a full comparison, with what they hold.
     pub verified: BTreeMap<String, AppliedRecord>,
     /// The digests of the policies the plan applies, by [`applied_key`].
     pub applying: HashMap<String, String>,
@@ -482,20 +484,39 @@ fn reconcile_policies(
             apply_policy(desired, intent, key, out);
             continue;
         };
-        let record = obj.resource_version.as_ref().map(|rv| AppliedRecord {
-            resource_version: rv.clone(),
-            digest: intent.digest.clone(),
+        let holds = applied.get(&key).is_some_and(|r| {
+            Some(&r.resource_version) == obj.resource_version.as_ref() && r.digest == intent.digest
         });
-        if record.is_some() && applied.get(&key) == record.as_ref() {
-            out.verified.extend(record.map(|r| (key, r)));
+        if holds {
+            out.recorded.push(key);
             continue;
         }
-        if up_to_date(&intent.body(&desired.owner_instance), &obj.comparable()) {
-            out.verified.extend(record.map(|r| (key, r)));
+        let body = intent.body(&desired.owner_instance);
+        if body.is_some_and(|body| up_to_date(&body, &obj.comparable())) {
+            if let Some(rv) = &obj.resource_version {
+                let record = AppliedRecord {
+                    resource_version: rv.clone(),
+                    digest: intent.digest.clone(),
+                };
+                out.verified.insert(key, record);
+            }
         } else {
             apply_policy(desired, intent, key, out);
         }
     }
+}
+
+/// The records of `applied` whose keys are in `recorded`.
+pub fn kept_records(
+    applied: &BTreeMap<String, AppliedRecord>,
+    recorded: &[String],
+) -> Vec<(String, AppliedRecord)> {
+    let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
+    applied
+        .iter()
+        .filter(|(k, _)| recorded.contains(k.as_str()))
+        .map(|(k, r)| (k.clone(), r.clone()))
+        .collect()
 }
 
 fn apply_policy(desired: &Desired, intent: &Arc<PolicyIntent>, key: String, out: &mut Plan) {

@@ -24,6 +24,7 @@ pub async fn dispatch(model: &Model) -> anyhow::Result<()> {
                 return Ok(());
             }
             let snap = snapshot::read(model)?;
+            snapshot::remember(model.context(), &snap, &Default::default());
             let names = Names::new(&snap.model, &snap.app)?;
             let writes = crate::desired::provider_databags(&snap, &names);
             publish(model, &snap, &writes)?;
@@ -91,6 +92,7 @@ async fn kube_client() -> anyhow::Result<kube::Client> {
 async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> {
     let names = Names::new(&snap.model, &snap.app)?;
     let desired = desired(snap)?;
+    snapshot::remember(model.context(), snap, &desired.derived);
     log_desired(&desired);
     let mut outcome = Outcome {
         skipped: desired.skipped.len(),
@@ -140,6 +142,7 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
         ..kube_live
     };
     let plan = plan::plan(&desired, &live);
+    // Records learnt in this hook (compared in full, or applied).
     let mut records = plan.verified.clone();
     for warning in &plan.warnings {
         tracing::warn!("{warning}");
@@ -226,9 +229,11 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
     }
     // Every relation-data action of the plan has run by now.
     snapshot::save_published(model, snap, plan::published(&desired.provider_databags))?;
+    let kept_all = plan.recorded.len() == live.applied.len();
     if let Some(path) = &records_path
-        && records != live.applied
+        && !(kept_all && records.is_empty())
     {
+        records.extend(plan::kept_records(&live.applied, &plan.recorded));
         crate::memory::AppliedRecords::save(path, &records);
     }
     set_status(model, &status::final_status(&outcome))

@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 
 use charm_runtime::{Event, HookEvent, RelationKind};
 
+use crate::desired::Derived;
 use crate::memory::{CachedRelation, RemoteCache};
 use crate::plan::{LocalBags, Published};
 
@@ -96,6 +97,8 @@ pub struct MeshRelation {
     pub remote_app: String,
     /// The raw `policies` value of the consumer's app databag, if present.
     pub policies: Option<String>,
+    /// What `policies` gave in an earlier hook, when it is remembered unchanged.
+    pub derived: Option<Derived>,
 }
 
 /// A relation on our `provide-cmr-mesh`.
@@ -142,6 +145,8 @@ pub struct Snapshot {
     pub databags: BTreeMap<u64, LocalBags>,
     /// What this unit recorded having published (leader only; `None` when never recorded).
     pub published: Option<Published>,
+    /// Whether the remembered consumer data differs from what this snapshot read.
+    pub remembered_stale: bool,
 }
 
 /// Why the snapshot could not be read.
@@ -274,13 +279,19 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
                             continue;
                         };
                         let value = model.remote_app_data(&rel)?.get(key).cloned();
-                        let fresh = CachedRelation {
-                            endpoint: endpoint.to_owned(),
-                            app,
-                            value,
-                        };
-                        changed |= stale.as_ref() != Some(&fresh);
-                        fresh
+                        match stale {
+                            // Unchanged: keep what it gave.
+                            Some(stale) if stale.app == app && stale.value == value => stale,
+                            _ => {
+                                changed = true;
+                                CachedRelation {
+                                    endpoint: endpoint.to_owned(),
+                                    app,
+                                    value,
+                                    derived: None,
+                                }
+                            }
+                        }
                     }
                 };
                 out.push((id, entry));
@@ -290,13 +301,8 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let mesh_entries = consumers(SERVICE_MESH, "policies")?;
     let cmr_entries = consumers(PROVIDE_CMR_MESH, "cmr_data")?;
     changed |= !cache.relations.is_empty();
-    if let Some(path) = &cache_path {
-        if !leader {
-            RemoteCache::forget(path);
-        } else if changed {
-            let relations = mesh_entries.iter().chain(&cmr_entries).cloned().collect();
-            RemoteCache { relations }.save(path);
-        }
+    if let (Some(path), false) = (&cache_path, leader) {
+        RemoteCache::forget(path);
     }
     let service_mesh: Vec<MeshRelation> = mesh_entries
         .into_iter()
@@ -304,6 +310,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
             id,
             remote_app: entry.app,
             policies: entry.value,
+            derived: entry.derived,
         })
         .collect();
     let cmr: Vec<CmrRelation> = cmr_entries
@@ -392,7 +399,51 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         tracing: tracing_rel,
         databags,
         published,
+        remembered_stale: leader && changed,
     })
+}
+
+/// Keep the consumer data of this snapshot, with what it gave (`derived`, by relation id;
+/// relations without an entry keep what they were remembered with), for the next hook.
+/// Written only when something changed.
+pub fn remember(
+    ctx: &charm_runtime::JujuContext,
+    snap: &Snapshot,
+    derived: &BTreeMap<u64, Derived>,
+) {
+    let Some(path) = RemoteCache::path(ctx) else {
+        return;
+    };
+    let new_derived = snap.service_mesh.iter().any(|rel| {
+        derived
+            .get(&rel.id)
+            .is_some_and(|d| rel.derived.as_ref() != Some(d))
+    });
+    if !snap.leader || !(snap.remembered_stale || new_derived) {
+        return;
+    }
+    let mesh = snap.service_mesh.iter().map(|rel| {
+        let entry = CachedRelation {
+            endpoint: SERVICE_MESH.to_owned(),
+            app: rel.remote_app.clone(),
+            value: rel.policies.clone(),
+            derived: derived.get(&rel.id).or(rel.derived.as_ref()).cloned(),
+        };
+        (rel.id, entry)
+    });
+    let cmr = snap.cmr.iter().map(|rel| {
+        let entry = CachedRelation {
+            endpoint: PROVIDE_CMR_MESH.to_owned(),
+            app: rel.remote_app.clone(),
+            value: rel.cmr_data.clone(),
+            derived: None,
+        };
+        (rel.id, entry)
+    });
+    RemoteCache {
+        relations: mesh.chain(cmr).collect(),
+    }
+    .save(&path);
 }
 
 fn no_remote_app(endpoint: &str, id: u64) {

@@ -14,6 +14,7 @@ fn mesh(id: u64, app: &str, policies: Option<&str>) -> MeshRelation {
         id,
         remote_app: app.into(),
         policies: policies.map(Into::into),
+        derived: None,
     }
 }
 
@@ -41,6 +42,7 @@ fn example() -> Snapshot {
         tracing: None,
         databags: Default::default(),
         published: None,
+        remembered_stale: false,
     }
 }
 
@@ -48,7 +50,7 @@ fn example() -> Snapshot {
 fn bodies(d: &Desired) -> Vec<Value> {
     d.policies
         .iter()
-        .map(|p| p.body(&d.owner_instance))
+        .map(|p| p.body(&d.owner_instance).expect("buildable"))
         .collect()
 }
 
@@ -204,6 +206,23 @@ fn bad_consumer_data_skips_only_the_bad_policies() {
         ),
     ];
     let d = desired(&snap).expect("desired");
+    // What a later hook computes from the remembered derivations is the same.
+    let mut remembered = snap.clone();
+    for rel in &mut remembered.service_mesh {
+        rel.derived = d.derived.get(&rel.id).cloned();
+    }
+    let again = desired(&remembered).expect("desired");
+    assert_eq!(
+        (bodies(&again), &again.skipped, &again.derived),
+        (bodies(&d), &d.skipped, &d.derived)
+    );
+    assert!(
+        again
+            .policies
+            .iter()
+            .all(|p| matches!(p.source, PolicySource::Consumer { .. })),
+        "consumer policies are not parsed again"
+    );
     let skipped: Vec<(u64, Option<usize>)> =
         d.skipped.iter().map(|s| (s.relation_id, s.index)).collect();
     assert_eq!(
@@ -548,7 +567,7 @@ fn simulate(live: &mut crate::plan::Live, actions: &[crate::plan::Action]) {
                 intent,
                 owner_instance,
             } => {
-                let body = intent.body(owner_instance);
+                let body = intent.body(owner_instance).expect("buildable");
                 if let Some(list) = live.policies.as_mut() {
                     list.retain(|o| {
                         o.key.name != intent.name || o.key.namespace != intent.namespace

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::desired::{CharmLabels, PebbleLayer, PolicyIntent, RelationWrite};
+use crate::desired::{CharmLabels, PebbleLayer, PolicyIntent, PolicySource, RelationWrite};
 
 const OWNER: &str = "prod-istio-beacon-k8s";
 
@@ -29,14 +29,14 @@ fn intent(name: &str, port: u16) -> PolicyIntent {
         namespace: "prod".into(),
         name: name.into(),
         digest: service_mesh::names::policy_digest(&policy),
-        policy,
+        source: PolicySource::Parsed(policy),
     }
 }
 
 /// A listed policy as the server holds it: the body of `intent(name, port)` under the given
 /// owner labels, at resourceVersion 7.
 fn owned_policy(name: &str, instance: &str, scope: &str, port: u16) -> LiveObject {
-    let mut body = intent(name, port).body(OWNER);
+    let mut body = intent(name, port).body(OWNER).expect("buildable");
     body["metadata"]["labels"] = json!({
         "app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope});
     body["metadata"]["resourceVersion"] = json!("7");
@@ -77,6 +77,7 @@ fn base_desired() -> Desired {
         },
         policies: vec![Arc::new(intent("p-new", 80))],
         owner_instance: OWNER.into(),
+        derived: Default::default(),
         modeloperator: vec![],
         pebble: PebbleLayer {
             container: "metrics-proxy".into(),
@@ -503,7 +504,12 @@ fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
     live.applied = [(key.clone(), record("7", &d.policies[0].digest))].into();
     let p = plan(&d, &live);
     assert_eq!(p.actions, vec![]);
-    assert_eq!(p.verified, live.applied);
+    assert_eq!(p.recorded, vec![key.clone()]);
+    assert!(p.verified.is_empty());
+    assert_eq!(
+        kept_records(&live.applied, &p.recorded),
+        vec![(key.clone(), record("7", &d.policies[0].digest))]
+    );
     // Another resourceVersion, or another digest: compared in full, so rewritten.
     for stale in [record("6", &d.policies[0].digest), record("7", "other")] {
         live.applied = [(key.clone(), stale)].into();
@@ -516,7 +522,7 @@ fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
             }]
         );
         assert_eq!(p.applying.get(&key), Some(&d.policies[0].digest));
-        assert!(p.verified.is_empty());
+        assert!(p.verified.is_empty() && p.recorded.is_empty());
     }
 }
 
