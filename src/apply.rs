@@ -141,10 +141,17 @@ impl KubeWriter {
                 "internal error: object without kind, namespace or name".into(),
             ));
         };
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &key.namespace, &resource(key.kind));
         let params = PatchParams::apply(&self.field_manager).force();
-        match api.patch(&key.name, &params, &Patch::Apply(body)).await {
+        let path = <DynamicObject as kube::Resource>::url_path(
+            &resource(key.kind),
+            Some(key.namespace.as_str()),
+        );
+        let request = kube::core::Request::new(path)
+            .patch(&key.name, &params, &Patch::Apply(body))
+            .map_err(|e| classify(&format!("apply {key}"), kube::Error::BuildRequest(e)))?;
+        // Only the new resourceVersion is kept from the answer: decoding whole objects
+        // (managedFields and all) cost more than building and sending them.
+        match self.client.request::<AppliedObject>(request).await {
             Ok(obj) => Ok(Done::Applied {
                 key,
                 resource_version: obj.metadata.resource_version,
@@ -163,6 +170,17 @@ impl KubeWriter {
             Err(e) => Err(classify(&format!("apply {key}"), e)),
         }
     }
+}
+
+#[derive(serde::Deserialize)]
+struct AppliedObject {
+    metadata: AppliedMeta,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AppliedMeta {
+    resource_version: Option<String>,
 }
 
 /// How long a replan may take before we stop waiting (the hook still succeeds).
@@ -197,7 +215,8 @@ pub fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    tracing::debug!("{action}");
+    // Traced only: the caller logs one line for all relations (each log line is a process).
+    tracing::trace!("{action}");
     let rel = RelationRef::new(endpoint.clone(), *relation_id);
     let tools = model.tools();
     tools

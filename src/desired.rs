@@ -453,10 +453,7 @@ fn is_cross_model(remote_app: &str) -> bool {
 type Element = Result<MeshPolicy, String>;
 
 /// `Err`: the whole value is unusable.
-fn consumer_policies(
-    snap: &Snapshot,
-    rel: &MeshRelation,
-) -> Result<Vec<(usize, Element)>, String> {
+fn consumer_policies(snap: &Snapshot, rel: &MeshRelation) -> Result<Vec<(usize, Element)>, String> {
     let raw = rel.policies.as_deref().unwrap_or("[]");
     let elements =
         service_mesh::parse_policies(raw).map_err(|err| format!("invalid JSON list: {err}"))?;

@@ -64,12 +64,31 @@ fn publish(model: &Model, snap: &Snapshot, writes: &[RelationWrite]) -> anyhow::
         databags: snap.databags.clone(),
         ..plan::Live::default()
     };
-    for write in writes {
-        if let Some(action) = plan::relation_data(write, &live) {
-            apply::set_relation_data(model, &action)?;
-        }
+    let actions: Vec<Action> = writes
+        .iter()
+        .filter_map(|write| plan::relation_data(write, &live))
+        .collect();
+    log_relation_writes(&actions);
+    for action in &actions {
+        apply::set_relation_data(model, action)?;
     }
     Ok(())
+}
+
+/// One line for all the relation-data writes among `actions`.
+fn log_relation_writes(actions: &[Action]) {
+    let n = actions
+        .iter()
+        .filter(|a| matches!(a, Action::SetRelationData { .. }))
+        .count();
+    match actions
+        .iter()
+        .find(|a| matches!(a, Action::SetRelationData { .. }))
+    {
+        Some(single) if n == 1 => tracing::debug!("{single}"),
+        Some(_) => tracing::debug!("Updating our data on {n} relations"),
+        None => {}
+    }
 }
 
 /// Log what the pure core found wrong with consumer data.
@@ -148,6 +167,7 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
         tracing::warn!("{warning}");
     }
     tracing::debug!("reconcile plan: {} actions", plan.actions.len());
+    log_relation_writes(&plan.actions);
 
     let writer = KubeWriter {
         client: client.clone(),
