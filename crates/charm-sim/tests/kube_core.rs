@@ -407,3 +407,44 @@ async fn status_belongs_to_the_subresource_except_for_actors() {
         "status is not tracked for the main resource"
     );
 }
+
+#[tokio::test]
+async fn lists_page_with_limit_and_continue() {
+    let server = server();
+    let cms: Api<ConfigMap> = Api::namespaced(client(&server).await, "prod");
+    for name in ["e", "a", "d", "b", "c", "other"] {
+        let labels = if name == "other" {
+            json!({})
+        } else {
+            json!({"app": "x"})
+        };
+        cms.create(&PostParams::default(), &cm(name, labels))
+            .await
+            .expect("create");
+    }
+    let mut params = ListParams::default().labels("app=x").limit(2);
+    let mut pages = Vec::new();
+    loop {
+        let page = cms.list(&params).await.expect("list");
+        pages.push(
+            page.items
+                .iter()
+                .filter_map(|c| c.metadata.name.clone())
+                .collect::<Vec<_>>(),
+        );
+        match page.metadata.continue_ {
+            Some(token) => params = params.continue_token(&token),
+            None => break,
+        }
+    }
+    assert_eq!(pages, vec![vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
+    // limit=0 is no limit; a token the server did not issue is a 400.
+    let all = cms.list(&ListParams::default().limit(0)).await.expect("list");
+    assert_eq!(all.items.len(), 6);
+    assert!(all.metadata.continue_.is_none());
+    let bad = cms
+        .list(&ListParams::default().continue_token("zz"))
+        .await
+        .expect_err("bad token");
+    assert_eq!(api_err(bad).code, 400);
+}

@@ -16,7 +16,7 @@ use super::fault::FaultError;
 use super::registry::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
-use super::store::{PatchKind, State, WriteParams};
+use super::store::{Page, PatchKind, State, WriteParams};
 
 /// How long a "timeout" fault holds a request before answering 504.
 const FAULT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -411,7 +411,17 @@ fn dispatch(
                     .unwrap_or_default(),
             )
             .map_err(ApiError::bad_request)?;
-            Ok((200, st.list(rt, ns, &labels, &fields)?))
+            let limit = match ctx.query.get("limit").map(|l| l.parse::<i64>()) {
+                None => None,
+                // limit=0 (or negative) means no limit, as upstream.
+                Some(Ok(l)) => usize::try_from(l).ok().filter(|l| *l > 0),
+                Some(Err(e)) => return Err(ApiError::bad_request(format!("limit: {e}"))),
+            };
+            let page = Page {
+                limit,
+                continue_token: ctx.query.get("continue").cloned().filter(|c| !c.is_empty()),
+            };
+            Ok((200, st.list(rt, ns, &labels, &fields, &page)?))
         }
         (None, &Method::POST) => {
             if rt.namespaced && ns.is_none() {

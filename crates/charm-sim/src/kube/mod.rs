@@ -29,7 +29,8 @@
 //!   (objects written through this interface may set it), but `/status` itself is not served;
 //! - no built-in defaulting (Service clusterIP, Namespace finalizers/phase …), no watch (405), no
 //!   deletecollection, no finalizers/graceful deletion (deletes are immediate; a Namespace
-//!   takes its objects with it, a CRD its custom resources), no pagination (`limit` ignored);
+//!   takes its objects with it, a CRD its custom resources), pagination (`limit`, `continue`) walks the
+//!   live store rather than one snapshot;
 //! - objects are not converted between versions: the same body is served as v1 and v1beta1.
 
 mod fault;

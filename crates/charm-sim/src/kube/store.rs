@@ -224,6 +224,50 @@ struct ListBody<'a> {
 struct ListMeta {
     #[serde(rename = "resourceVersion")]
     resource_version: String,
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    continue_token: Option<String>,
+}
+
+/// A LIST's `limit` and `continue` parameters. Tokens are opaque to clients (here: the hex
+/// of the last key returned); unlike a real apiserver, pages are not one snapshot, so
+/// objects written between pages may or may not appear.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+impl Page {
+    fn token((namespace, name): (&str, &str)) -> String {
+        format!("{namespace}\0{name}")
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// The key the page starts after; a token we did not issue is a 400, as upstream.
+    fn after(&self) -> Result<Option<(String, String)>, ApiError> {
+        let Some(token) = &self.continue_token else {
+            return Ok(None);
+        };
+        let invalid = || {
+            ApiError::bad_request(
+                "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+            )
+        };
+        let bytes = (0..token.len())
+            .step_by(2)
+            .map(|i| {
+                token
+                    .get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
+            .collect::<Option<Vec<u8>>>()
+            .ok_or_else(invalid)?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (namespace, name) = text.split_once('\0').ok_or_else(invalid)?;
+        Ok(Some((namespace.to_owned(), name.to_owned())))
+    }
 }
 
 /// `body` as JSON; `capacity` is a guess at its size, sparing the buffer's regrowth.
@@ -403,34 +447,53 @@ impl State {
             .ok_or_else(|| ApiError::not_found(&rt.plural, &rt.group, name))
     }
 
+    /// A list in key order (namespace, name). With a `page`, at most `limit` items after
+    /// the page's start, and a continue token when more remain.
     pub fn list(
         &self,
         rt: &ResourceType,
         ns: Option<&str>,
         labels: &LabelSelector,
         fields: &FieldSelector,
+        page: &Page,
     ) -> Result<Vec<u8>, ApiError> {
         let api_version = rt.api_version();
-        let items: Vec<Presented<'_>> = self
+        let after = page.after()?;
+        let mut matching = self
             .objects
             .iter()
             .filter(|((g, k, n, _), _)| {
                 *g == rt.group && *k == rt.kind && ns.is_none_or(|ns| !rt.namespaced || n == ns)
             })
-            .filter(|(_, s)| labels.matches(&s.obj) && fields.matches(&s.obj))
-            .map(|(_, s)| Presented {
+            .filter(|((_, _, n, name), _)| {
+                after
+                    .as_ref()
+                    .is_none_or(|(an, aname)| (n.as_str(), name.as_str()) > (an, aname))
+            })
+            .filter(|(_, s)| labels.matches(&s.obj) && fields.matches(&s.obj));
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        for ((_, _, n, name), s) in matching.by_ref() {
+            if page.limit.is_some_and(|limit| items.len() >= limit) {
+                more = true;
+                break;
+            }
+            last = Some((n.as_str(), name.as_str()));
+            items.push(Presented {
                 api_version: &api_version,
                 stored: s,
                 // Typed built-in lists carry no per-item apiVersion/kind; unstructured ones do.
                 list_item: !rt.custom,
-            })
-            .collect();
+            });
+        }
         let capacity = (items.len() + 1) * OBJECT_JSON_CAPACITY;
         let list = ListBody {
             api_version: &api_version,
             kind: format!("{}List", rt.kind),
             metadata: ListMeta {
                 resource_version: self.rv.to_string(),
+                continue_token: last.filter(|_| more).map(Page::token),
             },
             items,
         };
