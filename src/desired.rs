@@ -170,7 +170,8 @@ pub struct Desired {
     pub policies: Vec<Arc<PolicyIntent>>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
-    /// What each consumer's `policies` gave, by relation id (to remember).
+    /// What the consumers' `policies` gave, by relation id, for those derived in this hook
+    /// (the others were remembered; see `snapshot::remember`).
     pub derived: std::collections::BTreeMap<u64, Derived>,
     /// The modeloperator AuthorizationPolicy, in its own scope.
     pub modeloperator: Vec<Value>,
@@ -334,9 +335,14 @@ fn policies(
         }
     };
     for rel in &snap.service_mesh {
+        let fresh;
         let (derived, mut parsed) = match &rel.derived {
-            Some(derived) => (derived.clone(), Vec::new()),
-            None => derive(snap, rel),
+            Some(derived) => (derived, Vec::new()),
+            None => {
+                let (derived, parsed) = derive(snap, rel);
+                fresh = derived;
+                (&fresh, parsed)
+            }
         };
         skipped.extend(derived.skipped.iter().map(|s| Skipped {
             relation_id: rel.id,
@@ -365,7 +371,9 @@ fn policies(
                 source,
             });
         }
-        all_derived.insert(rel.id, derived);
+        if rel.derived.is_none() {
+            all_derived.insert(rel.id, derived.clone());
+        }
     }
     let cmr = cmr_map(snap, warnings);
     for own in own_policies(snap, &cmr) {

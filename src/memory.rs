@@ -15,6 +15,7 @@ use crate::plan::AppliedRecord;
 pub struct CachedRelation {
     pub endpoint: String,
     pub app: String,
+    #[serde(with = "embedded_json")]
     pub value: Option<String>,
     /// What `value` gave (service-mesh), once computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +71,36 @@ impl AppliedRecords {
     }
 }
 
+/// A databag value that is itself JSON (as `policies` and `cmr_data` are) is written into
+/// the file as it is, not as an escaped string: reading it back then copies it instead of
+/// unescaping it. Its exact text survives either way.
+mod embedded_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        let raw = value
+            .as_deref()
+            .and_then(|v| serde_json::from_str::<&RawValue>(v).ok())
+            // Only lists and objects: a JSON string, number or null stays a string, so that
+            // reading back can tell them apart.
+            .filter(|raw| Some(raw.get()) == value.as_deref() && raw.get().starts_with(['[', '{']));
+        match raw {
+            Some(raw) => raw.serialize(s),
+            None => value.serialize(s),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        let raw = Box::<RawValue>::deserialize(d)?;
+        if raw.get().starts_with(['[', '{']) {
+            Ok(Some(raw.get().to_owned()))
+        } else {
+            serde_json::from_str(raw.get()).map_err(serde::de::Error::custom)
+        }
+    }
+}
+
 fn load<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
     std::fs::read(path)
         .ok()
@@ -87,5 +118,47 @@ fn save<T: serde::Serialize>(path: &Path, value: &T) {
         .and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = written {
         tracing::warn!("cannot write {}: {e}", path.display());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_survive_the_file_exactly() {
+        let values = [
+            None,
+            Some(r#"[{"b": 1, "a": "x\"y"}]"#),
+            Some("[1,2]"),
+            Some(" [1] "),
+            Some("{not json"),
+            Some(r#""a json string""#),
+            Some("null"),
+            Some(""),
+            Some("é\t\u{1}"),
+        ];
+        let cache = RemoteCache {
+            relations: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let entry = CachedRelation {
+                        endpoint: "service-mesh".into(),
+                        app: format!("app{i}"),
+                        value: v.map(str::to_owned),
+                        derived: None,
+                    };
+                    (i as u64, entry)
+                })
+                .collect(),
+        };
+        let text = serde_json::to_string(&cache).expect("encode");
+        assert!(
+            text.contains(r#""value":[{"b": 1, "a": "x\"y"}]"#),
+            "{text}"
+        );
+        let back: RemoteCache = serde_json::from_str(&text).expect("decode");
+        assert_eq!(back, cache);
     }
 }
