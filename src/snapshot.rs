@@ -10,8 +10,9 @@
 //!   that hook re-reads its own relation, so an entry can only be stale while such a hook is
 //!   queued, which then brings it up to date (the same eventual consistency as Juju's own
 //!   event order). Hooks that may follow a period where this unit did not keep it — it was
-//!   not the leader, or the charm changed — read everything: `leader-elected`,
-//!   `upgrade-charm`, and `config-changed` (so `juju config` is also a way to force it).
+//!   not the leader, or the charm changed — read all data again: `leader-elected`,
+//!   `upgrade-charm`, and `config-changed` (so `juju config` is also a way to force it);
+//!   they still use the remembered app names, which never change for a relation id.
 //!   A non-leader, which reads no consumer data, deletes the file.
 //! - what this unit published in its own app bags ([`Published`], in unit state, committed
 //!   with the hook's relation writes), so they are not read back.
@@ -217,18 +218,20 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     // What earlier hooks remembered; a non-leader keeps nothing (see the module docs).
     let cache_path = RemoteCache::path(ctx);
     let remembered = leader && !reads_everything(&ctx.event);
-    let (cache, published) = if remembered {
-        let cache = cache_path
-            .as_deref()
-            .map(RemoteCache::load)
-            .unwrap_or_default();
-        let published = model
+    let upgrading = matches!(ctx.event, Event::Hook(HookEvent::UpgradeCharm));
+    // Hooks that read all data again still use the remembered app names: a relation's
+    // remote application never changes.
+    let cache = match (&cache_path, leader) {
+        (Some(path), true) => RemoteCache::load(path),
+        _ => RemoteCache::default(),
+    };
+    let published = if remembered {
+        model
             .tools()
             .state_get_key(PUBLISHED_KEY)?
-            .and_then(|v| serde_json::from_str::<Published>(&v).ok());
-        (cache, published)
+            .and_then(|v| serde_json::from_str::<Published>(&v).ok())
     } else {
-        (RemoteCache::default(), None)
+        None
     };
 
     let mut databags = BTreeMap::new();
@@ -258,46 +261,59 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     // belongs to relations that are gone.
     let mut cache = cache;
     let mut changed = false;
-    let mut consumers =
-        |endpoint: &'static str, key: &str| -> Result<Vec<(u64, CachedRelation)>, SnapshotError> {
-            let mut out = Vec::new();
-            if !leader {
-                return Ok(out);
-            }
-            for id in model.relation_ids(endpoint)? {
-                let cached = cache
-                    .relations
-                    .remove(&id)
-                    .filter(|e| e.endpoint == endpoint);
-                let entry = match cached {
-                    Some(entry) if ctx.relation_id != Some(id) => entry,
-                    stale => {
-                        let rel = model.relation(endpoint, id)?;
-                        let Some(app) = rel.app.clone() else {
-                            no_remote_app(endpoint, id);
-                            changed |= stale.is_some();
-                            continue;
-                        };
-                        let value = model.remote_app_data(&rel)?.get(key).cloned();
-                        match stale {
-                            // Unchanged: keep what it gave.
-                            Some(stale) if stale.app == app && stale.value == value => stale,
-                            _ => {
-                                changed = true;
-                                CachedRelation {
-                                    endpoint: endpoint.to_owned(),
-                                    app,
-                                    value,
-                                    derived: None,
-                                }
+    let mut consumers = |endpoint: &'static str,
+                         key: &str|
+     -> Result<Vec<(u64, CachedRelation)>, SnapshotError> {
+        let mut out = Vec::new();
+        if !leader {
+            return Ok(out);
+        }
+        for id in model.relation_ids(endpoint)? {
+            let cached = cache
+                .relations
+                .remove(&id)
+                .filter(|e| e.endpoint == endpoint);
+            let entry = match cached {
+                Some(entry) if remembered && ctx.relation_id != Some(id) => entry,
+                stale => {
+                    let rel = match &stale {
+                        Some(entry) => charm_runtime::Relation {
+                            endpoint: endpoint.to_owned(),
+                            id,
+                            app: Some(entry.app.clone()),
+                            is_peer: false,
+                            active: true,
+                        },
+                        None => model.relation(endpoint, id)?,
+                    };
+                    let Some(app) = rel.app.clone() else {
+                        no_remote_app(endpoint, id);
+                        changed |= stale.is_some();
+                        continue;
+                    };
+                    let value = model.remote_app_data(&rel)?.get(key).cloned();
+                    match stale {
+                        // Unchanged: keep what it gave, unless another charm revision
+                        // worked that out.
+                        Some(stale) if stale.app == app && stale.value == value && !upgrading => {
+                            stale
+                        }
+                        _ => {
+                            changed = true;
+                            CachedRelation {
+                                endpoint: endpoint.to_owned(),
+                                app,
+                                value,
+                                derived: None,
                             }
                         }
                     }
-                };
-                out.push((id, entry));
-            }
-            Ok(out)
-        };
+                }
+            };
+            out.push((id, entry));
+        }
+        Ok(out)
+    };
     let mesh_entries = consumers(SERVICE_MESH, "policies")?;
     let cmr_entries = consumers(PROVIDE_CMR_MESH, "cmr_data")?;
     changed |= !cache.relations.is_empty();

@@ -450,6 +450,8 @@ fn remembered_consumer_data_and_applied_policies() {
         writes(&out, 6),
         vec![format!("DELETE {AP}/{p2}"), format!("PATCH {AP}/{P1}")]
     );
+    // config-changed and upgrade-charm read everything again and find nothing to do.
+    assert!(writes(&out, 7).is_empty() && writes(&out, 8).is_empty());
     assert_eq!(
         objects(&out, "AuthorizationPolicy"),
         vec![format!("prod/{P1}")]

@@ -439,7 +439,10 @@ async fn lists_page_with_limit_and_continue() {
     }
     assert_eq!(pages, vec![vec!["a", "b"], vec!["c", "d"], vec!["e"]]);
     // limit=0 is no limit; a token the server did not issue is a 400.
-    let all = cms.list(&ListParams::default().limit(0)).await.expect("list");
+    let all = cms
+        .list(&ListParams::default().limit(0))
+        .await
+        .expect("list");
     assert_eq!(all.items.len(), 6);
     assert!(all.metadata.continue_.is_none());
     let bad = cms
