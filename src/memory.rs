@@ -2,7 +2,7 @@
 //! state there): facts that save reads, never instructions. A missing, unreadable or
 //! stale file only costs the reads it would have saved.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use charm_runtime::JujuContext;
@@ -62,7 +62,7 @@ impl AppliedRecords {
         ctx.charm_dir.as_ref().map(|dir| dir.join(Self::FILE))
     }
 
-    pub fn load(path: &Path) -> BTreeMap<String, AppliedRecord> {
+    pub fn load(path: &Path) -> HashMap<String, AppliedRecord> {
         load(path)
     }
 

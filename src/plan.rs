@@ -31,7 +31,7 @@ pub struct Live {
     /// `None` when the CRD is not installed.
     pub policies: Option<Vec<LiveObject>>,
     /// What earlier hooks verified or applied, by `namespace/name` (see [`AppliedRecord`]).
-    pub applied: BTreeMap<String, AppliedRecord>,
+    pub applied: HashMap<String, AppliedRecord>,
     /// Owned Gateways; `None` when the CRD is not installed.
     pub gateways: Option<Vec<Value>>,
     /// Owned HorizontalPodAutoscalers.
@@ -455,35 +455,26 @@ fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], actions: &
 fn reconcile_policies(
     desired: &Desired,
     live: &[LiveObject],
-    applied: &BTreeMap<String, AppliedRecord>,
+    applied: &HashMap<String, AppliedRecord>,
     out: &mut Plan,
 ) {
-    let in_scope = || live.iter().filter(|p| p.scope() == Some(Scope::Policy));
-    let mut by_key: HashMap<(&str, &str), &LiveObject> = HashMap::new();
-    for obj in in_scope() {
+    // Each listed policy, and whether a desired one claimed it.
+    let mut by_key: HashMap<(&str, &str), (&LiveObject, bool)> = HashMap::new();
+    for obj in live.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
         by_key
             .entry((obj.key.namespace.as_str(), obj.key.name.as_str()))
-            .or_insert(obj);
+            .or_insert((obj, false));
     }
-    let wanted: HashSet<(&str, &str)> = desired
-        .policies
-        .iter()
-        .map(|p| (p.namespace.as_str(), p.name.as_str()))
-        .collect();
-    let mut deleted = HashSet::new();
-    for obj in in_scope() {
-        let key = (obj.key.namespace.as_str(), obj.key.name.as_str());
-        if !wanted.contains(&key) && deleted.insert(key) {
-            out.actions.push(Action::Delete(obj.key.clone()));
-        }
-    }
+    // Deletes go first: the applies are collected apart and appended.
+    let mut applies = Plan::default();
     for intent in &desired.policies {
         let key = applied_key(&intent.namespace, &intent.name);
-        let current = by_key.get(&(intent.namespace.as_str(), intent.name.as_str()));
-        let Some(obj) = current else {
-            apply_policy(desired, intent, key, out);
+        let current = by_key.get_mut(&(intent.namespace.as_str(), intent.name.as_str()));
+        let Some((obj, claimed)) = current else {
+            apply_policy(desired, intent, key, &mut applies);
             continue;
         };
+        *claimed = true;
         let holds = applied.get(&key).is_some_and(|r| {
             Some(&r.resource_version) == obj.resource_version.as_ref() && r.digest == intent.digest
         });
@@ -501,14 +492,24 @@ fn reconcile_policies(
                 out.verified.insert(key, record);
             }
         } else {
-            apply_policy(desired, intent, key, out);
+            apply_policy(desired, intent, key, &mut applies);
         }
     }
+    for obj in live.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
+        let key = (obj.key.namespace.as_str(), obj.key.name.as_str());
+        if let Some((_, claimed @ false)) = by_key.get_mut(&key) {
+            // Claimed now, so a key listed twice is deleted once.
+            *claimed = true;
+            out.actions.push(Action::Delete(obj.key.clone()));
+        }
+    }
+    out.actions.append(&mut applies.actions);
+    out.applying.extend(applies.applying);
 }
 
 /// The records of `applied` whose keys are in `recorded`.
 pub fn kept_records(
-    applied: &BTreeMap<String, AppliedRecord>,
+    applied: &HashMap<String, AppliedRecord>,
     recorded: &[String],
 ) -> Vec<(String, AppliedRecord)> {
     let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();

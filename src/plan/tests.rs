@@ -101,7 +101,7 @@ fn converged_live() -> Live {
             "istio-authorization-policy",
             80,
         )]),
-        applied: BTreeMap::new(),
+        applied: HashMap::new(),
         gateways: Some(vec![]),
         hpas: vec![],
         namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
