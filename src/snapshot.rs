@@ -277,13 +277,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
                 Some(entry) if remembered && ctx.relation_id != Some(id) => entry,
                 stale => {
                     let rel = match &stale {
-                        Some(entry) => charm_runtime::Relation {
-                            endpoint: endpoint.to_owned(),
-                            id,
-                            app: Some(entry.app.clone()),
-                            is_peer: false,
-                            active: true,
-                        },
+                        Some(entry) => known_relation(endpoint, id, &entry.app),
                         None => model.relation(endpoint, id)?,
                     };
                     let Some(app) = rel.app.clone() else {
@@ -356,14 +350,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
                 );
             }
             None if leader => {
-                // Built here rather than asked of the model: the remote app may be cached.
-                let rel = charm_runtime::Relation {
-                    endpoint: SERVICE_MESH.to_owned(),
-                    id: rel.id,
-                    app: Some(rel.remote_app.clone()),
-                    is_peer: false,
-                    active: true,
-                };
+                let rel = known_relation(SERVICE_MESH, rel.id, &rel.remote_app);
                 databags.insert(rel.id, own_bags(&rel, false)?);
             }
             None => {}
@@ -460,6 +447,18 @@ pub fn remember(
         relations: mesh.chain(cmr).collect(),
     }
     .save(&path);
+}
+
+/// A live relation whose remote app is already known (remembered, or read in this hook):
+/// built here rather than asked of the model, which would run `relation-list` for it.
+fn known_relation(endpoint: &str, id: u64, app: &str) -> charm_runtime::Relation {
+    charm_runtime::Relation {
+        endpoint: endpoint.to_owned(),
+        id,
+        app: Some(app.to_owned()),
+        is_peer: false,
+        active: true,
+    }
 }
 
 fn no_remote_app(endpoint: &str, id: u64) {
