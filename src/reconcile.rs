@@ -77,17 +77,13 @@ fn publish(model: &Model, snap: &Snapshot, writes: &[RelationWrite]) -> anyhow::
 
 /// One line for all the relation-data writes among `actions`.
 fn log_relation_writes(actions: &[Action]) {
-    let n = actions
+    let mut writes = actions
         .iter()
-        .filter(|a| matches!(a, Action::SetRelationData { .. }))
-        .count();
-    match actions
-        .iter()
-        .find(|a| matches!(a, Action::SetRelationData { .. }))
-    {
-        Some(single) if n == 1 => tracing::debug!("{single}"),
-        Some(_) => tracing::debug!("Updating our data on {n} relations"),
-        None => {}
+        .filter(|a| matches!(a, Action::SetRelationData { .. }));
+    match (writes.next(), writes.count()) {
+        (Some(single), 0) => tracing::debug!("{single}"),
+        (Some(_), more) => tracing::debug!("Updating our data on {} relations", more + 1),
+        (None, _) => {}
     }
 }
 

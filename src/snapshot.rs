@@ -221,7 +221,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let upgrading = matches!(ctx.event, Event::Hook(HookEvent::UpgradeCharm));
     // Hooks that read all data again still use the remembered app names: a relation's
     // remote application never changes.
-    let cache = match (&cache_path, leader) {
+    let mut cache = match (&cache_path, leader) {
         (Some(path), true) => RemoteCache::load(path),
         _ => RemoteCache::default(),
     };
@@ -259,7 +259,6 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     // Consumer data: only the leader acts on it.
     // Entries are moved out of the cache as relations are found: what is left at the end
     // belongs to relations that are gone.
-    let mut cache = cache;
     let mut changed = false;
     let mut consumers = |endpoint: &'static str,
                          key: &str|
