@@ -6,6 +6,7 @@
 //!   [`context::Event`] being dispatched.
 //! - [`tools`]: a typed client for Juju's hook tools (`relation-get`, `status-set`, …),
 //!   with the exact argv shapes ops sends and typed errors.
+//! - [`concurrent`]: independent hook tools run at once (safe: Juju runs one at a time).
 //! - [`model`]: an ops-like cached view over the hook tools (config, leadership,
 //!   relations, databags with Juju's permission rules, planned units, status).
 //! - [`logging`]: a `tracing` layer that forwards to `juju-log`, and a panic hook.
@@ -31,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod concurrent;
 pub mod context;
 pub mod k8s;
 pub mod logging;
