@@ -204,8 +204,17 @@ pub async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> an
     Ok(())
 }
 
+/// The `relation-set`s of `actions`' [`Action::SetRelationData`], concurrently: each writes
+/// other relations' bags, so their order does not matter (see [`charm_runtime::concurrent`]).
+/// The first error in action order is returned, after all writes have run.
+pub fn set_relation_data_all(model: &Model, actions: &[Action]) -> anyhow::Result<()> {
+    charm_runtime::concurrent::concurrently(actions, |action| set_relation_data(model, action))
+        .into_iter()
+        .collect()
+}
+
 /// `relation-set` of a [`Action::SetRelationData`] (app keys, then unit keys).
-pub fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
+fn set_relation_data(model: &Model, action: &Action) -> anyhow::Result<()> {
     let Action::SetRelationData {
         endpoint,
         relation_id,

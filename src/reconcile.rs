@@ -69,10 +69,7 @@ fn publish(model: &Model, snap: &Snapshot, writes: &[RelationWrite]) -> anyhow::
         .filter_map(|write| plan::relation_data(write, &live))
         .collect();
     log_relation_writes(&actions);
-    for action in &actions {
-        apply::set_relation_data(model, action)?;
-    }
-    Ok(())
+    apply::set_relation_data_all(model, &actions)
 }
 
 /// One line for all the relation-data writes among `actions`.
@@ -172,11 +169,12 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
     };
     let mut kube_blocked = false;
     let mut waypoint_checked = false;
-    // Consecutive policy deletes (then applies) form one batch: independent writes, sent
-    // concurrently; deletes still all finish before applies start, as upstream orders them.
+    // Consecutive policy deletes (then applies), and consecutive relation-data writes, form
+    // one batch: independent writes, sent concurrently; deletes still all finish before
+    // applies start, as upstream orders them.
     for batch in plan
         .actions
-        .chunk_by(|a, b| policy_batch(a).is_some() && policy_batch(a) == policy_batch(b))
+        .chunk_by(|a, b| batch_of(a).is_some() && batch_of(a) == batch_of(b))
     {
         let Some(action) = batch.first() else {
             continue;
@@ -195,7 +193,7 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
                 continue;
             }
             Action::SetRelationData { .. } => {
-                apply::set_relation_data(model, action)?;
+                apply::set_relation_data_all(model, batch)?;
                 continue;
             }
             _ if kube_blocked => continue,
@@ -259,20 +257,22 @@ async fn leader_reconcile(model: &Model, snap: &Snapshot) -> anyhow::Result<()> 
 /// thousands, and the API server handles them independently.
 const POLICY_WRITE_CONCURRENCY: usize = 16;
 
-/// Policy writes that may run concurrently with their neighbours of the same kind.
+/// Writes that may run concurrently with their neighbours of the same batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PolicyBatch {
-    Delete,
-    Apply,
+enum Batch {
+    PolicyDelete,
+    PolicyApply,
+    RelationData,
 }
 
-fn policy_batch(action: &Action) -> Option<PolicyBatch> {
+fn batch_of(action: &Action) -> Option<Batch> {
     match action {
-        Action::Delete(key) if key.kind == Kind::AuthorizationPolicy => Some(PolicyBatch::Delete),
+        Action::Delete(key) if key.kind == Kind::AuthorizationPolicy => Some(Batch::PolicyDelete),
         Action::Apply(body) if Kind::of(body) == Some(Kind::AuthorizationPolicy) => {
-            Some(PolicyBatch::Apply)
+            Some(Batch::PolicyApply)
         }
-        Action::ApplyPolicy { .. } => Some(PolicyBatch::Apply),
+        Action::ApplyPolicy { .. } => Some(Batch::PolicyApply),
+        Action::SetRelationData { .. } => Some(Batch::RelationData),
         _ => None,
     }
 }
@@ -290,8 +290,8 @@ fn log_batch(batch: &[Action]) {
     for action in batch {
         tracing::trace!("{action}");
     }
-    let verb = match batch.first().and_then(policy_batch) {
-        Some(PolicyBatch::Delete) => "Deleting",
+    let verb = match batch.first().and_then(batch_of) {
+        Some(Batch::PolicyDelete) => "Deleting",
         _ => "Applying",
     };
     let names: Vec<&str> = batch

@@ -258,52 +258,66 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
 
     // Consumer data: only the leader acts on it.
     // Entries are moved out of the cache as relations are found: what is left at the end
-    // belongs to relations that are gone.
+    // belongs to relations that are gone. The relations not remembered are read
+    // concurrently (a first contact is a relation-list and a relation-get each).
     let mut changed = false;
     let mut consumers = |endpoint: &'static str,
                          key: &str|
      -> Result<Vec<(u64, CachedRelation)>, SnapshotError> {
-        let mut out = Vec::new();
         if !leader {
-            return Ok(out);
+            return Ok(Vec::new());
         }
-        for id in model.relation_ids(endpoint)? {
-            let cached = cache
-                .relations
-                .remove(&id)
-                .filter(|e| e.endpoint == endpoint);
-            let entry = match cached {
-                Some(entry) if remembered && ctx.relation_id != Some(id) => entry,
-                stale => {
-                    let rel = match &stale {
-                        Some(entry) => known_relation(endpoint, id, &entry.app),
-                        None => model.relation(endpoint, id)?,
-                    };
-                    let Some(app) = rel.app.clone() else {
-                        no_remote_app(endpoint, id);
-                        changed |= stale.is_some();
-                        continue;
-                    };
-                    let value = model.remote_app_data(&rel)?.get(key).cloned();
-                    match stale {
-                        // Unchanged: keep what it gave, unless another charm revision
-                        // worked that out.
-                        Some(stale) if stale.app == app && stale.value == value && !upgrading => {
-                            stale
-                        }
-                        _ => {
-                            changed = true;
-                            CachedRelation {
-                                endpoint: endpoint.to_owned(),
-                                app,
-                                value,
-                                derived: None,
-                            }
-                        }
-                    }
-                }
+        let found: Vec<(u64, Option<CachedRelation>)> = model
+            .relation_ids(endpoint)?
+            .into_iter()
+            .map(|id| {
+                let cached = cache
+                    .relations
+                    .remove(&id)
+                    .filter(|e| e.endpoint == endpoint);
+                (id, cached)
+            })
+            .collect();
+        let read = |(id, cached): &(u64, Option<CachedRelation>)| -> Result<Found, SnapshotError> {
+            if cached.is_some() && remembered && ctx.relation_id != Some(*id) {
+                return Ok(Found::Remembered);
+            }
+            let rel = match cached {
+                Some(entry) => known_relation(endpoint, *id, &entry.app),
+                None => model.relation(endpoint, *id)?,
             };
-            out.push((id, entry));
+            let Some(app) = rel.app.clone() else {
+                return Ok(Found::NoApp);
+            };
+            let value = model.remote_app_data(&rel)?.get(key).cloned();
+            Ok(match cached {
+                // Unchanged: keep what it gave, unless another charm revision worked
+                // that out.
+                Some(stale) if stale.app == app && stale.value == value && !upgrading => {
+                    Found::Unchanged
+                }
+                _ => Found::Fresh(CachedRelation {
+                    endpoint: endpoint.to_owned(),
+                    app,
+                    value,
+                    derived: None,
+                }),
+            })
+        };
+        let reads = charm_runtime::concurrent::concurrently(&found, read);
+        let mut out = Vec::with_capacity(found.len());
+        for ((id, cached), read) in found.into_iter().zip(reads) {
+            match (read?, cached) {
+                (Found::Remembered | Found::Unchanged, Some(entry)) => out.push((id, entry)),
+                (Found::Fresh(entry), _) => {
+                    changed = true;
+                    out.push((id, entry));
+                }
+                (_, cached) => {
+                    no_remote_app(endpoint, id);
+                    changed |= cached.is_some();
+                }
+            }
         }
         Ok(out)
     };
@@ -334,25 +348,28 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         .iter()
         .flat_map(|p| p.relations.iter().copied())
         .collect();
-    for rel in &service_mesh {
-        match published
-            .as_ref()
-            .filter(|_| published_ids.contains(&rel.id))
+    // Our own bags where we do not know what we published: read concurrently.
+    let unknown: Vec<charm_runtime::Relation> = service_mesh
+        .iter()
+        .filter(|rel| leader && !published_ids.contains(&rel.id))
+        .map(|rel| known_relation(SERVICE_MESH, rel.id, &rel.remote_app))
+        .collect();
+    let read = charm_runtime::concurrent::concurrently(&unknown, |rel| own_bags(rel, false));
+    for (rel, bags) in unknown.iter().zip(read) {
+        databags.insert(rel.id, bags?);
+    }
+    if let Some(p) = published.as_ref() {
+        for rel in service_mesh
+            .iter()
+            .filter(|rel| published_ids.contains(&rel.id))
         {
-            Some(p) => {
-                databags.insert(
-                    rel.id,
-                    LocalBags {
-                        app_published: Some(p.fingerprint.clone()),
-                        ..LocalBags::default()
-                    },
-                );
-            }
-            None if leader => {
-                let rel = known_relation(SERVICE_MESH, rel.id, &rel.remote_app);
-                databags.insert(rel.id, own_bags(&rel, false)?);
-            }
-            None => {}
+            databags.insert(
+                rel.id,
+                LocalBags {
+                    app_published: Some(p.fingerprint.clone()),
+                    ..LocalBags::default()
+                },
+            );
         }
     }
 
@@ -458,6 +475,18 @@ fn known_relation(endpoint: &str, id: u64, app: &str) -> charm_runtime::Relation
         is_peer: false,
         active: true,
     }
+}
+
+/// What reading one consumer relation found.
+enum Found {
+    /// Remembered, and not to be read again in this hook.
+    Remembered,
+    /// Read again: the same app and value as remembered.
+    Unchanged,
+    /// Read: new, or not what was remembered.
+    Fresh(CachedRelation),
+    /// No remote application yet (a relation without units, Juju not saying).
+    NoApp,
 }
 
 fn no_remote_app(endpoint: &str, id: u64) {
