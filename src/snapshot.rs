@@ -15,7 +15,8 @@
 //!   they still use the remembered app names, which never change for a relation id.
 //!   A non-leader, which reads no consumer data, deletes the file.
 //! - what this unit published in its own app bags ([`Published`], in unit state, committed
-//!   with the hook's relation writes), so they are not read back.
+//!   with the hook's relation writes), so they are not read back; but on `leader-elected`
+//!   and `upgrade-charm`, after which another leader or charm revision may have written them.
 
 use std::collections::BTreeMap;
 
@@ -225,7 +226,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         (Some(path), true) => RemoteCache::load(path),
         _ => RemoteCache::default(),
     };
-    let published = if remembered {
+    let published = if leader && !reads_own_bags(&ctx.event) {
         model
             .tools()
             .state_get_key(PUBLISHED_KEY)?
@@ -493,12 +494,18 @@ fn no_remote_app(endpoint: &str, id: u64) {
     tracing::debug!("{endpoint}:{id} has no remote application yet; ignoring it");
 }
 
-/// Hooks that read all consumer data and own app bags back instead of trusting what was
-/// remembered (see the module docs).
+/// Hooks that read all consumer data back instead of trusting what was remembered (see the
+/// module docs).
 fn reads_everything(event: &Event) -> bool {
+    reads_own_bags(event) || matches!(event, Event::Hook(HookEvent::ConfigChanged))
+}
+
+/// Hooks that read our own app bags back: only another leader, or another revision of this
+/// charm, can have written them since this unit last did.
+fn reads_own_bags(event: &Event) -> bool {
     matches!(
         event,
-        Event::Hook(HookEvent::LeaderElected | HookEvent::UpgradeCharm | HookEvent::ConfigChanged)
+        Event::Hook(HookEvent::LeaderElected | HookEvent::UpgradeCharm)
     )
 }
 

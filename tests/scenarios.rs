@@ -452,6 +452,13 @@ fn remembered_consumer_data_and_applied_policies() {
     );
     // config-changed and upgrade-charm read everything again and find nothing to do.
     assert!(writes(&out, 7).is_empty() && writes(&out, 8).is_empty());
+    // Our app bag, emptied as only another leader could: config-changed does not read it
+    // back, leader-elected does and publishes again.
+    let published = app_data_after(&out, 8, 3).clone();
+    assert!(published.get("mesh_type").is_some(), "{published}");
+    assert_eq!(app_data_after(&out, 9, 3), &json!({}));
+    assert_eq!(app_data_after(&out, 10, 3), &published);
+    assert!(writes(&out, 9).is_empty() && writes(&out, 10).is_empty());
     assert_eq!(
         objects(&out, "AuthorizationPolicy"),
         vec![format!("prod/{P1}")]
