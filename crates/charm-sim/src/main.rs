@@ -1,5 +1,6 @@
-//! `charm-sim run --charm <dir|.charm> --scenario <file> [--out result.json]`. The hook tools
-//! are the sibling binary `charm-sim-jujuc`.
+//! `charm-sim run --charm <dir|.charm> --scenario <file> [--out result.json] [--tool-client
+//! <path>]`. The hook tools are the sibling binary `charm-sim-jujuc`, unless `--tool-client`
+//! names another build of it.
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -28,6 +29,10 @@ enum Cmd {
         /// Write the result here instead of stdout.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The hook-tool client to link under every tool name, instead of the
+        /// `charm-sim-jujuc` next to this binary (e.g. a static build, cheaper to start).
+        #[arg(long, value_name = "PATH")]
+        tool_client: Option<PathBuf>,
     },
 }
 
@@ -45,7 +50,8 @@ fn main() -> ExitCode {
             charm,
             scenario,
             out,
-        } => match run(&charm, &scenario, out) {
+            tool_client,
+        } => match run(&charm, &scenario, out, tool_client) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 let bad_input = e
@@ -63,8 +69,10 @@ fn run(
     charm: &std::path::Path,
     scenario: &std::path::Path,
     out: Option<PathBuf>,
+    tool_binary: Option<PathBuf>,
 ) -> anyhow::Result<()> {
-    let output = charm_sim::run_scenario(charm, scenario, &charm_sim::RunOptions::default())?;
+    let options = charm_sim::RunOptions { tool_binary };
+    let output = charm_sim::run_scenario(charm, scenario, &options)?;
     let mut text = serde_json::to_string_pretty(&output)?;
     text.push('\n');
     match out {

@@ -629,8 +629,6 @@ fn context_id(env: &[(String, String)]) -> String {
         .unwrap_or_default()
 }
 
-/// The running `charm-sim` binary, or, for library users (a test harness), a `charm-sim`
-/// built next to it in the same cargo target dir.
 /// The hook-tool client binary `charm-sim-jujuc`, a sibling of the running `charm-sim` (or,
 /// for a test harness in `target/<profile>/deps/`, of its parent dir).
 fn default_tool_binary() -> Result<PathBuf, SimError> {

@@ -392,3 +392,37 @@ fn files_a_charm_writes_in_its_dir_last_for_one_run_only() {
     }
     assert!(!c.dir.path().join("remembered").exists());
 }
+
+#[test]
+fn tool_client_flag_replaces_the_sibling_jujuc() {
+    let c = TestCharm::new("status-set active \"$(is-leader)\"");
+    let p = c.scenario_path(&scenario(true, "steps: [install]\n"));
+    // A client that logs each call, then is the real one under the tool's name.
+    let client = c.out.path().join("logging-client");
+    let log = c.out.path().join("calls.log");
+    common::write_exec(
+        &client,
+        &format!(
+            "#!/bin/bash\necho \"${{0##*/}}\" >> {}\nexec -a \"$0\" {} \"$@\"\n",
+            log.display(),
+            common::jujuc().display()
+        ),
+    );
+    let out = Command::new(bin())
+        .args(["run", "--charm"])
+        .arg(c.dir.path())
+        .arg("--scenario")
+        .arg(&p)
+        .arg("--tool-client")
+        .arg(&client)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["steps"][0]["unit_status"]["message"], "True");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        ["is-leader", "status-set"]
+    );
+}
