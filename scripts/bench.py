@@ -2,12 +2,19 @@
 """Benchmark (not a test): the beacon played through charm-sim at scale.
 
 For each size N it generates a model with N consumer apps on `service-mesh`, each asking
-for 10 AuthorizationPolicies, runs `config-changed` (the first reconcile: every policy is
-created) and then `update-status` (a no-op reconcile: nothing changed), and reports per
-hook: wall time, the charm process's own CPU time (without the hook tools it spawned),
-its peak RSS, and the API requests by verb. Figures are printed, never asserted.
+for 10 AuthorizationPolicies, and plays four hooks:
+- `config-changed` on a new unit: the first reconcile, cold (every relation is read and
+  written for the first time, every policy is created);
+- `config-changed` after `juju config manage-authorization-policies=false`: every policy is
+  deleted;
+- `config-changed` after setting it back to true: every policy is created again, by a unit
+  that already knows its relations (the first reconcile of a running beacon);
+- `update-status`: a no-op reconcile, nothing changed.
+It reports per hook: wall time, the charm process's own CPU time (without the hook tools it
+spawned), its peak RSS, and the API requests by verb. Figures are printed, never asserted.
 
 usage: scripts/bench.py --charm-sim BIN --charm DIR [--sizes 1,100,1000] [--repeat 3]
+                       [--tool-client PATH]
 """
 
 import argparse
@@ -22,6 +29,14 @@ from pathlib import Path
 MODEL = "prod"
 APP = "istio-beacon-k8s"
 WAYPOINT = f"{MODEL}-{APP}-waypoint"
+
+
+HOOKS = (
+    "first reconcile, new unit",
+    "all policies deleted",
+    "first reconcile, running unit",
+    "no-op reconcile",
+)
 
 
 def consumer_policies(consumer: str) -> str:
@@ -104,27 +119,34 @@ def scenario(n: int) -> dict:
         "containers": {"metrics-proxy": {"can_connect": True}},
         "kubernetes": objects,
         "crds": "default",
-        "steps": ["config-changed", "update-status"],
+        "steps": [
+            "config-changed",
+            {"update": {"config": {"manage-authorization-policies": False}}},
+            "config-changed",
+            {"update": {"config": {"manage-authorization-policies": True}}},
+            "config-changed",
+            "update-status",
+        ],
     }
 
 
-def run_once(charm_sim: str, charm: str, n: int, workdir: Path) -> list[dict]:
+def run_once(charm_sim: list[str], charm: str, n: int, workdir: Path) -> list[dict]:
     scen = workdir / f"bench-{n}.json"
     out = workdir / f"bench-{n}-out.json"
     scen.write_text(json.dumps(scenario(n)))
     subprocess.run(
-        [charm_sim, "run", "--charm", charm, "--scenario", str(scen), "--out", str(out)],
+        [*charm_sim, "--charm", charm, "--scenario", str(scen), "--out", str(out)],
         check=True,
     )
     result = json.loads(out.read_text())
+    policies = sum(1 for o in result["kubernetes"] if o.get("kind") == "AuthorizationPolicy")
+    if policies < 10 * n:
+        sys.exit(f"{n} consumers: {policies} AuthorizationPolicies at the end, not {10 * n}")
     rows = []
-    for label, step in zip(("first reconcile", "no-op reconcile"), result["steps"]):
+    for label, step in zip(HOOKS, result["steps"], strict=True):
         if step["exit_code"] != 0:
             sys.exit(f"{n} consumers, {label}: hook exited {step['exit_code']}")
         verbs = Counter(r["method"] for r in step["api_requests"])
-        policies = sum(
-            1 for o in result["kubernetes"] if o.get("kind") == "AuthorizationPolicy"
-        )
         rows.append(
             {
                 "label": label,
@@ -132,7 +154,6 @@ def run_once(charm_sim: str, charm: str, n: int, workdir: Path) -> list[dict]:
                 "cpu_ms": step["charm_cpu_ms"],
                 "rss_mib": step["charm_max_rss_kib"] / 1024,
                 "verbs": verbs,
-                "policies": policies,
                 "status": step["unit_status"],
             }
         )
@@ -145,20 +166,25 @@ def main() -> None:
     ap.add_argument("--charm", required=True)
     ap.add_argument("--sizes", default="1,100,1000")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tool-client", help="charm-sim's --tool-client (default: its sibling)")
     args = ap.parse_args()
+    charm_sim = [args.charm_sim, "run"]
+    if args.tool_client:
+        charm_sim += ["--tool-client", args.tool_client]
+    print(f"hook tools: {args.tool_client or 'the charm-sim-jujuc beside charm-sim'}")
 
     print(
-        f"{'consumers':>9} {'policies':>8}  {'hook':<16} {'wall ms':>9} {'charm CPU ms':>12} "
+        f"{'consumers':>9} {'policies':>8}  {'hook':<29} {'wall ms':>9} {'charm CPU ms':>12} "
         f"{'peak RSS MiB':>12}  API requests by verb"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
-            runs = [run_once(args.charm_sim, args.charm, n, Path(tmp)) for _ in range(args.repeat)]
-            for i, label in enumerate(("first reconcile", "no-op reconcile")):
+            runs = [run_once(charm_sim, args.charm, n, Path(tmp)) for _ in range(args.repeat)]
+            for i, label in enumerate(HOOKS):
                 samples = [r[i] for r in runs]
                 verbs = samples[0]["verbs"]
                 print(
-                    f"{n:>9} {samples[0]['policies']:>8}  {label:<16} "
+                    f"{n:>9} {10 * n:>8}  {label:<29} "
                     f"{statistics.median(s['wall_ms'] for s in samples):>9.1f} "
                     f"{statistics.median(s['cpu_ms'] for s in samples):>12.1f} "
                     f"{max(s['rss_mib'] for s in samples):>12.1f}  "
