@@ -4,9 +4,10 @@
 mod common;
 
 use common::{
-    app_data_after, exit_code, local_app_data, logs, object, objects, run, status, writes,
+    app_data_after, exit_code, local_app_data, logs, object, objects, run, run_file, status, step,
+    writes,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 const AP: &str = "/apis/security.istio.io/v1/namespaces/prod/authorizationpolicies";
 const P1: &str = "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3";
@@ -468,4 +469,258 @@ fn remembered_consumer_data_and_applied_policies() {
         p1["spec"]["rules"][0]["from"][0]["source"]["principals"][0],
         "cluster.local/ns/prod/sa/myapp"
     );
+}
+
+/// The `policies` value one consumer writes (as in `scripts/bench.py`): 10 app policies from
+/// 10 clients, with Python `json.dumps` formatting like the consumer library.
+fn consumer_policies(consumer: &str) -> String {
+    let policies = (0..10)
+        .map(|k| {
+            json!({
+                "source_namespace": "prod",
+                "source_app_name": format!("{consumer}-client{k}"),
+                "target_namespace": "prod",
+                "target_app_name": consumer,
+                "target_selector_labels": null,
+                "target_service": null,
+                "target_type": "app",
+                "endpoints": [
+                    {"hosts": null, "ports": [8000 + k], "methods": ["GET", "POST"], "paths": ["/api"]}
+                ],
+            })
+        })
+        .collect();
+    service_mesh::pyjson::dumps(&Value::Array(policies))
+}
+
+/// `scripts/bench.py`'s model: `consumers` apps `consumer<i>` on `service-mesh` (relation id
+/// 100 + i) asking for 10 policies each, a ready waypoint, and `steps`.
+fn many_consumers(consumers: usize, config: Value, steps: Value) -> Value {
+    let mut relations = vec![json!({"id": 1, "endpoint": "peers", "remote_units": []})];
+    relations.extend((0..consumers).map(|i| {
+        let app = format!("consumer{i}");
+        json!({
+            "id": 100 + i,
+            "endpoint": "service-mesh",
+            "remote_app": app,
+            "remote_units": [format!("{app}/0")],
+            "remote_app_data": {"policies": consumer_policies(&app)},
+        })
+    }));
+    let app = "istio-beacon-k8s";
+    let app_labels = json!({"app.kubernetes.io/name": app});
+    let waypoint_labels = json!({"gateway.networking.k8s.io/gateway-name": WAYPOINT});
+    json!({
+        "model": {"name": "prod", "uuid": "7b0e1c9e-0000-4000-8000-000000000001"},
+        "unit": format!("{app}/0"),
+        "leader": true,
+        "planned_units": 1,
+        "config": config,
+        "relations": relations,
+        "containers": {"metrics-proxy": {"can_connect": true}},
+        "kubernetes": [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
+            {
+                "apiVersion": "apps/v1",
+                "kind": "StatefulSet",
+                "metadata": {"name": app, "namespace": "prod"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": app_labels},
+                    "serviceName": format!("{app}-endpoints"),
+                    "template": {
+                        "metadata": {"labels": app_labels},
+                        "spec": {"containers": [{"name": "charm", "image": "charm-base"}]},
+                    },
+                },
+            },
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": app, "namespace": "prod"},
+                "spec": {"selector": app_labels, "ports": [{"port": 65535}]},
+            },
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": WAYPOINT, "namespace": "prod"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": waypoint_labels},
+                    "template": {
+                        "metadata": {"labels": waypoint_labels},
+                        "spec": {"containers": [{"name": "istio-proxy", "image": "proxyv2"}]},
+                    },
+                },
+                "status": {"replicas": 1, "readyReplicas": 1},
+            },
+        ],
+        "crds": "default",
+        "steps": steps,
+    })
+}
+
+/// The query parameters of each of a step's LISTs of AuthorizationPolicies (across all
+/// namespaces), in order.
+fn policy_lists(out: &Value, i: usize) -> Vec<Vec<(String, String)>> {
+    step(out, i)["api_requests"]
+        .as_array()
+        .expect("api_requests")
+        .iter()
+        .filter(|r| {
+            r["method"] == "GET" && r["path"] == "/apis/security.istio.io/v1/authorizationpolicies"
+        })
+        .map(|r| {
+            r["query"]
+                .as_str()
+                .unwrap_or_default()
+                .split('&')
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
+
+/// Asserts that step `i` listed the policies in two pages of at most 500: the second one
+/// continues the first.
+fn assert_two_pages(out: &Value, i: usize) {
+    let lists = policy_lists(out, i);
+    let param = |list: &[(String, String)], key: &str| {
+        list.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    assert_eq!(lists.len(), 2, "step {i}: {lists:?}");
+    for list in &lists {
+        assert_eq!(
+            param(list, "limit").as_deref(),
+            Some("500"),
+            "step {i}: {list:?}"
+        );
+    }
+    assert_eq!(param(&lists[0], "continue"), None, "step {i}");
+    assert!(
+        param(&lists[1], "continue").is_some_and(|t| !t.is_empty()),
+        "step {i}: {:?}",
+        lists[1]
+    );
+}
+
+#[test]
+fn policy_list_is_paged_past_500() {
+    // 601 owned policies, listed in pages of 500 (src/live.rs): 60 consumers x 10, plus the
+    // modeloperator's. The API server lists in (namespace, name) order; "all-sources-
+    // modeloperator" sorts before every consumer's policy, so the page boundary falls inside
+    // one consumer's ten (consumer53, relation 153) instead of between two consumers.
+    const PAGE: usize = 500;
+    // Both sort after every "istio-beacon-k8s-prod-policy-consumer..." name: on page 2.
+    let stale = "istio-beacon-k8s-prod-policy-old-client-prod-old-app-0badcafe";
+    let foreign = "other-beacon-prod-policy-web-prod-db-12345678";
+    let policy = |name: &str, instance: &str| {
+        json!({
+            "apiVersion": "security.istio.io/v1",
+            "kind": "AuthorizationPolicy",
+            "metadata": {
+                "name": name,
+                "namespace": "prod",
+                "labels": {
+                    "app.kubernetes.io/instance": instance,
+                    "kubernetes-resource-handler-scope": "istio-authorization-policy",
+                },
+            },
+            "spec": {
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "old-app"}},
+                "rules": [{}],
+            },
+        })
+    };
+    let scenario = many_consumers(
+        60,
+        json!({"model-on-mesh": true}),
+        json!([
+            "config-changed",
+            "update-status",
+            // Ours, left by a consumer that went away unseen; and another beacon's.
+            {"update": {"kubernetes": [
+                policy(stale, "prod-istio-beacon-k8s"),
+                policy(foreign, "other-beacon"),
+            ]}},
+            "update-status",
+            {"hook": "service-mesh-relation-broken", "relation": 153},
+        ]),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("paged.json");
+    let text = serde_json::to_vec(&scenario).expect("scenario as JSON");
+    std::fs::write(&path, text).expect("write scenario");
+    let out = run_file(&path);
+    for i in 0..4 {
+        assert_eq!(
+            (exit_code(&out, i), status(&out, i)),
+            (0, active("")),
+            "step {i}"
+        );
+    }
+
+    // 1. First reconcile: our own objects, the namespace labels, and every policy applied.
+    let prefix = format!("PATCH {AP}/");
+    let (applied, others): (Vec<String>, Vec<String>) = writes(&out, 0)
+        .into_iter()
+        .partition(|w| w.starts_with(&prefix));
+    let mut expected = first_run_writes();
+    expected.push("PATCH /api/v1/namespaces/prod".into());
+    assert_eq!(others, expected);
+    let mut owned: Vec<String> = applied
+        .iter()
+        .map(|w| w[prefix.len()..].to_owned())
+        .collect();
+    // Sorted as the API server lists them (all are in prod).
+    owned.sort();
+    owned.dedup();
+    assert_eq!(owned.len(), 601);
+    assert!(owned.binary_search(&MODELOPERATOR.to_owned()).is_ok());
+    for i in 0..60 {
+        for k in 0..10 {
+            let name =
+                format!("istio-beacon-k8s-prod-policy-consumer{i}-client{k}-prod-consumer{i}-");
+            let found = owned.iter().filter(|n| n.starts_with(&name)).count();
+            assert_eq!(found, 1, "{name}");
+        }
+    }
+
+    // 2. Nothing changed: no write, though the LIST took two pages to see everything.
+    assert!(writes(&out, 1).is_empty(), "{:?}", writes(&out, 1));
+    assert_two_pages(&out, 1);
+
+    // 3. The stale policy is only on page 2: found and deleted, alone. The foreign one, on
+    // the same page, is not ours (and not even listed).
+    assert!(owned.iter().filter(|n| n.as_str() < stale).count() >= PAGE);
+    assert!(owned.iter().filter(|n| n.as_str() < foreign).count() >= PAGE);
+    assert_eq!(writes(&out, 2), vec![format!("DELETE {AP}/{stale}")]);
+    assert_two_pages(&out, 2);
+
+    // 4. consumer53's relation is broken: its ten policies go, from both pages.
+    let (positions, gone): (Vec<usize>, Vec<&String>) = owned
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.starts_with("istio-beacon-k8s-prod-policy-consumer53-"))
+        .unzip();
+    assert_eq!(gone.len(), 10);
+    assert!(
+        positions.iter().any(|&p| p < PAGE) && positions.iter().any(|&p| p >= PAGE),
+        "{positions:?}"
+    );
+    let mut deleted = writes(&out, 3);
+    deleted.sort();
+    let expected: Vec<String> = gone.iter().map(|n| format!("DELETE {AP}/{n}")).collect();
+    assert_eq!(deleted, expected);
+
+    // What is left: the other 59 consumers' policies, the modeloperator's and the foreign one.
+    let mut left: Vec<String> = owned
+        .iter()
+        .filter(|n| !gone.contains(n))
+        .chain([&foreign.to_owned()])
+        .map(|n| format!("prod/{n}"))
+        .collect();
+    left.sort();
+    assert_eq!(objects(&out, "AuthorizationPolicy"), left);
 }
