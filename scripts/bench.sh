@@ -12,7 +12,8 @@ target="${CARGO_TARGET_DIR:-target}"
 musl=x86_64-unknown-linux-musl
 client=()
 if rustup target list --installed 2>/dev/null | grep -qx "$musl" \
-  || rustup target add "$musl" >/dev/null 2>&1; then
+  || { echo "bench: installing the $musl target (rustup) for a static tool client" >&2
+       rustup target add "$musl" >/dev/null 2>&1; }; then
   cargo build --release --locked --target "$musl" -p charm-sim --bin charm-sim-jujuc
   client=(--tool-client "$target/$musl/release/charm-sim-jujuc")
 else
