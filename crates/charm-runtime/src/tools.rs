@@ -14,6 +14,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use python_repr::repr_str;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -523,14 +524,15 @@ fn python_str(value: &Value) -> String {
     }
 }
 
-/// Python's `repr()` of a JSON value.
+/// Python's `repr()` of a JSON value; strings (and dict keys) exactly as CPython 3.11 quotes and
+/// escapes them.
 fn python_repr(value: &Value) -> String {
     match value {
         Value::Null => "None".to_string(),
         Value::Bool(true) => "True".to_string(),
         Value::Bool(false) => "False".to_string(),
         Value::Number(n) => n.to_string(),
-        Value::String(s) => python_str_repr(s),
+        Value::String(s) => repr_str(s),
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(python_repr).collect();
             format!("[{}]", items.join(", "))
@@ -538,40 +540,11 @@ fn python_repr(value: &Value) -> String {
         Value::Object(map) => {
             let items: Vec<String> = map
                 .iter()
-                .map(|(k, v)| format!("{}: {}", python_str_repr(k), python_repr(v)))
+                .map(|(k, v)| format!("{}: {}", repr_str(k), python_repr(v)))
                 .collect();
             format!("{{{}}}", items.join(", "))
         }
     }
-}
-
-/// Python's `repr()` of a string: single quotes unless only double quotes avoid escaping.
-fn python_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (0x7f..0xa0).contains(&(c as u32)) => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
 }
 
 /// Flatten nested objects into dotted keys, as ops' `format_result_dict`.

@@ -1,8 +1,9 @@
 //! Rust implementation of Charmed Service Mesh's `service_mesh` interface, wire-compatible with
 //! the Python `charmlibs.interfaces.service_mesh` and `canonical_service_mesh` packages.
 //!
-//! The core (types, Python-compatible JSON and `repr`, names, labels, the Istio builder, the
-//! owned-object diff) is pure; Kubernetes I/O lives behind the `kube` feature.
+//! The core (types, Python-compatible JSON, names, labels, the Istio builder, the owned-object
+//! diff) is pure; Kubernetes I/O lives behind the `kube` feature. Python's `repr()` of strings,
+//! which the policy hash feeds on, comes from the `python-repr` crate.
 
 pub mod istio;
 pub mod labels;
@@ -10,8 +11,6 @@ pub mod model;
 pub mod names;
 pub mod owned;
 pub mod pyjson;
-pub mod pyrepr;
-mod unicode_printable;
 
 pub use istio::{BuildError, build_authorization_policy};
 pub use model::{

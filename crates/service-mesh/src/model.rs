@@ -7,10 +7,10 @@
 
 use std::fmt;
 
+use python_repr::repr_str;
 use thiserror::Error;
 
 use crate::pyjson::{self, JsonError, PyValue};
-use crate::pyrepr::repr_str;
 
 /// Ordered `str → str` map: the JSON key order of `target_selector_labels` feeds the hash.
 pub type LabelMap = Vec<(String, String)>;

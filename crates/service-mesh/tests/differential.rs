@@ -12,11 +12,11 @@
 mod oracle;
 use oracle::{env_num, run_oracle};
 
+use python_repr::repr_str;
 use serde_json::{Value, json};
 use service_mesh::labels::charm_kubernetes_label;
 use service_mesh::names::policy_name;
 use service_mesh::pyjson::{self, PyValue};
-use service_mesh::pyrepr::repr_str;
 use service_mesh::{
     BuildError, CmrData, CmrDataError, DatabagError, FieldError, PolicyError, ProviderAppData,
     ProviderDataError, build_authorization_policy, dump_policies, parse_policies,

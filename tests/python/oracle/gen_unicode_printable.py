@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Generate crates/service-mesh/src/unicode_printable.rs from this Python's str.isprintable.
+"""Generate crates/python-repr/src/unicode_printable.rs from this Python's str.isprintable.
 
 Python's repr() keeps a character as-is iff str.isprintable() is true for it, which depends on
-the interpreter's Unicode database (Python 3.11 ships Unicode 14.0.0). The policy hash feeds on
-repr(), so the Rust side embeds the exact table of the Python the charm runs on.
+the interpreter's Unicode database (Python 3.11 ships Unicode 14.0.0). The policy hash and ops'
+str() of action results feed on repr(), so the Rust side embeds the exact table of the Python
+the charm runs on.
 
-Usage: .venv/bin/python tests/python/oracle/gen_unicode_printable.py > crates/service-mesh/src/unicode_printable.rs
+Usage: .venv/bin/python tests/python/oracle/gen_unicode_printable.py > crates/python-repr/src/unicode_printable.rs
 """
 
 import sys

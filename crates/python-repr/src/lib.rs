@@ -1,11 +1,22 @@
-//! Python `repr()` of the values that occur in a `MeshPolicy`.
+//! Python's `repr()` of a `str`, exactly as CPython 3.11 prints it.
 //!
-//! The policy name hashes pydantic's `str(MeshPolicy)`, which is built from `repr()` of each
-//! field, so these must match CPython 3.11 exactly.
+//! Python keeps a character as-is in `repr()` iff `str.isprintable()` is true for it, which
+//! follows the interpreter's Unicode database; this crate embeds that table as generated from
+//! Python 3.11 (Unicode 14.0.0), so quoting, escapes and kept characters all match byte for
+//! byte. Two users need that exactness:
+//!
+//! - `service-mesh`: a policy's name hashes pydantic's `str(MeshPolicy)`, which is built from
+//!   `repr()` of each field.
+//! - `charm-runtime`: ops passes `str(value)` of non-string action results to `action-set`,
+//!   and `str()` of a list or dict is made of `repr()` of its strings.
+//!
+//! No dependencies, so either can use it without pulling in the other.
 
 use std::fmt::Write as _;
 
-use crate::unicode_printable::NON_PRINTABLE;
+mod unicode_printable;
+
+use unicode_printable::NON_PRINTABLE;
 
 /// Python's `str.isprintable()` for one character (Python 3.11, Unicode 14.0.0).
 pub fn is_printable(c: char) -> bool {
@@ -19,6 +30,12 @@ pub fn is_printable(c: char) -> bool {
 }
 
 /// Python `repr(s)` of a `str`.
+///
+/// ```
+/// use python_repr::repr_str;
+/// assert_eq!(repr_str("it's"), r#""it's""#);
+/// assert_eq!(repr_str("a\u{200b}é"), r"'a\u200bé'");
+/// ```
 pub fn repr_str(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
