@@ -515,8 +515,7 @@ pub fn log_split(message: &str, max_len: usize) -> Vec<String> {
 }
 
 /// Python's `str()` of a JSON value, which is what `action-set k=v` receives from ops
-/// (`True`, `None`, `[1, 'a']`). Floats use Rust's shortest form, which differs from Python's
-/// only for exponents (`1e16` vs `1e+16`).
+/// (`True`, `None`, `[1, 'a']`, `1e+16`).
 fn python_str(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -531,7 +530,10 @@ fn python_repr(value: &Value) -> String {
         Value::Null => "None".to_string(),
         Value::Bool(true) => "True".to_string(),
         Value::Bool(false) => "False".to_string(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => python_repr::repr_float(f),
+            _ => n.to_string(),
+        },
         Value::String(s) => repr_str(s),
         Value::Array(items) => {
             let items: Vec<String> = items.iter().map(python_repr).collect();

@@ -229,11 +229,12 @@ fn action_set_flattens_like_ops() {
 fn action_set_values_are_python_str_with_exact_string_repr() {
     // ops sends `str(value)`: the strings in a list (and dict keys) are `repr()`ed, and
     // characters `str.isprintable()` rejects (U+200B, U+E000, U+00A0, U+1D173) are escaped as
-    // Python 3.11 escapes them. A plain string value goes as-is.
+    // Python 3.11 escapes them. A plain string value goes as-is; floats are Python's repr.
     let (t, log) = printing("");
     let results = serde_json::json!({
         "list": ["\u{200b}", "it's"],
         "nested": [{"\u{e000}\u{a0}": ["\u{1d173}", "é"]}],
+        "numbers": [1e16, 0.00001, 80.0, 7],
         "plain": "\u{200b}",
     });
     t.action_set(results.as_object().unwrap()).unwrap();
@@ -243,6 +244,7 @@ fn action_set_values_are_python_str_with_exact_string_repr() {
             "action-set",
             r#"list=['\u200b', "it's"]"#,
             r"nested=[{'\ue000\xa0': ['\U0001d173', 'é']}]",
+            "numbers=[1e+16, 1e-05, 80.0, 7]",
             "plain=\u{200b}",
         ]
     );
