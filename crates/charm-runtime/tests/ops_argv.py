@@ -82,7 +82,14 @@ record("action_get", lambda: action.action_get())
 record("action_get_key", lambda: action.action_get("a.b"))
 record(
     "action_set",
-    lambda: action.action_set({"a": {"b": 1, "c": True}, "l": [1, "x's"], "n": None, "s": "t"}),
+    lambda: action.action_set(
+        {
+            "a": {"b": 1, "c": True},
+            "l": [1, "x's", "\u200b\xa0", 1e16, 1e-05, 0.5],
+            "n": None,
+            "s": "t",
+        }
+    ),
 )
 record("action_log", lambda: action.action_log("half way"))
 record("action_fail", lambda: action.action_fail("why"))

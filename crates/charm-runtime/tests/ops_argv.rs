@@ -54,7 +54,12 @@ fn ours() -> BTreeMap<&'static str, Value> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     };
-    let results = json!({"a": {"b": 1, "c": true}, "l": [1, "x's"], "n": null, "s": "t"});
+    let results = json!({
+        "a": {"b": 1, "c": true},
+        "l": [1, "x's", "\u{200b}\u{a0}", 1e16, 1e-05, 0.5],
+        "n": null,
+        "s": "t",
+    });
     let app_status =
         r#"{"application-status":{"status":"active","message":"","status-data":{},"units":{}}}"#;
     let unit_status = r#"{"status":"active","message":"","status-data":{}}"#;
