@@ -2,7 +2,7 @@
 # THE test command: sets everything up on a fresh machine, then checks everything.
 #   1. scripts/setup-python.sh  .venv with the Python oracles the tests compare against
 #   2. cargo fmt --check, cargo clippy -D warnings (whole workspace, all targets)
-#   3. scripts/pack.sh          release build, .charm, charmcraft analyse + expand-extensions
+#   3. scripts/pack.sh          release builds, .charm files, charmcraft analyse + expand-extensions
 #   4. the workspace tests      cargo nextest if installed (plus doctests), else cargo test
 # The tests run last so that the closing lines of the output are the test runner's summary.
 set -euo pipefail
