@@ -4,23 +4,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{exit_code, run_file, status, writes};
+use common::{exit_code, owned_policy, run_file, status, writes};
 use serde_json::{Value, json};
 
 fn policy(name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "security.istio.io/v1",
-        "kind": "AuthorizationPolicy",
-        "metadata": {
-            "name": name,
-            "namespace": "prod",
-            "labels": {
-                "app.kubernetes.io/instance": "prod-istio-beacon-k8s",
-                "kubernetes-resource-handler-scope": "istio-authorization-policy",
-            },
-        },
-        "spec": spec,
-    })
+    owned_policy(name, "prod-istio-beacon-k8s", spec)
 }
 
 #[test]

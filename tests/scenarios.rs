@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    app_data_after, exit_code, local_app_data, logs, object, objects, run, run_file, status, step,
-    writes,
+    app_data_after, exit_code, local_app_data, logs, object, objects, owned_policy, run, run_file,
+    status, step, writes,
 };
 use serde_json::{Value, json};
 
@@ -615,24 +615,10 @@ fn policy_list_is_paged_past_500() {
     // Both sort after every "istio-beacon-k8s-prod-policy-consumer..." name: on page 2.
     let stale = "istio-beacon-k8s-prod-policy-old-client-prod-old-app-0badcafe";
     let foreign = "other-beacon-prod-policy-web-prod-db-12345678";
-    let policy = |name: &str, instance: &str| {
-        json!({
-            "apiVersion": "security.istio.io/v1",
-            "kind": "AuthorizationPolicy",
-            "metadata": {
-                "name": name,
-                "namespace": "prod",
-                "labels": {
-                    "app.kubernetes.io/instance": instance,
-                    "kubernetes-resource-handler-scope": "istio-authorization-policy",
-                },
-            },
-            "spec": {
-                "selector": {"matchLabels": {"app.kubernetes.io/name": "old-app"}},
-                "rules": [{}],
-            },
-        })
-    };
+    let spec = json!({
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "old-app"}},
+        "rules": [{}],
+    });
     let scenario = many_consumers(
         60,
         json!({"model-on-mesh": true}),
@@ -641,8 +627,8 @@ fn policy_list_is_paged_past_500() {
             "update-status",
             // Ours, left by a consumer that went away unseen; and another beacon's.
             {"update": {"kubernetes": [
-                policy(stale, "prod-istio-beacon-k8s"),
-                policy(foreign, "other-beacon"),
+                owned_policy(stale, "prod-istio-beacon-k8s", spec.clone()),
+                owned_policy(foreign, "other-beacon", spec),
             ]}},
             "update-status",
             {"hook": "service-mesh-relation-broken", "relation": 153},

@@ -181,3 +181,21 @@ pub fn logs(out: &Value, i: usize, level: &str) -> Vec<String> {
         .filter_map(|l| l["message"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// An AuthorizationPolicy in `prod` labelled as owned by the beacon instance `instance`
+/// (ours is `prod-istio-beacon-k8s`), as the API server would hold it.
+pub fn owned_policy(name: &str, instance: &str, spec: Value) -> Value {
+    serde_json::json!({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {
+            "name": name,
+            "namespace": "prod",
+            "labels": {
+                "app.kubernetes.io/instance": instance,
+                "kubernetes-resource-handler-scope": "istio-authorization-policy",
+            },
+        },
+        "spec": spec,
+    })
+}
