@@ -122,11 +122,12 @@ pub fn with_labels(mut body: Value, labels: &[(String, String)]) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn owner() -> Vec<(String, String)> {
+    /// The ownership labels of a beacon instance `prod-beacon` (also used by prm's tests).
+    pub(crate) fn owner() -> Vec<(String, String)> {
         vec![
             ("app.kubernetes.io/instance".into(), "prod-beacon".into()),
             (

@@ -429,17 +429,8 @@ impl PolicyResourceManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::owned::tests::owner;
     use serde_json::json;
-
-    fn owner() -> Vec<(String, String)> {
-        vec![
-            ("app.kubernetes.io/instance".into(), "prod-beacon".into()),
-            (
-                "kubernetes-resource-handler-scope".into(),
-                "istio-authorization-policy".into(),
-            ),
-        ]
-    }
 
     fn body(ns: &str, name: &str, port: &str) -> Value {
         json!({
