@@ -43,6 +43,10 @@ pub trait ToolRunner: Send + Sync {
     fn run(&self, argv: &[String], stdin: Option<&str>) -> std::io::Result<ToolOutput>;
 }
 
+/// POSIX's `PIPE_BUF` on Linux: a write of at most this many bytes into an empty pipe never
+/// blocks.
+const PIPE_BUF: usize = 4096;
+
 /// The production [`ToolRunner`]: `std::process::Command`, inheriting the hook environment
 /// (the tools need `JUJU_CONTEXT_ID` and `JUJU_AGENT_SOCKET_ADDRESS`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,9 +67,16 @@ impl ToolRunner for ProcessRunner {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        // Write stdin from a thread: a large relation-set payload must not deadlock against
-        // a tool that fills its stdout/stderr pipe before reading.
+        // A large relation-set payload is written from a thread, so that it cannot deadlock
+        // against a tool that fills its stdout/stderr pipe before reading. Up to PIPE_BUF
+        // bytes always fit in an empty pipe (a pipe holds at least one page), so those are
+        // written here: a big reconcile runs a thousand small relation-sets.
+        let mut written = Ok(());
         let writer = match (stdin, child.stdin.take()) {
+            (Some(input), Some(mut pipe)) if input.len() <= PIPE_BUF => {
+                written = pipe.write_all(input.as_bytes());
+                None
+            }
             (Some(input), Some(mut pipe)) => {
                 let input = input.to_string();
                 Some(std::thread::spawn(move || pipe.write_all(input.as_bytes())))
@@ -74,13 +85,15 @@ impl ToolRunner for ProcessRunner {
         };
         let output = child.wait_with_output()?;
         if let Some(writer) = writer {
-            match writer.join() {
-                // A tool that fails before reading its input closes the pipe; its exit status
-                // and stderr say what went wrong, so a broken pipe is not an error here.
-                Ok(Err(e)) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
-                Ok(_) => {}
-                Err(_) => return Err(std::io::Error::other("stdin writer thread panicked")),
-            }
+            written = writer
+                .join()
+                .map_err(|_| std::io::Error::other("stdin writer thread panicked"))?;
+        }
+        match written {
+            // A tool that fails before reading its input closes the pipe; its exit status and
+            // stderr say what went wrong, so a broken pipe is not an error here.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e),
+            _ => {}
         }
         Ok(ToolOutput {
             code: output.status.code().unwrap_or(-1),

@@ -508,6 +508,17 @@ fn process_runner_passes_stdin_and_collects_output() {
     let out = ProcessRunner.run(&argv, Some(&big)).unwrap();
     assert_eq!(out.code, 1);
     assert_eq!(out.stderr, "ERROR cannot write relation settings\n");
+    // Small inputs (up to a pipe's guaranteed capacity) are written without a thread: the
+    // same answers.
+    let out = ProcessRunner.run(&argv, Some("{}")).unwrap();
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stderr, "ERROR cannot write relation settings\n");
+    let cat: Vec<String> = vec!["cat".into()];
+    for len in [0, 1, PIPE_BUF, PIPE_BUF + 1] {
+        let input = "y".repeat(len);
+        let out = ProcessRunner.run(&cat, Some(&input)).unwrap();
+        assert_eq!((out.code, out.stdout), (0, input), "{len} bytes");
+    }
 
     let argv = vec!["/nonexistent/relation-get".to_string()];
     assert_eq!(
