@@ -3,19 +3,24 @@
 #![allow(clippy::unwrap_used)]
 mod common;
 use std::io::Write;
+use std::path::Path;
 use std::process::Command;
 
 use common::{TestCharm, bin, scenario};
 
+/// `charm-sim run --charm <charm> --scenario <scenario>`, to add more flags to.
+fn sim_run(charm: &Path, scenario: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(["run", "--charm"])
+        .arg(charm)
+        .arg("--scenario")
+        .arg(scenario);
+    cmd
+}
+
 fn run_cli(c: &TestCharm, yaml: &str) -> (i32, String, String) {
     let p = c.scenario_path(yaml);
-    let out = Command::new(bin())
-        .args(["run", "--charm"])
-        .arg(c.dir.path())
-        .arg("--scenario")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = sim_run(c.dir.path(), &p).output().unwrap();
     (
         out.status.code().unwrap(),
         String::from_utf8(out.stdout).unwrap(),
@@ -144,11 +149,7 @@ fn output_shape_and_out_file() {
     );
     let p = c.scenario_path(&yaml);
     let out_file = c.out.path().join("result.json");
-    let status = Command::new(bin())
-        .args(["run", "--charm"])
-        .arg(c.dir.path())
-        .arg("--scenario")
-        .arg(&p)
+    let status = sim_run(c.dir.path(), &p)
         .arg("--out")
         .arg(&out_file)
         .status()
@@ -236,13 +237,7 @@ fn packed_charm_is_unzipped_with_modes() {
     }
     zip.finish().unwrap();
     let p = c.scenario_path(&scenario(true, "steps: [install]\n"));
-    let out = Command::new(bin())
-        .args(["run", "--charm"])
-        .arg(&zip_path)
-        .arg("--scenario")
-        .arg(&p)
-        .output()
-        .unwrap();
+    let out = sim_run(&zip_path, &p).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -258,9 +253,7 @@ fn packed_charm_is_unzipped_with_modes() {
 fn missing_charm_exits_2() {
     let c = TestCharm::new("exit 0");
     let p = c.scenario_path(&scenario(true, "steps: []\n"));
-    let out = Command::new(bin())
-        .args(["run", "--charm", "/nonexistent/charm", "--scenario"])
-        .arg(&p)
+    let out = sim_run(Path::new("/nonexistent/charm"), &p)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -270,7 +263,7 @@ fn missing_charm_exits_2() {
 #[test]
 fn crd_files_resolve_against_the_scenario_dir() {
     let c = TestCharm::new("exit 0");
-    let crd = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let crd = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("crds/gateway.networking.k8s.io__v1__Gateway.yaml");
     std::fs::copy(&crd, c.out.path().join("gw.yaml")).unwrap();
     let gateway = "kubernetes:\n  - {apiVersion: v1, kind: Namespace, metadata: {name: prod}}\n  \
@@ -408,11 +401,7 @@ fn tool_client_flag_replaces_the_sibling_jujuc() {
             common::jujuc().display()
         ),
     );
-    let out = Command::new(bin())
-        .args(["run", "--charm"])
-        .arg(c.dir.path())
-        .arg("--scenario")
-        .arg(&p)
+    let out = sim_run(c.dir.path(), &p)
         .arg("--tool-client")
         .arg(&client)
         .output()
