@@ -30,6 +30,13 @@ fn first_run_writes() -> Vec<String> {
     ]
 }
 
+/// [`first_run_writes`], then the apply of the one consumer policy `P1`.
+fn first_run_writes_with_p1() -> Vec<String> {
+    let mut writes = first_run_writes();
+    writes.push(format!("PATCH {AP}/{P1}"));
+    writes
+}
+
 #[test]
 fn relation_added_changed_broken() {
     let out = run("relation_lifecycle");
@@ -68,9 +75,7 @@ fn relation_added_changed_broken() {
 #[test]
 fn config_toggles_both_ways() {
     let out = run("config_toggles");
-    let mut first = first_run_writes();
-    first.push(format!("PATCH {AP}/{P1}"));
-    assert_eq!(writes(&out, 0), first);
+    assert_eq!(writes(&out, 0), first_run_writes_with_p1());
     // model-on-mesh on: namespace labelled, modeloperator policy created.
     assert_eq!(
         writes(&out, 1),
@@ -174,9 +179,7 @@ fn leader_change() {
     // A non-leader does not publish provider data.
     assert_eq!(out["steps"][1]["api_requests"], json!([]));
     // New leader: converges on leader-elected (upstream waits for another event).
-    let mut first = first_run_writes();
-    first.push(format!("PATCH {AP}/{P1}"));
-    assert_eq!(writes(&out, 2), first);
+    assert_eq!(writes(&out, 2), first_run_writes_with_p1());
     assert_eq!(status(&out, 2), active(""));
     assert_eq!(
         local_app_data(&out, 3),
@@ -427,9 +430,7 @@ fn takeover_from_the_python_charm_writes_nothing() {
 #[test]
 fn remembered_consumer_data_and_applied_policies() {
     let out = run("remembered");
-    let mut first = first_run_writes();
-    first.push(format!("PATCH {AP}/{P1}"));
-    assert_eq!(writes(&out, 0), first);
+    assert_eq!(writes(&out, 0), first_run_writes_with_p1());
     assert!(writes(&out, 1).is_empty());
     // Drift: the edited policy is applied again (and only it).
     assert_eq!(writes(&out, 2), vec![format!("PATCH {AP}/{P1}")]);
