@@ -6,8 +6,9 @@
 //! the Python reader; [`dumps_value`] and [`dumps`] reproduce `json.dumps` output exactly, so a
 //! rewrite with unchanged content produces an identical string (Juju then fires no event).
 
-use std::fmt::Write as _;
+use std::io;
 
+use serde_json::ser::{Formatter, Serializer};
 use thiserror::Error;
 
 /// A JSON document as `json.loads` would return it.
@@ -332,130 +333,144 @@ pub(crate) fn canonical_int(negative: bool, digits: &str) -> String {
     }
 }
 
-/// `json.dumps` string encoding with `ensure_ascii=True`.
-pub(crate) fn write_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
-            _ => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{u:04x}");
-                }
-            }
+/// Python's `json.dumps` formatting (default arguments) as a `serde_json` [`Formatter`]: the
+/// one place that decides how the text looks.
+///
+/// - separators `", "` between items and `": "` after a key;
+/// - `ensure_ascii`: every character outside `' '..='~'` is escaped, `\"`, `\\`, `\n`,
+///   `\r`, `\t`, `\b`, `\f` in their short form, everything else as lowercase `\uXXXX`
+///   (a surrogate pair beyond the BMP; DEL is `\u007f`, `/` is not escaped);
+/// - floats as Python's `float.__repr__` (`1e+16`, `2.5e-10`), and the specials as
+///   `json.dumps(allow_nan=True)` spells them: `NaN`, `Infinity`, `-Infinity`.
+///
+/// Use it through [`dumps`] / [`dumps_value`], or with
+/// `serde_json::Serializer::with_formatter` for any `Serialize` type. (`serde_json`'s own
+/// serializer turns a non-finite `f64` into `null` before the formatter sees it; a
+/// [`PyValue`] keeps them.)
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PyFormatter;
+
+impl Formatter for PyFormatter {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        if first { Ok(()) } else { w.write_all(b", ") }
+    }
+
+    fn begin_object_value<W: ?Sized + io::Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_f32<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
+        // Python has only doubles: the f32 is widened, as `float(x)` would be.
+        self.write_f64(w, f64::from(value))
+    }
+
+    fn write_f64<W: ?Sized + io::Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        if value.is_nan() {
+            w.write_all(b"NaN")
+        } else if value == f64::INFINITY {
+            w.write_all(b"Infinity")
+        } else if value == f64::NEG_INFINITY {
+            w.write_all(b"-Infinity")
+        } else {
+            w.write_all(python_repr::repr_float(value).as_bytes())
         }
     }
-    out.push('"');
-}
 
-fn write_float(out: &mut String, f: f64) {
-    // json.dumps(allow_nan=True) spells the specials this way, otherwise float.__repr__.
-    if f.is_nan() {
-        out.push_str("NaN");
-    } else if f == f64::INFINITY {
-        out.push_str("Infinity");
-    } else if f == f64::NEG_INFINITY {
-        out.push_str("-Infinity");
-    } else {
-        out.push_str(&python_repr::repr_float(f));
+    /// `serde_json` passes the runs between the characters it escapes itself (controls below
+    /// U+0020, `"` and `\`, which it writes through `write_char_escape` exactly as Python
+    /// does); the rest of `ensure_ascii` happens here.
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if (' '..='~').contains(&c) {
+                continue;
+            }
+            w.write_all(&fragment.as_bytes()[start..i])?;
+            for unit in c.encode_utf16(&mut [0u16; 2]) {
+                write!(w, "\\u{unit:04x}")?;
+            }
+            start = i + c.len_utf8();
+        }
+        w.write_all(&fragment.as_bytes()[start..])
     }
 }
 
-fn write_py(out: &mut String, v: &PyValue) {
+/// A JSON string as `json.dumps` writes it (the `serde_json` escaper driving [`PyFormatter`]).
+fn write_str<W: ?Sized + io::Write>(w: &mut W, s: &str) -> io::Result<()> {
+    serde::Serializer::serialize_str(&mut Serializer::with_formatter(w, PyFormatter), s)
+        .map_err(io::Error::other)
+}
+
+/// Walks a [`PyValue`] through [`PyFormatter`]; the formatter decides every byte.
+fn write_value<W: ?Sized + io::Write>(w: &mut W, v: &PyValue) -> io::Result<()> {
+    let f = &mut PyFormatter;
     match v {
-        PyValue::Null => out.push_str("null"),
-        PyValue::Bool(true) => out.push_str("true"),
-        PyValue::Bool(false) => out.push_str("false"),
-        PyValue::Int(i) => out.push_str(i),
-        PyValue::Float(f) => write_float(out, *f),
-        PyValue::Str(s) => write_json_str(out, s),
+        PyValue::Null => f.write_null(w),
+        PyValue::Bool(b) => f.write_bool(w, *b),
+        PyValue::Int(i) => f.write_number_str(w, i),
+        PyValue::Float(x) => f.write_f64(w, *x),
+        PyValue::Str(s) => write_str(w, s),
         PyValue::List(items) => {
-            out.push('[');
+            f.begin_array(w)?;
             for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_py(out, item);
+                f.begin_array_value(w, i == 0)?;
+                write_value(w, item)?;
+                f.end_array_value(w)?;
             }
-            out.push(']');
+            f.end_array(w)
         }
         PyValue::Dict(items) => {
-            out.push('{');
+            f.begin_object(w)?;
             for (i, (k, item)) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_str(out, k);
-                out.push_str(": ");
-                write_py(out, item);
+                f.begin_object_key(w, i == 0)?;
+                write_str(w, k)?;
+                f.end_object_key(w)?;
+                f.begin_object_value(w)?;
+                write_value(w, item)?;
+                f.end_object_value(w)?;
             }
-            out.push('}');
+            f.end_object(w)
         }
     }
 }
 
-/// `json.dumps(v)` with default arguments, for a [`PyValue`].
+/// Collects what `write` produces. Writing into a `Vec` cannot fail, and [`PyFormatter`] only
+/// writes ASCII, so the text is complete.
+fn collect(write: impl FnOnce(&mut Vec<u8>) -> io::Result<()>) -> String {
+    let mut out = Vec::with_capacity(64);
+    let _ = write(&mut out);
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// `json.dumps(v)` with default arguments, for a [`PyValue`] (big ints and `NaN`/`Infinity`
+/// included).
 pub fn dumps_value(v: &PyValue) -> String {
-    let mut out = String::new();
-    write_py(&mut out, v);
-    out
-}
-
-fn write_serde(out: &mut String, v: &serde_json::Value) {
-    use serde_json::Value;
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else if let Some(f) = n.as_f64() {
-                write_float(out, f);
-            }
-        }
-        Value::String(s) => write_json_str(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_serde(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            out.push('{');
-            for (i, (k, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_json_str(out, k);
-                out.push_str(": ");
-                write_serde(out, item);
-            }
-            out.push('}');
-        }
-    }
+    collect(|out| write_value(out, v))
 }
 
 /// `json.dumps(v)` with default arguments: `", "`/`": "` separators, `ensure_ascii` escapes
 /// (lowercase `\uXXXX`, surrogate pairs beyond the BMP), keys in map order, Python float repr.
 pub fn dumps(v: &serde_json::Value) -> String {
-    let mut out = String::new();
-    write_serde(&mut out, v);
-    out
+    collect(|out| {
+        serde::Serialize::serialize(v, &mut Serializer::with_formatter(out, PyFormatter))
+            .map_err(io::Error::other)
+    })
 }
 
 #[cfg(test)]
@@ -473,6 +488,29 @@ mod tests {
         assert_eq!(dumps(&json!({})), "{}");
         assert_eq!(dumps(&json!([])), "[]");
         assert_eq!(dumps(&json!("\u{8}\u{c}\r\n/")), r#""\b\f\r\n/""#);
+    }
+
+    #[test]
+    fn both_entry_points_write_the_same_bytes() {
+        let text = "a\u{0}\u{1f}\u{7f}é\u{2028}😀\\\"/ z";
+        let serde = json!({"k": [text, 1.5, -3, null, false, {}], "é😀": []});
+        let py = PyValue::Dict(vec![
+            (
+                "k".to_owned(),
+                PyValue::List(vec![
+                    PyValue::Str(text.to_owned()),
+                    PyValue::Float(1.5),
+                    PyValue::Int("-3".to_owned()),
+                    PyValue::Null,
+                    PyValue::Bool(false),
+                    PyValue::Dict(vec![]),
+                ]),
+            ),
+            ("é😀".to_owned(), PyValue::List(vec![])),
+        ]);
+        let expected = r#"{"k": ["a\u0000\u001f\u007f\u00e9\u2028\ud83d\ude00\\\"/ z", 1.5, -3, null, false, {}], "\u00e9\ud83d\ude00": []}"#;
+        assert_eq!(dumps(&serde), expected);
+        assert_eq!(dumps_value(&py), expected);
     }
 
     #[test]
