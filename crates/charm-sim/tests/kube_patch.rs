@@ -217,6 +217,46 @@ async fn merge_and_json_patches_and_missing_objects() {
         ["extra"]
     );
 
+    // A failing operation (here a `test`), or a body that is no list of operations, is a 422
+    // Invalid; nothing of the patch is applied, not even the operations before the failing one.
+    let json_patch = |body: serde_json::Value| {
+        http::Request::builder()
+            .method("PATCH")
+            .uri(format!("/api/v1/namespaces/prod/configmaps/{name}"))
+            .header("content-type", "application/json-patch+json")
+            .body(body.to_string().into_bytes())
+            .expect("request")
+    };
+    for body in [
+        json!([{"op": "add", "path": "/data/more", "value": "2"},
+            {"op": "test", "path": "/data/extra", "value": "other"}]),
+        json!({"op": "add", "path": "/data/more", "value": "2"}),
+        json!([{"op": "frobnicate", "path": "/data/more"}]),
+    ] {
+        let e = api_err(
+            client
+                .request::<ConfigMap>(json_patch(body.clone()))
+                .await
+                .expect_err("rejected"),
+        );
+        assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"), "{body}");
+        assert!(
+            e.message
+                .starts_with("the server rejected our request due to an error in our request: "),
+            "{}",
+            e.message
+        );
+    }
+    let unchanged = cms.get(name).await.expect("configmap");
+    assert_eq!(
+        unchanged
+            .data
+            .unwrap_or_default()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["extra"]
+    );
+
     let e = api_err(
         cms.patch(
             "absent",

@@ -1,29 +1,9 @@
-//! JSON merge patch (RFC 7386), strategic merge patch (built-in kinds) and JSON patch (RFC 6902).
+//! Strategic merge patch (built-in kinds; ours, as no crate does it) and JSON patch
+//! (RFC 6902). JSON merge patch (RFC 7386) is `json_patch::merge`.
 
 use serde_json::Value;
 
 use super::registry::{ListType, ResourceType, list_type};
-
-/// RFC 7386: maps merge, `null` deletes, anything else replaces.
-pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
-    let Value::Object(p) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = Value::Object(serde_json::Map::new());
-    }
-    let Value::Object(t) = target else {
-        return;
-    };
-    for (k, v) in p {
-        if v.is_null() {
-            t.shift_remove(k);
-        } else {
-            merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-        }
-    }
-}
 
 /// Strategic merge patch as apimachinery applies it to built-in types: maps merge, `null`
 /// deletes, lists with a patch merge key merge item by item (`$patch: delete` removes one),
@@ -125,104 +105,12 @@ fn strip_directives(v: &mut Value) {
     }
 }
 
-fn unescape(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
-}
-
-fn split_pointer(path: &str) -> Result<(String, String), String> {
-    let (parent, last) = path
-        .rsplit_once('/')
-        .ok_or_else(|| format!("invalid JSON pointer {path:?}"))?;
-    Ok((parent.to_string(), unescape(last)))
-}
-
-fn add(doc: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    if path.is_empty() {
-        *doc = value;
-        return Ok(());
-    }
-    let (parent, last) = split_pointer(path)?;
-    match doc.pointer_mut(&parent) {
-        Some(Value::Object(m)) => {
-            m.insert(last, value);
-            Ok(())
-        }
-        Some(Value::Array(a)) => {
-            let i = if last == "-" {
-                a.len()
-            } else {
-                last.parse::<usize>()
-                    .ok()
-                    .filter(|i| *i <= a.len())
-                    .ok_or_else(|| format!("invalid array index {last:?}"))?
-            };
-            a.insert(i, value);
-            Ok(())
-        }
-        _ => Err(format!("missing path {parent:?}")),
-    }
-}
-
-fn remove_at(doc: &mut Value, path: &str) -> Result<Value, String> {
-    let (parent, last) = split_pointer(path)?;
-    match doc.pointer_mut(&parent) {
-        Some(Value::Object(m)) => m
-            .shift_remove(&last)
-            .ok_or_else(|| format!("missing path {path:?}")),
-        Some(Value::Array(a)) => match last.parse::<usize>() {
-            Ok(i) if i < a.len() => Ok(a.remove(i)),
-            _ => Err(format!("invalid array index {last:?}")),
-        },
-        _ => Err(format!("missing path {parent:?}")),
-    }
-}
-
-/// RFC 6902 JSON patch.
-pub(crate) fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
-    let ops = ops
-        .as_array()
-        .ok_or("a JSON patch must be a list of operations")?;
-    for op in ops {
-        let name = op.get("op").and_then(Value::as_str).unwrap_or_default();
-        let path = op
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or("operation without path")?;
-        let value = || op.get("value").cloned().ok_or("operation without value");
-        let from = || {
-            op.get("from")
-                .and_then(Value::as_str)
-                .ok_or("operation without from")
-        };
-        match name {
-            "add" => add(doc, path, value()?)?,
-            "remove" => {
-                remove_at(doc, path)?;
-            }
-            "replace" => {
-                remove_at(doc, path)?;
-                add(doc, path, value()?)?;
-            }
-            "move" => {
-                let v = remove_at(doc, from()?)?;
-                add(doc, path, v)?;
-            }
-            "copy" => {
-                let v = doc
-                    .pointer(from()?)
-                    .cloned()
-                    .ok_or("copy from a missing path")?;
-                add(doc, path, v)?;
-            }
-            "test" => {
-                if doc.pointer(path) != Some(&value()?) {
-                    return Err(format!("test failed at {path:?}"));
-                }
-            }
-            other => return Err(format!("unknown JSON patch operation {other:?}")),
-        }
-    }
-    Ok(())
+/// RFC 6902 JSON patch, on the `json-patch` crate: all operations or none. The error says
+/// what was wrong, whether the body is not a list of operations or one of them failed.
+pub(crate) fn json_patch(doc: &mut Value, ops: Value) -> Result<(), String> {
+    let ops: json_patch::Patch =
+        serde_json::from_value(ops).map_err(|e| format!("invalid JSON patch: {e}"))?;
+    json_patch::patch(doc, &ops).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -241,7 +129,7 @@ mod tests {
     #[test]
     fn merge_patch_rfc7386() {
         let mut t = json!({"a": {"b": 1, "c": 2}, "l": [1, 2]});
-        merge_patch(&mut t, &json!({"a": {"b": null, "d": 3}, "l": [3]}));
+        json_patch::merge(&mut t, &json!({"a": {"b": null, "d": 3}, "l": [3]}));
         assert_eq!(t, json!({"a": {"c": 2, "d": 3}, "l": [3]}));
     }
 
@@ -265,13 +153,25 @@ mod tests {
         let mut d = json!({"a": [1, 2], "b": {"c": 1}});
         json_patch(
             &mut d,
-            &json!([{"op": "add", "path": "/a/-", "value": 3},
+            json!([{"op": "add", "path": "/a/-", "value": 3},
                 {"op": "replace", "path": "/b/c", "value": 2},
                 {"op": "remove", "path": "/a/0"},
                 {"op": "test", "path": "/b/c", "value": 2}]),
         )
         .expect("applies");
         assert_eq!(d, json!({"a": [2, 3], "b": {"c": 2}}));
-        assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/nope"}])).is_err());
+        // A failing operation leaves the document as it was, earlier operations undone.
+        let e = json_patch(
+            &mut d,
+            json!([{"op": "add", "path": "/b/d", "value": 1},
+                {"op": "remove", "path": "/nope"}]),
+        )
+        .expect_err("no /nope");
+        assert!(e.contains("/nope"), "{e}");
+        assert_eq!(d, json!({"a": [2, 3], "b": {"c": 2}}));
+        let e = json_patch(&mut d, json!({"op": "add"})).expect_err("not a list");
+        assert!(e.starts_with("invalid JSON patch: "), "{e}");
+        let e = json_patch(&mut d, json!([{"op": "frob", "path": "/a"}])).expect_err("no such op");
+        assert!(e.contains("frob"), "{e}");
     }
 }

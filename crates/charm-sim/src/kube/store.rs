@@ -708,9 +708,9 @@ impl State {
         };
         let mut obj = Self::present(rt, old)?;
         match kind {
-            PatchKind::Merge => patch::merge_patch(&mut obj, &body),
+            PatchKind::Merge => json_patch::merge(&mut obj, &body),
             PatchKind::Strategic => patch::strategic_merge(rt, &mut obj, &body),
-            PatchKind::Json => patch::json_patch(&mut obj, &body).map_err(|e| {
+            PatchKind::Json => patch::json_patch(&mut obj, body).map_err(|e| {
                 ApiError::new(
                     422,
                     "Invalid",
