@@ -6,10 +6,36 @@ use thiserror::Error;
 
 /// Label values are limited to 63 characters.
 pub const MAX_LABEL_LEN: usize = 63;
+
+// Ownership labels: every object a charm manages carries both (`create_charm_default_labels`),
+// and is found again by a label query on both.
+
 /// The label key that carries the charm instance (`create_charm_default_labels`).
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// The label key that separates the resource sets of one charm.
 pub const SCOPE_LABEL: &str = "kubernetes-resource-handler-scope";
+
+// Values of [`SCOPE_LABEL`]: one per resource manager of the beacon, as the Python beacon names
+// them (its existing objects are adopted by these values).
+
+/// The beacon's waypoint (Gateway, HPA).
+pub const WAYPOINT_SCOPE: &str = "istio-waypoint";
+/// The AuthorizationPolicies built from the `service-mesh` relations (and the beacon's own
+/// metrics policy).
+pub const AUTHORIZATION_POLICY_SCOPE: &str = "istio-authorization-policy";
+/// The policy that lets everyone reach the modeloperator when the model is on the mesh.
+pub const MODELOPERATOR_AUTHORIZATION_POLICY_SCOPE: &str = "modeloperator-authorization-policy";
+
+// Namespace (and workload) labels of Istio's ambient mode.
+
+/// Which waypoint serves the labelled namespace or workload.
+pub const USE_WAYPOINT_LABEL: &str = "istio.io/use-waypoint";
+/// The namespace of that waypoint, when it is in another namespace.
+pub const USE_WAYPOINT_NAMESPACE_LABEL: &str = "istio.io/use-waypoint-namespace";
+/// `ambient` puts the labelled namespace or workload on the ambient mesh.
+pub const DATAPLANE_MODE_LABEL: &str = "istio.io/dataplane-mode";
+/// Which beacon (its [`identity`], `<model>.<app>`) manages the namespace's waypoint labels.
+pub const WAYPOINT_MANAGED_BY_LABEL: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
 
 const HASH_LEN: usize = 6;
 

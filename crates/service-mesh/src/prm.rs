@@ -1,6 +1,7 @@
 //! `PolicyResourceManager`: keeps the Istio policies owned by one charm (and scope) in sync.
 //!
-//! Ownership is label-based only (`app.kubernetes.io/instance` + a scope label); owned objects
+//! Ownership is label-based only ([`INSTANCE_LABEL`](crate::labels::INSTANCE_LABEL) + a
+//! [`SCOPE_LABEL`](crate::labels::SCOPE_LABEL)); owned objects
 //! are found with a label query across all namespaces. What to delete and what to apply is
 //! decided by the pure [`plan`] (over [`crate::owned::diff`]); [`PolicyResourceManager`] only
 //! does the I/O around it. Unlike the Python manager it does not re-apply objects that already
@@ -22,8 +23,8 @@ use crate::labels::{LabelError, MAX_LABEL_LEN, charm_default_labels};
 use crate::model::MeshPolicy;
 use crate::owned::{Diff, diff, with_labels};
 
-/// The scope label value of the beacon's policy manager.
-pub const AUTHORIZATION_POLICY_SCOPE: &str = "istio-authorization-policy";
+/// The scope label value of the beacon's policy manager (defined in [`crate::labels`]).
+pub use crate::labels::AUTHORIZATION_POLICY_SCOPE;
 
 /// Identity of a Kubernetes object, as the Python manager keys it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
