@@ -13,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python oracles (.venv)"
 scripts/setup-python.sh
 
+step "kubectl (Debian's kubernetes-client), a client-go peer for charm-sim's API server"
+scripts/setup-kubectl.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::RecordedRequest;
 use super::fault::FaultError;
+use super::openapi;
 use super::registry::ResourceType;
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
@@ -86,8 +87,20 @@ fn query_params(query: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A request body as JSON, or YAML for the yaml media types (apply patches).
+/// A request body as JSON, or YAML for the yaml media types (apply patches). Protobuf and
+/// CBOR bodies (client-go's typed clients send built-in kinds as protobuf, e.g. `kubectl
+/// create namespace`) are refused with 415, as a server that does not speak them would.
 fn parse_body(content_type: Option<&str>, bytes: &[u8]) -> Result<Value, ApiError> {
+    if content_type.is_some_and(|c| c.contains("protobuf") || c.contains("cbor")) {
+        return Err(ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {:?})",
+                content_type.unwrap_or_default()
+            ),
+        ));
+    }
     if content_type.is_some_and(|c| c.contains("yaml")) {
         if let Some(v) = yaml_as_json(bytes) {
             return Ok(v);
@@ -186,6 +199,11 @@ async fn handle(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     // Read it all (stopping early would cut the connection before the answer), then refuse
     // bodies over the apiserver's 3 MiB limit.
     let (bytes, too_large) = match req.into_body().collect().await {
@@ -236,6 +254,7 @@ async fn handle(
                 query: query_params(&raw_query),
                 content_type: content_type.as_deref(),
                 user_agent,
+                accept,
                 body,
             };
             let mut st = lock(&state);
@@ -252,6 +271,7 @@ struct Ctx<'a> {
     query: BTreeMap<String, String>,
     content_type: Option<&'a str>,
     user_agent: Option<String>,
+    accept: Option<String>,
     /// The parsed body; `None` when the request had none (or it was already taken).
     body: Option<Result<Value, ApiError>>,
 }
@@ -339,6 +359,29 @@ fn route(st: &mut State, raw_path: &str, ctx: &mut Ctx<'_>) -> Response<Full<Byt
             );
         }
         ["apis"] => return json_response(200, &group_list(st)),
+        ["openapi", "v3"] => return json_response(200, &openapi::v3_root(st.types())),
+        ["openapi", "v3", gv @ ..] => {
+            return match openapi::v3_group_version(st.types(), &gv.join("/")) {
+                Some(doc) => json_response(200, &doc),
+                None => page_not_found(),
+            };
+        }
+        ["openapi", "v2"] => {
+            // client-go asks for protobuf; anything else gets JSON.
+            if ctx
+                .accept
+                .as_deref()
+                .is_some_and(|a| a.contains("protobuf"))
+            {
+                let mut r = Response::new(Full::new(Bytes::from_static(openapi::V2_PROTOBUF)));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static(openapi::V2_PROTOBUF_TYPE),
+                );
+                return r;
+            }
+            return json_response(200, &openapi::v2(st.types()));
+        }
         ["apis", g] => {
             return match group_doc(st, g) {
                 Some(doc) => json_response(200, &doc),
@@ -459,9 +502,12 @@ fn dispatch(
     }
 }
 
+/// The version `/version` reports (and the OpenAPI documents carry).
+pub(super) const GIT_VERSION: &str = "v1.33.0-charm-sim";
+
 fn version_info() -> Value {
     json!({
-        "major": "1", "minor": "33", "gitVersion": "v1.33.0-charm-sim",
+        "major": "1", "minor": "33", "gitVersion": GIT_VERSION,
         "gitCommit": "", "gitTreeState": "clean", "buildDate": "2025-04-23T00:00:00Z",
         "goVersion": "go1.24", "compiler": "gc", "platform": "linux/amd64",
     })

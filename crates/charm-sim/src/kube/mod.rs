@@ -1,12 +1,13 @@
 //! The simulated Kubernetes API server.
 //!
-//! A real HTTP/1.1 server on `127.0.0.1:<random>` that the real `kube` client and Python
-//! lightkube talk to through a generated kubeconfig. It runs on its own thread with its own
-//! tokio runtime; every method of [`ApiServer`] is synchronous (the state sits behind a
-//! mutex), so the simulator can drive it between hook runs without being async itself.
+//! A real HTTP/1.1 server on `127.0.0.1:<random>` that the real `kube` client, Python
+//! lightkube and kubectl talk to through a generated kubeconfig. It runs on its own thread
+//! with its own tokio runtime; every method of [`ApiServer`] is synchronous (the state sits
+//! behind a mutex), so the simulator can drive it between hook runs without being async itself.
 //!
-//! Layout: `http` (connections, routing, faults, recording, discovery), `store` (objects and
-//! the verbs), `registry` (built-in kinds and installed CRDs, schema handling), `fields` and
+//! Layout: `http` (connections, routing, faults, recording, discovery), `openapi` (the
+//! `/openapi/v3` and `/openapi/v2` documents), `store` (objects and the verbs), `registry`
+//! (built-in kinds and installed CRDs, schema handling), `fields` and
 //! `ssa` (managedFields and server-side apply), `patch` (merge, strategic merge, JSON patch),
 //! `selector` (label and field selectors), `validate` (names, labels), `status` (error bodies).
 //!
@@ -31,11 +32,21 @@
 //!   deletecollection, no finalizers/graceful deletion (deletes are immediate; a Namespace
 //!   takes its objects with it, a CRD its custom resources), pagination (`limit`, `continue`) walks the
 //!   live store rather than one snapshot;
-//! - objects are not converted between versions: the same body is served as v1 and v1beta1.
+//! - objects are not converted between versions: the same body is served as v1 and v1beta1;
+//! - request bodies are JSON or YAML; protobuf and CBOR get 415 (client-go's typed clients send
+//!   protobuf: newer kubectl's `create namespace|configmap …`; manifests go as JSON);
+//! - `fieldValidation` is accepted and not enforced: unknown fields of built-in kinds are kept,
+//!   of custom resources pruned silently (a real server answers `Strict`, kubectl's default,
+//!   with 400 `strict decoding error: unknown field`);
+//! - OpenAPI documents list operations and parameters only (no schemas: `kubectl explain` finds
+//!   nothing); discovery is the legacy kind only (no aggregated `apidiscovery.k8s.io`
+//!   documents; client-go falls back); no server-side printing (`as=Table` gets the plain JSON
+//!   list, and kubectl prints NAME and AGE columns itself instead of each kind's own).
 
 mod fault;
 mod fields;
 mod http;
+mod openapi;
 mod patch;
 mod registry;
 mod selector;
