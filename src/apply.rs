@@ -1,21 +1,130 @@
 //! Performing a plan's writes (the thin I/O edge): Kubernetes, Pebble, relation data.
+//! [`execute`] runs a plan batch by batch and reports, typed, what happened.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
+use beacon_core::kinds::{Kind, ObjectKey};
+use beacon_core::plan::{Action, Batch, Plan, batches};
 use charm_runtime::Model;
 use charm_runtime::pebble;
 use charm_runtime::tools::RelationRef;
+use futures::stream::{self, StreamExt};
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
-use crate::kinds::{Kind, ObjectKey};
 use crate::live::{
     KubeFailure, api_code, classify, configmap_resource, namespace_resource, resource,
     service_resource, statefulset_resource,
 };
-use crate::plan::Action;
+use crate::outcome::HookError;
+
+/// How many AuthorizationPolicy writes are in flight at once: a first reconcile may have
+/// thousands, and the API server handles them independently.
+const POLICY_WRITE_CONCURRENCY: usize = 16;
+
+/// What running a plan did, for the memo and the status.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Objects applied, with the resourceVersion the API server answered.
+    pub applied: Vec<(ObjectKey, String)>,
+    /// Policies the API server refused (logged): counted as skipped.
+    pub rejected: usize,
+    /// Why Kubernetes writes stopped, when an operator must act (the later ones were not
+    /// sent; relation data still was).
+    pub blocked: Option<String>,
+}
+
+/// Run `plan`'s actions in order, batch by batch ([`batches`]). A failure a retry can fix
+/// stops the hook at once; one that needs an operator stops the Kubernetes writes only.
+pub async fn execute(model: &Model, writer: &KubeWriter, plan: &Plan) -> Result<Report, HookError> {
+    let mut report = Report::default();
+    for batch in batches(&plan.actions) {
+        let Some(action) = batch.first() else {
+            continue;
+        };
+        let results: Vec<Result<Done, KubeFailure>> = match action {
+            Action::AddPebbleLayer {
+                container,
+                label,
+                layer,
+            } => {
+                add_pebble_layer(container, label, layer).await?;
+                continue;
+            }
+            Action::SetRelationData { .. } => {
+                set_relation_data_all(model, batch)?;
+                continue;
+            }
+            _ if report.blocked.is_some() => continue,
+            _ => {
+                log_batch(batch);
+                stream::iter(batch)
+                    .map(|a| writer.run(a))
+                    .buffer_unordered(POLICY_WRITE_CONCURRENCY)
+                    .collect()
+                    .await
+            }
+        };
+        for result in results {
+            match result? {
+                Done::Written => {}
+                Done::Applied {
+                    key,
+                    resource_version: Some(rv),
+                } => report.applied.push((key, rv)),
+                Done::Applied { .. } => {}
+                Done::Rejected { .. } => report.rejected += 1,
+                Done::Blocked(msg) => {
+                    // Later writes would fail the same way; relation data still goes out.
+                    report.blocked.get_or_insert(msg);
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// How many names a batch's summary line lists before "and N more".
+const LOGGED_NAMES: usize = 10;
+
+/// One `juju-log` line per batch, not per object: every log line is a hook-tool process,
+/// and a first reconcile may write thousands of policies. Each object is still traced.
+fn log_batch(batch: &[Action]) {
+    if let [single] = batch {
+        tracing::info!("{single}");
+        return;
+    }
+    for action in batch {
+        tracing::trace!("{action}");
+    }
+    let verb = match batch.first().and_then(Batch::of) {
+        Some(Batch::PolicyDelete) => "Deleting",
+        _ => "Applying",
+    };
+    let names: Vec<&str> = batch
+        .iter()
+        .filter_map(|a| match a {
+            Action::Delete(key) | Action::Apply { key, .. } | Action::ApplyPolicy { key, .. } => {
+                Some(key.name.as_str())
+            }
+            _ => None,
+        })
+        .take(LOGGED_NAMES)
+        .collect();
+    let more = batch.len().saturating_sub(names.len());
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    tracing::info!(
+        "{verb} {} AuthorizationPolicies: {}{tail}",
+        batch.len(),
+        names.join(", ")
+    );
+}
 
 /// Writes to the API server with our field manager.
 pub struct KubeWriter {
@@ -36,7 +145,11 @@ pub enum Done {
     },
     /// The API server refused an AuthorizationPolicy built from consumer data (e.g. its
     /// target namespace does not exist): logged and counted, the rest goes on.
-    Rejected,
+    Rejected {
+        key: ObjectKey,
+    },
+    /// Not written, and no retry helps until an operator acts (e.g. missing RBAC).
+    Blocked(String),
 }
 
 impl KubeWriter {
@@ -47,8 +160,16 @@ impl KubeWriter {
         }
     }
 
-    /// Perform one Kubernetes action (non-Kubernetes actions are the caller's).
+    /// Perform one Kubernetes action (non-Kubernetes actions are [`execute`]'s). `Err` only
+    /// for failures a retry can fix.
     pub async fn run(&self, action: &Action) -> Result<Done, KubeFailure> {
+        match self.write(action).await {
+            Err(KubeFailure::Blocked(msg)) => Ok(Done::Blocked(msg)),
+            other => other,
+        }
+    }
+
+    async fn write(&self, action: &Action) -> Result<Done, KubeFailure> {
         let ns = self.model.as_str();
         match action {
             Action::PatchStatefulSetLabels { name, labels } => {
@@ -102,20 +223,17 @@ impl KubeWriter {
                     .map_err(|e| classify(&format!("patch Namespace {name}"), e))?;
             }
             Action::Delete(key) => return self.delete(key).await,
-            Action::Apply(body) => return self.apply(body).await,
+            Action::Apply { key, body } => return self.apply(key, body).await,
             Action::ApplyPolicy {
+                key,
                 intent,
                 owner_instance,
             } => {
                 return match intent.body(owner_instance) {
-                    Some(body) => self.apply(&body).await,
+                    Some(body) => self.apply(key, &body).await,
                     None => {
-                        tracing::error!(
-                            "Cannot build AuthorizationPolicy {}/{}: its consumer data no longer parses",
-                            intent.namespace,
-                            intent.name
-                        );
-                        Ok(Done::Rejected)
+                        tracing::error!("Cannot build {key}: its consumer data no longer parses");
+                        Ok(Done::Rejected { key: key.clone() })
                     }
                 };
             }
@@ -135,12 +253,7 @@ impl KubeWriter {
         }
     }
 
-    async fn apply(&self, body: &Value) -> Result<Done, KubeFailure> {
-        let Some(key) = ObjectKey::of(body) else {
-            return Err(KubeFailure::Blocked(
-                "internal error: object without kind, namespace or name".into(),
-            ));
-        };
+    async fn apply(&self, key: &ObjectKey, body: &Value) -> Result<Done, KubeFailure> {
         let params = PatchParams::apply(&self.field_manager).force();
         let path = <DynamicObject as kube::Resource>::url_path(
             &resource(key.kind),
@@ -153,7 +266,7 @@ impl KubeWriter {
         // (managedFields and all) cost more than building and sending them.
         match self.client.request::<AppliedObject>(request).await {
             Ok(obj) => Ok(Done::Applied {
-                key,
+                key: key.clone(),
                 resource_version: obj.metadata.resource_version,
             }),
             Err(kube::Error::Api(status))
@@ -165,7 +278,7 @@ impl KubeWriter {
                     status.code,
                     status.message
                 );
-                Ok(Done::Rejected)
+                Ok(Done::Rejected { key: key.clone() })
             }
             Err(e) => Err(classify(&format!("apply {key}"), e)),
         }
@@ -187,10 +300,11 @@ struct AppliedMeta {
 const REPLAN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Add the layer (combine) and replan. Pebble trouble is logged, never fatal: the next
-/// pebble-ready or reconcile retries.
-pub async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> anyhow::Result<()> {
-    let layer: pebble::Layer =
-        serde_json::from_value(layer.clone()).context("metrics-proxy layer")?;
+/// pebble-ready or reconcile retries. A layer that is not a Pebble layer is built into this
+/// charm: a bug, which no retry fixes.
+async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> Result<(), HookError> {
+    let layer: pebble::Layer = serde_json::from_value(layer.clone())
+        .map_err(|e| HookError::Bug(format!("the {label} Pebble layer: {e}")))?;
     tracing::info!("Adding Pebble layer {label} to {container}");
     let client = pebble::Client::for_container(container);
     if let Err(e) = client.add_layer(label, &layer, true).await {
@@ -206,11 +320,13 @@ pub async fn add_pebble_layer(container: &str, label: &str, layer: &Value) -> an
 
 /// The `relation-set`s of `actions`' [`Action::SetRelationData`], concurrently: each writes
 /// other relations' bags, so their order does not matter (see [`charm_runtime::concurrent`]).
-/// The first error in action order is returned, after all writes have run.
-pub fn set_relation_data_all(model: &Model, actions: &[Action]) -> anyhow::Result<()> {
+/// The first error in action order is returned, after all writes have run; a failed
+/// `relation-set` is retried with the hook.
+pub fn set_relation_data_all(model: &Model, actions: &[Action]) -> Result<(), HookError> {
     charm_runtime::concurrent::concurrently(actions, |action| set_relation_data(model, action))
         .into_iter()
-        .collect()
+        .collect::<anyhow::Result<()>>()
+        .map_err(HookError::Retry)
 }
 
 /// `relation-set` of a [`Action::SetRelationData`] (app keys, then unit keys).

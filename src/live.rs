@@ -5,9 +5,10 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 
-use crate::desired::{Desired, Names};
-use crate::kinds::{INSTANCE_LABEL, Kind, SCOPE_LABEL, Scope};
-use crate::plan::{Labels, Live, LiveObject};
+use beacon_core::desired::Desired;
+use beacon_core::kinds::{INSTANCE_LABEL, Kind, ObjectKey, SCOPE_LABEL, Scope};
+use beacon_core::names::Names;
+use beacon_core::plan::{Labels, Live, LiveObject};
 
 /// A Kubernetes failure, sorted by what the hook should do about it.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +77,7 @@ fn deployment_resource() -> ApiResource {
 }
 
 /// The CRD a kind comes from, for the Blocked message when it is missing.
-pub fn missing_crd_message(kind: Kind) -> String {
+fn missing_crd_message(kind: Kind) -> String {
     let hint = match kind {
         Kind::Gateway => "is the Gateway API installed?",
         _ => "is Istio installed?",
@@ -185,7 +186,7 @@ pub async fn list_policies(
             Err(e) => return Err(classify(&format!("list {}", kind.plural()), e)),
         };
         out.extend(page.items.into_iter().map(|item| LiveObject {
-            key: crate::kinds::ObjectKey {
+            key: ObjectKey {
                 kind,
                 namespace: item.metadata.namespace.unwrap_or_default(),
                 name: item.metadata.name,
@@ -294,21 +295,33 @@ pub async fn read_owned(
     Ok((policies, gateways, hpas.unwrap_or_default()))
 }
 
-/// Everything the leader reconcile reads from the API server.
+/// Everything the leader reconcile reads from the API server: the Kubernetes part of what
+/// the plan compares (the caller adds Pebble, databags and the memo), and whether the
+/// waypoint Deployment is ready (`None` when no waypoint is wanted). One GET of the
+/// Deployment, never a wait: not ready means Waiting, and the next event looks again.
 pub async fn read(
     client: &Client,
     model: &str,
     desired: &Desired,
     names: &Names,
-) -> Result<Live, KubeFailure> {
+) -> Result<(Live, Option<bool>), KubeFailure> {
     let name = &desired.charm_labels.workload_name;
     let (configmaps, statefulsets, services) = (
         configmap_resource(),
         statefulset_resource(),
         service_resource(),
     );
-    // Independent reads: issue them together (about one round trip of latency instead of seven).
-    let ((policies, gateways, hpas), namespace_labels, record, sts, svc) = tokio::try_join!(
+    let waypoint = async {
+        // At 0 planned units there is no waypoint to wait for.
+        if desired.waypoint.is_empty() {
+            return Ok(None);
+        }
+        waypoint_ready(client, model, &desired.waypoint_name)
+            .await
+            .map(Some)
+    };
+    // Independent reads: issue them together (about one round trip of latency instead of eight).
+    let ((policies, gateways, hpas), namespace_labels, record, sts, svc, waypoint_ready) = tokio::try_join!(
         read_owned(client, names),
         read_namespace_labels(client, model),
         get(
@@ -319,6 +332,7 @@ pub async fn read(
         ),
         get(client, &statefulsets, Some(model), name),
         get(client, &services, Some(model), name),
+        waypoint,
     )?;
     let label_record = record.map(|cm| {
         // Upstream stores json.dumps(labels); unreadable content counts as "nothing recorded".
@@ -329,8 +343,7 @@ pub async fn read(
             })
             .unwrap_or_default()
     });
-    // The Kubernetes part of what the plan compares; the caller adds Pebble and databags.
-    Ok(Live {
+    let live = Live {
         policies,
         gateways,
         hpas,
@@ -339,7 +352,22 @@ pub async fn read(
         statefulset_labels: sts.map(|o| labels_at(&o, "/spec/template/metadata/labels")),
         service_labels: svc.map(|o| labels_at(&o, "/metadata/labels")),
         ..Live::default()
-    })
+    };
+    Ok((live, waypoint_ready))
+}
+
+/// Blocked messages for the CRDs missing that the desired state needs: a missing CRD only
+/// matters when we have something of that kind to create.
+pub fn missing_crds(live: &Live, desired: &Desired) -> Vec<String> {
+    let wants_policies = !desired.policies.is_empty() || !desired.modeloperator.is_empty();
+    let mut out = Vec::new();
+    if live.policies.is_none() && wants_policies {
+        out.push(missing_crd_message(Kind::AuthorizationPolicy));
+    }
+    if live.gateways.is_none() && !desired.waypoint.is_empty() {
+        out.push(missing_crd_message(Kind::Gateway));
+    }
+    out
 }
 
 pub async fn read_namespace_labels(client: &Client, model: &str) -> Result<Labels, KubeFailure> {
@@ -350,12 +378,12 @@ pub async fn read_namespace_labels(client: &Client, model: &str) -> Result<Label
 }
 
 /// One GET of the waypoint Deployment (never waits): is it ready?
-pub async fn waypoint_ready(client: &Client, model: &str, name: &str) -> Result<bool, KubeFailure> {
+async fn waypoint_ready(client: &Client, model: &str, name: &str) -> Result<bool, KubeFailure> {
     let Some(dep) = get(client, &deployment_resource(), Some(model), name).await? else {
         return Ok(false);
     };
     let count = |p: &str| dep.pointer(p).and_then(Value::as_i64);
-    Ok(crate::status::deployment_ready(
+    Ok(beacon_core::status::deployment_ready(
         count("/status/replicas"),
         count("/status/readyReplicas"),
     ))

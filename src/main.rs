@@ -1,17 +1,18 @@
 //! istio-beacon-k8s: the Istio beacon of Charmed Service Mesh, as a single Rust binary.
 //!
-//! Data path: Juju context → [`snapshot`] → [`desired`] (pure) → [`live`] reads →
-//! [`plan`] (pure diff) → [`apply`] writes → [`status`].
+//! The binary holds the edges; the pure core is the `beacon_core` crate. Data path, in
+//! [`reconcile`]: Juju → [`snapshot`] (read) → `beacon_core::desired` (pure) → [`live`]
+//! (read) → `beacon_core::plan` (pure) → [`apply`] (write) → [`memo_store`] →
+//! `beacon_core::status`. [`hook`] picks the work an event asks for; [`outcome`] decides how
+//! a hook that could not finish ends.
 
 mod apply;
-mod desired;
-mod kinds;
+mod hook;
 mod live;
-mod memory;
-mod plan;
+mod memo_store;
+mod outcome;
 mod reconcile;
 mod snapshot;
-mod status;
 mod telemetry;
 
 use std::process::ExitCode;
@@ -23,6 +24,10 @@ use tracing::Instrument as _;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 
+use beacon_core::status::UnitStatus;
+use beacon_core::telemetry::tracing_relation;
+
+use crate::outcome::HookError;
 use crate::telemetry::spans::{Resource, SpanRecorder};
 
 fn main() -> ExitCode {
@@ -52,22 +57,34 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     logging::install_panic_hook(tools.clone());
-    let model = Model::new(ctx, tools).with_peer_endpoints([snapshot::PEERS]);
+    let model = Model::new(ctx, tools).with_peer_endpoints([beacon_core::snapshot::PEERS]);
     match run(&model, &recorder) {
         Ok(()) => ExitCode::SUCCESS,
-        // Only failures that a retry can fix get here: Juju retries the hook.
         Err(e) => {
-            tracing::error!("{e:#}");
-            ExitCode::FAILURE
+            tracing::error!("{e}");
+            end(&model, &e)
         }
     }
 }
 
-fn run(model: &Model, recorder: &SpanRecorder) -> anyhow::Result<()> {
+/// How a hook that could not finish ends: Juju retries it only when that can help;
+/// otherwise the unit goes Blocked saying why.
+fn end(model: &Model, error: &HookError) -> ExitCode {
+    if let Some(msg) = error.blocked_message()
+        && let Err(e) = reconcile::set_status(model, &UnitStatus::Blocked(msg))
+    {
+        tracing::error!("{e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::from(error.exit_code())
+}
+
+fn run(model: &Model, recorder: &SpanRecorder) -> Result<(), HookError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+        .map_err(HookError::Retry)?;
     runtime.block_on(async {
         let ctx = model.context();
         let span = tracing::info_span!("hook", juju.dispatch_path = %ctx.dispatch_path);
@@ -81,7 +98,12 @@ fn run(model: &Model, recorder: &SpanRecorder) -> anyhow::Result<()> {
 /// the hook (as ops.tracing).
 async fn export_spans(model: &Model, recorder: &SpanRecorder) {
     let data = snapshot::tracing_remote_data(model);
-    let Some(endpoint) = telemetry::tracing_relation::destination(data.as_ref()) else {
+    let mut warnings = Vec::new();
+    let endpoint = tracing_relation::destination(data.as_ref(), &mut warnings);
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
+    let Some(endpoint) = endpoint else {
         return;
     };
     let ctx = model.context();
@@ -89,7 +111,7 @@ async fn export_spans(model: &Model, recorder: &SpanRecorder) {
         model: &ctx.model_name,
         model_uuid: &ctx.model_uuid,
         unit: &ctx.unit_name,
-        charm_name: desired::CHARM_NAME,
+        charm_name: beacon_core::desired::CHARM_NAME,
         charm_type: "IstioBeaconCharm",
     };
     if let Err(e) = telemetry::export::flush(recorder, &endpoint, &resource).await {

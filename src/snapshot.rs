@@ -1,155 +1,23 @@
-//! The Juju side of one hook, read once into a typed, read-only [`Snapshot`].
+//! Reading the Juju side of one hook into the core's typed, read-only
+//! [`beacon_core::snapshot::Snapshot`]. All reading of Juju happens here, and nothing is
+//! written: everything downstream is computed from the snapshot.
 //!
-//! All reading of Juju happens here; everything downstream is computed from the snapshot.
-//!
-//! Every read is a hook-tool process, and a beacon may serve a thousand consumers, so two
-//! things are remembered between hooks instead of being read back each time:
-//! - the consumers' app data (and app names), in [`RemoteCache`], a file in the charm dir
-//!   ([`crate::memory`]).
-//!   Juju runs `relation-changed` on this unit after every change of a remote app bag, and
-//!   that hook re-reads its own relation, so an entry can only be stale while such a hook is
-//!   queued, which then brings it up to date (the same eventual consistency as Juju's own
-//!   event order). Hooks that may follow a period where this unit did not keep it — it was
-//!   not the leader, or the charm changed — read all data again: `leader-elected`,
-//!   `upgrade-charm`, and `config-changed` (so `juju config` is also a way to force it);
-//!   they still use the remembered app names, which never change for a relation id.
-//!   A non-leader, which reads no consumer data, deletes the file.
-//! - what this unit published in its own app bags ([`Published`], in unit state, committed
-//!   with the hook's relation writes), so they are not read back; but on `leader-elected`
-//!   and `upgrade-charm`, after which another leader or charm revision may have written them.
+//! Consumer data is read back only where the memo (`beacon_core::memo`) cannot be trusted:
+//! the hook's own relation, relations not remembered, and every relation on
+//! `leader-elected`, `upgrade-charm` and `config-changed` (so `juju config` is also a way to
+//! force it; remembered app names are still used, as a relation id's remote app never
+//! changes). Our own app bags are read back only where no [`beacon_core::memo::Published`] record covers them.
 
 use std::collections::BTreeMap;
 
-use charm_runtime::{Event, HookEvent, RelationKind};
+use beacon_core::memo::{ConsumerEntry, Consumers};
+use beacon_core::snapshot::{
+    CHARM_TRACING, CmrRelation, Config, LocalBags, METRICS_ENDPOINT, MeshRelation, MetricsRelation,
+    PROVIDE_CMR_MESH, SERVICE_MESH, Snapshot, TracingRelation,
+};
+use charm_runtime::{Event, HookEvent};
 
-use crate::desired::Derived;
-use crate::memory::{CachedRelation, RemoteCache};
-use crate::plan::{LocalBags, Published};
-
-pub const SERVICE_MESH: &str = "service-mesh";
-pub const PROVIDE_CMR_MESH: &str = "provide-cmr-mesh";
-pub const METRICS_ENDPOINT: &str = "metrics-endpoint";
-pub const CHARM_TRACING: &str = "charm-tracing";
-pub const PEERS: &str = "peers";
-pub const METRICS_PROXY: &str = "metrics-proxy";
-
-/// The charm's config, typed, with the defaults of config.yaml.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
-    pub manage_authorization_policies: bool,
-    pub model_on_mesh: bool,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            manage_authorization_policies: true,
-            model_on_mesh: false,
-        }
-    }
-}
-
-/// What this hook asks of the charm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The holistic reconcile.
-    Reconcile,
-    /// `service-mesh-relation-created`: only publish the provider databag, as upstream.
-    ProviderDataOnly,
-    /// `remove`: tear down when the application scales to zero (§4.5).
-    Remove,
-    /// Nothing to do (install, start, stop, …): upstream leaves the status unknown.
-    Ignore,
-}
-
-impl Trigger {
-    /// Upstream observes config-changed, pebble-ready, and relation events of its endpoints;
-    /// we also reconcile on leader-elected, upgrade-charm and update-status (so a new leader
-    /// and drift are handled without waiting for another event) and on every relation event
-    /// of our endpoints (including provide-cmr-mesh-relation-broken, which upstream misses).
-    pub fn of(event: &Event) -> Trigger {
-        let Event::Hook(hook) = event else {
-            return Trigger::Ignore;
-        };
-        match hook {
-            HookEvent::ConfigChanged
-            | HookEvent::UpgradeCharm
-            | HookEvent::UpdateStatus
-            | HookEvent::LeaderElected => Trigger::Reconcile,
-            HookEvent::PebbleReady { container } if container == METRICS_PROXY => {
-                Trigger::Reconcile
-            }
-            HookEvent::Remove => Trigger::Remove,
-            HookEvent::Relation { endpoint, kind } => match (endpoint.as_str(), kind) {
-                (SERVICE_MESH, RelationKind::Created) => Trigger::ProviderDataOnly,
-                (SERVICE_MESH | PROVIDE_CMR_MESH | METRICS_ENDPOINT | CHARM_TRACING | PEERS, _) => {
-                    Trigger::Reconcile
-                }
-                _ => Trigger::Ignore,
-            },
-            _ => Trigger::Ignore,
-        }
-    }
-}
-
-/// A consumer on `service-mesh`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeshRelation {
-    pub id: u64,
-    pub remote_app: String,
-    /// The raw `policies` value of the consumer's app databag, if present.
-    pub policies: Option<String>,
-    /// What `policies` gave in an earlier hook, when it is remembered unchanged.
-    pub derived: Option<Derived>,
-}
-
-/// A relation on our `provide-cmr-mesh`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CmrRelation {
-    pub id: u64,
-    pub remote_app: String,
-    /// The raw `cmr_data` value of the remote app databag, if present.
-    pub cmr_data: Option<String>,
-}
-
-/// A relation on `metrics-endpoint`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MetricsRelation {
-    pub id: u64,
-    pub remote_app: String,
-    /// This unit's bind address on the relation (`network-get`), if any.
-    pub bind_address: Option<String>,
-}
-
-/// The `charm-tracing` relation (limit 1): we publish our request on it. Its provider data
-/// is read after the hook, for the span export ([`tracing_remote_data`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TracingRelation {
-    pub id: u64,
-}
-
-/// Everything the charm knows about Juju during this hook.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
-    pub model: String,
-    pub model_uuid: String,
-    pub app: String,
-    pub unit: String,
-    pub leader: bool,
-    pub planned_units: u32,
-    pub config: Config,
-    pub service_mesh: Vec<MeshRelation>,
-    pub cmr: Vec<CmrRelation>,
-    pub metrics: Vec<MetricsRelation>,
-    pub tracing: Option<TracingRelation>,
-    /// Our own databags per relation, read only on the leader (a non-leader may not read
-    /// its app bags).
-    pub databags: BTreeMap<u64, LocalBags>,
-    /// What this unit recorded having published (leader only; `None` when never recorded).
-    pub published: Option<Published>,
-    /// Whether the remembered consumer data differs from what this snapshot read.
-    pub remembered_stale: bool,
-}
+use crate::memo_store;
 
 /// Why the snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -181,9 +49,6 @@ fn config_bool(
         }),
     }
 }
-
-/// The unit-state key of [`Published`].
-const PUBLISHED_KEY: &str = "published-provider-data";
 
 /// Read everything this hook needs from Juju.
 pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
@@ -217,20 +82,17 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         };
 
     // What earlier hooks remembered; a non-leader keeps nothing (see the module docs).
-    let cache_path = RemoteCache::path(ctx);
     let remembered = leader && !reads_everything(&ctx.event);
     let upgrading = matches!(ctx.event, Event::Hook(HookEvent::UpgradeCharm));
     // Hooks that read all data again still use the remembered app names: a relation's
     // remote application never changes.
-    let mut cache = match (&cache_path, leader) {
-        (Some(path), true) => RemoteCache::load(path),
-        _ => RemoteCache::default(),
+    let mut cache = if leader {
+        memo_store::load_consumers(ctx)
+    } else {
+        Consumers::default()
     };
     let published = if leader && !reads_own_bags(&ctx.event) {
-        model
-            .tools()
-            .state_get_key(PUBLISHED_KEY)?
-            .and_then(|v| serde_json::from_str::<Published>(&v).ok())
+        memo_store::load_published(model)?
     } else {
         None
     };
@@ -264,11 +126,11 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let mut changed = false;
     let mut consumers = |endpoint: &'static str,
                          key: &str|
-     -> Result<Vec<(u64, CachedRelation)>, SnapshotError> {
+     -> Result<Vec<(u64, ConsumerEntry)>, SnapshotError> {
         if !leader {
             return Ok(Vec::new());
         }
-        let found: Vec<(u64, Option<CachedRelation>)> = model
+        let found: Vec<(u64, Option<ConsumerEntry>)> = model
             .relation_ids(endpoint)?
             .into_iter()
             .map(|id| {
@@ -279,7 +141,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
                 (id, cached)
             })
             .collect();
-        let read = |(id, cached): &(u64, Option<CachedRelation>)| -> Result<Found, SnapshotError> {
+        let read = |(id, cached): &(u64, Option<ConsumerEntry>)| -> Result<Found, SnapshotError> {
             if cached.is_some() && remembered && ctx.relation_id != Some(*id) {
                 return Ok(Found::Remembered);
             }
@@ -297,7 +159,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
                 Some(stale) if stale.app == app && stale.value == value && !upgrading => {
                     Found::Unchanged
                 }
-                _ => Found::Fresh(CachedRelation {
+                _ => Found::Fresh(ConsumerEntry {
                     endpoint: endpoint.to_owned(),
                     app,
                     value,
@@ -325,9 +187,6 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let mesh_entries = consumers(SERVICE_MESH, "policies")?;
     let cmr_entries = consumers(PROVIDE_CMR_MESH, "cmr_data")?;
     changed |= !cache.relations.is_empty();
-    if let (Some(path), false) = (&cache_path, leader) {
-        RemoteCache::forget(path);
-    }
     let service_mesh: Vec<MeshRelation> = mesh_entries
         .into_iter()
         .map(|(id, entry)| MeshRelation {
@@ -423,49 +282,6 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     })
 }
 
-/// Keep the consumer data of this snapshot, with what it gave (`derived`, by relation id;
-/// relations without an entry keep what they were remembered with), for the next hook.
-/// Written only when something changed.
-pub fn remember(
-    ctx: &charm_runtime::JujuContext,
-    snap: &Snapshot,
-    derived: &BTreeMap<u64, Derived>,
-) {
-    let Some(path) = RemoteCache::path(ctx) else {
-        return;
-    };
-    let new_derived = snap.service_mesh.iter().any(|rel| {
-        derived
-            .get(&rel.id)
-            .is_some_and(|d| rel.derived.as_ref() != Some(d))
-    });
-    if !snap.leader || !(snap.remembered_stale || new_derived) {
-        return;
-    }
-    let mesh = snap.service_mesh.iter().map(|rel| {
-        let entry = CachedRelation {
-            endpoint: SERVICE_MESH.to_owned(),
-            app: rel.remote_app.clone(),
-            value: rel.policies.clone(),
-            derived: derived.get(&rel.id).or(rel.derived.as_ref()).cloned(),
-        };
-        (rel.id, entry)
-    });
-    let cmr = snap.cmr.iter().map(|rel| {
-        let entry = CachedRelation {
-            endpoint: PROVIDE_CMR_MESH.to_owned(),
-            app: rel.remote_app.clone(),
-            value: rel.cmr_data.clone(),
-            derived: None,
-        };
-        (rel.id, entry)
-    });
-    RemoteCache {
-        relations: mesh.chain(cmr).collect(),
-    }
-    .save(&path);
-}
-
 /// A live relation whose remote app is already known (remembered, or read in this hook):
 /// built here rather than asked of the model, which would run `relation-list` for it.
 fn known_relation(endpoint: &str, id: u64, app: &str) -> charm_runtime::Relation {
@@ -485,7 +301,7 @@ enum Found {
     /// Read again: the same app and value as remembered.
     Unchanged,
     /// Read: new, or not what was remembered.
-    Fresh(CachedRelation),
+    Fresh(ConsumerEntry),
     /// No remote application yet (a relation without units, Juju not saying).
     NoApp,
 }
@@ -509,86 +325,9 @@ fn reads_own_bags(event: &Event) -> bool {
     )
 }
 
-/// Record what this hook left in our app bags, for the next hook; only when it changed.
-pub fn save_published(
-    model: &charm_runtime::Model,
-    snap: &Snapshot,
-    published: Option<Published>,
-) -> Result<(), charm_runtime::ToolError> {
-    if published == snap.published {
-        return Ok(());
-    }
-    let tools = model.tools();
-    match published.map(|p| serde_json::to_string(&p)) {
-        Some(Ok(value)) => tools.state_set(&BTreeMap::from([(PUBLISHED_KEY.to_owned(), value)])),
-        // Nothing worth remembering (or, unreachably, not encodable): forget the old record.
-        _ => tools.state_delete(PUBLISHED_KEY),
-    }
-}
-
 /// The charm-tracing provider's app databag, for exporting spans after the hook ran; `None`
 /// without the relation or when it cannot be read (tracing must never fail a hook).
 pub fn tracing_remote_data(model: &charm_runtime::Model) -> Option<BTreeMap<String, String>> {
     let rel = model.relations(CHARM_TRACING).ok()?.into_iter().next()?;
     model.remote_app_data(&rel).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use charm_runtime::{Event, HookEvent, RelationKind};
-
-    use super::Trigger;
-
-    fn rel(endpoint: &str, kind: RelationKind) -> Event {
-        Event::Hook(HookEvent::Relation {
-            endpoint: endpoint.into(),
-            kind,
-        })
-    }
-
-    #[test]
-    fn status_after_start_is_left_unknown() {
-        // start/install do nothing, so no status is set (upstream's scenario test).
-        assert_eq!(Trigger::of(&Event::Hook(HookEvent::Start)), Trigger::Ignore);
-        assert_eq!(
-            Trigger::of(&Event::Hook(HookEvent::Install)),
-            Trigger::Ignore
-        );
-    }
-
-    #[test]
-    fn events_map_to_work() {
-        for hook in [
-            HookEvent::ConfigChanged,
-            HookEvent::LeaderElected,
-            HookEvent::UpgradeCharm,
-            HookEvent::UpdateStatus,
-        ] {
-            assert_eq!(Trigger::of(&Event::Hook(hook)), Trigger::Reconcile);
-        }
-        assert_eq!(
-            Trigger::of(&rel("service-mesh", RelationKind::Created)),
-            Trigger::ProviderDataOnly
-        );
-        assert_eq!(
-            Trigger::of(&rel("service-mesh", RelationKind::Broken)),
-            Trigger::Reconcile
-        );
-        assert_eq!(
-            Trigger::of(&rel("provide-cmr-mesh", RelationKind::Broken)),
-            Trigger::Reconcile
-        );
-        assert_eq!(
-            Trigger::of(&rel("peers", RelationKind::Departed)),
-            Trigger::Reconcile
-        );
-        assert_eq!(
-            Trigger::of(&Event::Hook(HookEvent::Remove)),
-            Trigger::Remove
-        );
-        let ready = HookEvent::PebbleReady {
-            container: "metrics-proxy".into(),
-        };
-        assert_eq!(Trigger::of(&Event::Hook(ready)), Trigger::Reconcile);
-    }
 }

@@ -98,7 +98,8 @@ pub fn check_buildable(policy: &MeshPolicy) -> Result<(), BuildError> {
             source_app_name: policy.source_app_name.clone(),
             target_app_name: policy.target_app_name.clone(),
         };
-        tracing::error!("{err}");
+        // Not logged here: this is pure, and callers log with their context (the beacon
+        // names the relation and app).
         return Err(err);
     }
     Ok(())

@@ -281,7 +281,8 @@ impl PolicyResourceManager {
             match build_authorization_policy(&self.app, &self.model, p) {
                 Ok(b) => bodies.push(b),
                 Err(e) => {
-                    tracing::warn!("skipping policy: {e}");
+                    // The Python library logs this at ERROR.
+                    tracing::error!("skipping policy: {e}");
                     skipped.push(e);
                 }
             }

@@ -1,11 +1,18 @@
-//! The Kubernetes kinds the beacon owns, and how it recognises its own objects.
+//! The Kubernetes kinds the beacon owns, the labels that mark them as ours, and the
+//! namespace labels it manages.
 
 use serde_json::Value;
+use service_mesh::owned::with_labels;
 
 /// Label holding the owner's identity (`charm_kubernetes_label(model, app, "-")`).
 pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 /// Label telling which of the beacon's managers owns an object.
 pub const SCOPE_LABEL: &str = "kubernetes-resource-handler-scope";
+
+/// Namespace label keys the beacon manages with `model-on-mesh=true`.
+pub const NS_USE_WAYPOINT: &str = "istio.io/use-waypoint";
+pub const NS_DATAPLANE_MODE: &str = "istio.io/dataplane-mode";
+pub const NS_MANAGED_BY: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
 
 /// A kind the beacon creates, lists and deletes by label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,4 +119,13 @@ impl std::fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}/{}", self.kind.name(), self.namespace, self.name)
     }
+}
+
+/// An AuthorizationPolicy, Gateway or HPA body with our ownership labels merged in.
+pub fn with_owner_labels(body: Value, instance: &str, scope: Scope) -> Value {
+    let labels = [
+        (INSTANCE_LABEL.to_owned(), instance.to_owned()),
+        (SCOPE_LABEL.to_owned(), scope.label().to_owned()),
+    ];
+    with_labels(body, &labels)
 }

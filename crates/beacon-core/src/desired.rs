@@ -1,16 +1,19 @@
 //! Snapshot → the state the beacon wants (pure, no I/O).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use service_mesh::labels::LabelError;
 use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, ProviderAppData};
 
-use crate::kinds::{Kind, Scope};
-use crate::plan::{NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, with_owner_labels};
+use crate::kinds::{
+    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Scope, with_owner_labels,
+};
+use crate::memo::{ConsumerEntry, Consumers, Derived, DerivedIntent, DerivedSkip};
+use crate::names::Names;
 use crate::snapshot::{
-    CHARM_TRACING, METRICS_ENDPOINT, METRICS_PROXY, MeshRelation, SERVICE_MESH, Snapshot,
+    CHARM_TRACING, METRICS_ENDPOINT, METRICS_PROXY, MeshRelation, PROVIDE_CMR_MESH, SERVICE_MESH,
+    Snapshot,
 };
 
 /// The port metrics-proxy serves the aggregated waypoint metrics on (the scrape job's port).
@@ -23,8 +26,8 @@ pub const CHARM_NAME: &str = "istio-beacon-k8s";
 pub struct RelationWrite {
     pub endpoint: String,
     pub relation_id: u64,
-    pub app: std::collections::BTreeMap<String, String>,
-    pub unit: std::collections::BTreeMap<String, String>,
+    pub app: BTreeMap<String, String>,
+    pub unit: BTreeMap<String, String>,
 }
 
 /// The beacon's own StatefulSet/Service labels and their record (§3.10).
@@ -111,6 +114,15 @@ pub enum PolicySource {
 }
 
 impl PolicyIntent {
+    /// The AuthorizationPolicy this intent is.
+    pub fn key(&self) -> ObjectKey {
+        ObjectKey {
+            kind: Kind::AuthorizationPolicy,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     /// The body as applied: the built policy with our ownership labels. `None` only if a
     /// consumer element no longer parses as it did when it was derived (a corrupt memo).
     pub fn body(&self, owner_instance: &str) -> Option<Value> {
@@ -134,28 +146,6 @@ impl PolicyIntent {
     }
 }
 
-/// What one consumer's `policies` value gives, remembered with the value between hooks
-/// ([`crate::memory`]) so that parsing and hashing are skipped while it does not change.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Derived {
-    pub intents: Vec<DerivedIntent>,
-    pub skipped: Vec<DerivedSkip>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DerivedIntent {
-    pub index: usize,
-    pub namespace: String,
-    pub name: String,
-    pub digest: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DerivedSkip {
-    pub index: Option<usize>,
-    pub reason: String,
-}
-
 /// Everything the beacon wants to exist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
@@ -170,56 +160,14 @@ pub struct Desired {
     pub policies: Vec<Arc<PolicyIntent>>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
-    /// What the consumers' `policies` gave, by relation id, for those derived in this hook
-    /// (the others were remembered; see `snapshot::remember`).
-    pub derived: std::collections::BTreeMap<u64, Derived>,
+    /// The consumer memo to keep for the next hook; `None` when it has not changed.
+    pub consumer_memo: Option<Consumers>,
     /// The modeloperator AuthorizationPolicy, in its own scope.
     pub modeloperator: Vec<Value>,
     pub pebble: PebbleLayer,
     pub skipped: Vec<Skipped>,
     /// Cross-model mesh data we could not read (logged; the relation is ignored).
     pub warnings: Vec<String>,
-}
-
-/// Names derived from the model and app (§3.11).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Names {
-    pub waypoint: String,
-    /// `<model>.<app>`: the namespace `managed-by` value.
-    pub identity: String,
-    /// `<model>-<app>`: the owner label value.
-    pub instance: String,
-    /// Upstream's pre-1.0 owner label value `<app>-<model>` (§4.9), swept as ours too.
-    pub legacy_instance: Option<String>,
-    /// `charms.canonical.com/<model>.<app>.telemetry`
-    pub telemetry_key: String,
-}
-
-impl Names {
-    pub fn new(model: &str, app: &str) -> Result<Names, LabelError> {
-        use service_mesh::labels;
-        let legacy = format!("{app}-{model}");
-        Ok(Names {
-            waypoint: labels::waypoint_name(model, app)?,
-            identity: labels::identity(model, app)?,
-            instance: labels::instance_label(model, app)?,
-            // A legacy value over 63 characters could never have been a label value.
-            legacy_instance: (legacy.len() <= labels::MAX_LABEL_LEN).then_some(legacy),
-            telemetry_key: labels::telemetry_label_key(model, app)?,
-        })
-    }
-
-    /// The three labels that put a workload on the mesh, in wire order.
-    pub fn mesh_labels(&self, model: &str) -> Vec<(String, String)> {
-        vec![
-            ("istio.io/dataplane-mode".to_owned(), "ambient".to_owned()),
-            ("istio.io/use-waypoint".to_owned(), self.waypoint.clone()),
-            (
-                "istio.io/use-waypoint-namespace".to_owned(),
-                model.to_owned(),
-            ),
-        ]
-    }
 }
 
 fn labels_json(labels: &[(String, String)]) -> String {
@@ -255,17 +203,16 @@ pub fn provider_databags(snap: &Snapshot, names: &Names) -> Vec<RelationWrite> {
 }
 
 /// Compute the desired state from the snapshot.
-pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
-    let names = Names::new(&snap.model, &snap.app)?;
+pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
     let mesh_labels = names.mesh_labels(&snap.model);
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
 
-    let (policies, modeloperator, derived) = policies(snap, &names, &mut skipped, &mut warnings);
+    let (policies, modeloperator, derived) = policies(snap, names, &mut skipped, &mut warnings);
     // Report in databag order, whichever stage (parse, target check, build) caught it.
     skipped.sort_by_key(|s| (s.relation_id, s.index));
     let waypoint = if snap.planned_units >= 1 {
-        waypoint(snap, &names)
+        waypoint(snap, names)
     } else {
         Vec::new()
     };
@@ -286,9 +233,10 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
         }
     };
 
-    Ok(Desired {
-        provider_databags: provider_databags(snap, &names),
-        telemetry_databags: telemetry_databags(snap),
+    let telemetry_databags = telemetry_databags(snap, &mut warnings);
+    Desired {
+        provider_databags: provider_databags(snap, names),
+        telemetry_databags,
         charm_labels: CharmLabels {
             workload_name: snap.app.clone(),
             record_name: format!("juju-service-mesh-{}-labels", snap.app),
@@ -300,11 +248,46 @@ pub fn desired(snap: &Snapshot) -> Result<Desired, LabelError> {
         namespace,
         policies,
         owner_instance: names.instance.clone(),
-        derived,
+        consumer_memo: consumer_memo(snap, &derived),
         modeloperator,
-        pebble: pebble_layer(&names),
+        pebble: pebble_layer(names),
         skipped,
         warnings,
+    }
+}
+
+/// The consumer memo to keep after this hook: the consumer data of this snapshot, with what
+/// it gave (`derived`, by relation id; relations without an entry keep what they were
+/// remembered with). `None` when nothing changed (or on a non-leader, which keeps none).
+pub fn consumer_memo(snap: &Snapshot, derived: &BTreeMap<u64, Derived>) -> Option<Consumers> {
+    let new_derived = snap.service_mesh.iter().any(|rel| {
+        derived
+            .get(&rel.id)
+            .is_some_and(|d| rel.derived.as_ref() != Some(d))
+    });
+    if !snap.leader || !(snap.remembered_stale || new_derived) {
+        return None;
+    }
+    let mesh = snap.service_mesh.iter().map(|rel| {
+        let entry = ConsumerEntry {
+            endpoint: SERVICE_MESH.to_owned(),
+            app: rel.remote_app.clone(),
+            value: rel.policies.clone(),
+            derived: derived.get(&rel.id).or(rel.derived.as_ref()).cloned(),
+        };
+        (rel.id, entry)
+    });
+    let cmr = snap.cmr.iter().map(|rel| {
+        let entry = ConsumerEntry {
+            endpoint: PROVIDE_CMR_MESH.to_owned(),
+            app: rel.remote_app.clone(),
+            value: rel.cmr_data.clone(),
+            derived: None,
+        };
+        (rel.id, entry)
+    });
+    Some(Consumers {
+        relations: mesh.chain(cmr).collect(),
     })
 }
 
@@ -316,12 +299,8 @@ fn policies(
     names: &Names,
     skipped: &mut Vec<Skipped>,
     warnings: &mut Vec<String>,
-) -> (
-    Vec<Arc<PolicyIntent>>,
-    Vec<Value>,
-    std::collections::BTreeMap<u64, Derived>,
-) {
-    let mut all_derived = std::collections::BTreeMap::new();
+) -> (Vec<Arc<PolicyIntent>>, Vec<Value>, BTreeMap<u64, Derived>) {
+    let mut all_derived = BTreeMap::new();
     if !snap.config.manage_authorization_policies {
         return (Vec::new(), Vec::new(), all_derived);
     }
@@ -635,9 +614,10 @@ fn pebble_layer(names: &Names) -> PebbleLayer {
     }
 }
 
-/// The metrics-endpoint scrape databags and the charm-tracing request (src/telemetry).
-/// Unit data is written by every unit; app data only by the leader.
-pub fn telemetry_databags(snap: &Snapshot) -> Vec<RelationWrite> {
+/// The metrics-endpoint scrape databags and the charm-tracing request ([`crate::telemetry`]).
+/// Unit data is written by every unit; app data only by the leader. Problems with the
+/// built-in alert rules go to `warnings`.
+pub fn telemetry_databags(snap: &Snapshot, warnings: &mut Vec<String>) -> Vec<RelationWrite> {
     use crate::telemetry::{scrape, tracing_relation};
     let topology = scrape::Topology {
         model: &snap.model,
@@ -654,7 +634,7 @@ pub fn telemetry_databags(snap: &Snapshot) -> Vec<RelationWrite> {
             endpoint: METRICS_ENDPOINT.to_owned(),
             relation_id: rel.id,
             app: if snap.leader {
-                scrape::app_databag(&topology)
+                scrape::app_databag(&topology, warnings)
             } else {
                 Default::default()
             },

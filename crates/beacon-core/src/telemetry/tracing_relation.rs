@@ -51,34 +51,41 @@ enum TransportType {
 
 /// The OTLP/HTTP traces URL (`<url>/v1/traces`) from the tracing provider's app databag, or
 /// `None` when there is no usable `otlp_http` receiver. `remote_app_data` is `None` when there is
-/// no `charm-tracing` relation (or no remote app). Bad data is logged and yields `None`, so a
-/// misbehaving provider never fails a hook.
-pub fn destination(remote_app_data: Option<&BTreeMap<String, String>>) -> Option<String> {
-    let Some(raw) = remote_app_data?.get("receivers") else {
-        tracing::debug!("charm-tracing: provider has not published receivers yet");
-        return None;
-    };
+/// no `charm-tracing` relation (or no remote app). Bad data yields `None` and a line in
+/// `warnings` (for the caller to log), so a misbehaving provider never fails a hook.
+pub fn destination(
+    remote_app_data: Option<&BTreeMap<String, String>>,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    // No receivers yet: the provider has not published them.
+    let raw = remote_app_data?.get("receivers")?;
     // The whole databag must validate, as the Python lib's `is_ready()` requires.
     let receivers: Vec<Receiver> = match serde_json::from_str(raw) {
         Ok(receivers) => receivers,
         Err(e) => {
-            tracing::warn!("charm-tracing: invalid receivers in provider databag: {e}");
+            warnings.push(format!(
+                "charm-tracing: invalid receivers in provider databag: {e}"
+            ));
             return None;
         }
     };
     let mut matching = receivers.iter().filter(|r| r.protocol.name == PROTOCOL);
     let Some(receiver) = matching.next() else {
-        tracing::warn!("charm-tracing: no receiver found with protocol='{PROTOCOL}'");
+        warnings.push(format!(
+            "charm-tracing: no receiver found with protocol='{PROTOCOL}'"
+        ));
         return None;
     };
     if matching.next().is_some() {
-        tracing::warn!(
+        warnings.push(format!(
             "charm-tracing: too many receivers with protocol='{PROTOCOL}'; using first one"
-        );
+        ));
     }
     let base = receiver.url.as_str();
     if !(base.starts_with("http://") || base.starts_with("https://")) {
-        tracing::warn!("charm-tracing: the base_url={base} must be an HTTP or an HTTPS URL");
+        warnings.push(format!(
+            "charm-tracing: the base_url={base} must be an HTTP or an HTTPS URL"
+        ));
         return None;
     }
     Some(format!("{}/v1/traces", base.trim_end_matches('/')))
@@ -111,26 +118,26 @@ mod tests {
                 {"protocol": {"name": "otlp_http", "type": "http"}, "url": "http://tempo.example.com:4318"}]"#,
         );
         assert_eq!(
-            destination(Some(&bag)).as_deref(),
+            destination(Some(&bag), &mut Vec::new()).as_deref(),
             Some("http://tempo.example.com:4318/v1/traces")
         );
         let slash = provider(
             r#"[{"protocol": {"name": "otlp_http", "type": "http"}, "url": "https://t:4318/"}]"#,
         );
         assert_eq!(
-            destination(Some(&slash)).as_deref(),
+            destination(Some(&slash), &mut Vec::new()).as_deref(),
             Some("https://t:4318/v1/traces")
         );
     }
 
     #[test]
     fn no_relation_or_missing_data_gives_none() {
-        assert_eq!(destination(None), None);
-        assert_eq!(destination(Some(&BTreeMap::new())), None);
-        assert_eq!(destination(Some(&provider("[]"))), None);
+        assert_eq!(destination(None, &mut Vec::new()), None);
+        assert_eq!(destination(Some(&BTreeMap::new()), &mut Vec::new()), None);
+        assert_eq!(destination(Some(&provider("[]")), &mut Vec::new()), None);
         let only_grpc =
             provider(r#"[{"protocol": {"name": "otlp_grpc", "type": "grpc"}, "url": "t:4317"}]"#);
-        assert_eq!(destination(Some(&only_grpc)), None);
+        assert_eq!(destination(Some(&only_grpc), &mut Vec::new()), None);
     }
 
     #[test]
@@ -142,7 +149,11 @@ mod tests {
             r#"[{"protocol": {"name": "otlp_http", "type": "carrier-pigeon"}, "url": "http://t"}]"#,
             r#"[{"protocol": {"name": "otlp_http", "type": "http"}, "url": "tempo:4318"}]"#,
         ] {
-            assert_eq!(destination(Some(&provider(raw))), None, "{raw}");
+            assert_eq!(
+                destination(Some(&provider(raw)), &mut Vec::new()),
+                None,
+                "{raw}"
+            );
         }
     }
 }

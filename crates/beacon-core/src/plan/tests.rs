@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::*;
 use crate::desired::{CharmLabels, PebbleLayer, PolicyIntent, PolicySource, RelationWrite};
+use crate::kinds::NS_MANAGED_BY;
 
 const OWNER: &str = "prod-istio-beacon-k8s";
 
@@ -33,14 +34,36 @@ fn intent(name: &str, port: u16) -> PolicyIntent {
     }
 }
 
-/// A listed policy as the server holds it: the body of `intent(name, port)` under the given
-/// owner labels, at resourceVersion 7.
+/// A listed policy as the server holds it: the AuthorizationPolicy of `intent(name, port)`
+/// (written out here, not built by the code under test) under the given owner labels, at
+/// resourceVersion 7.
 fn owned_policy(name: &str, instance: &str, scope: &str, port: u16) -> LiveObject {
-    let mut body = intent(name, port).body(OWNER).expect("buildable");
-    body["metadata"]["labels"] = json!({
-        "app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope});
-    body["metadata"]["resourceVersion"] = json!("7");
+    let body = json!({
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": {
+            "name": name,
+            "namespace": "prod",
+            "resourceVersion": "7",
+            "labels": {"app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope},
+        },
+        "spec": {
+            "targetRefs": [{"group": "", "kind": "Service", "name": "myapp"}],
+            "rules": [{
+                "from": [{"source": {"principals": ["cluster.local/ns/prod/sa/client"]}}],
+                "to": [{"operation": {"ports": [port.to_string()]}}],
+            }],
+        },
+    });
     LiveObject::from_value(&body).expect("keyed")
+}
+
+fn policy_key(name: &str) -> ObjectKey {
+    ObjectKey {
+        kind: Kind::AuthorizationPolicy,
+        namespace: "prod".into(),
+        name: name.into(),
+    }
 }
 
 fn mesh_labels() -> Vec<(String, String)> {
@@ -77,7 +100,7 @@ fn base_desired() -> Desired {
         },
         policies: vec![Arc::new(intent("p-new", 80))],
         owner_instance: OWNER.into(),
-        derived: Default::default(),
+        consumer_memo: None,
         modeloperator: vec![],
         pebble: PebbleLayer {
             container: "metrics-proxy".into(),
@@ -131,12 +154,11 @@ fn noop_reconcile_plans_nothing() {
 #[test]
 fn server_defaults_and_foreign_labels_do_not_count_as_changes() {
     let mut live = converged_live();
-    if let Some(p) = live.policies.as_mut().and_then(|v| v.first_mut()) {
-        p.labels.insert("someone-else".into(), "x".into());
-        let mut spec = p.comparable()["spec"].clone();
-        spec["rules"][0]["to"][0]["operation"]["defaulted"] = json!(true);
-        p.spec = serde_json::value::to_raw_value(&spec).ok();
-    }
+    let p = &mut live.policies.as_mut().unwrap()[0];
+    p.labels.insert("someone-else".into(), "x".into());
+    let mut spec = p.comparable()["spec"].clone();
+    spec["rules"][0]["to"][0]["operation"]["defaulted"] = json!(true);
+    p.spec = Some(serde_json::value::to_raw_value(&spec).unwrap());
     assert_eq!(plan(&base_desired(), &live).actions, vec![]);
 }
 
@@ -160,6 +182,7 @@ fn changed_policy_deletes_the_old_and_applies_the_new() {
                 name: "p-old".into()
             }),
             Action::ApplyPolicy {
+                key: policy_key("p-new"),
                 intent: d.policies[0].clone(),
                 owner_instance: OWNER.into()
             },
@@ -180,6 +203,7 @@ fn same_name_with_different_spec_is_reapplied() {
     assert_eq!(
         plan(&d, &live).actions,
         vec![Action::ApplyPolicy {
+            key: policy_key("p-new"),
             intent: d.policies[0].clone(),
             owner_instance: OWNER.into()
         }]
@@ -196,10 +220,9 @@ fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
         1,
     );
     let other_scope = owned_policy("p-other", "prod-istio-beacon-k8s", "someone-elses-scope", 1);
-    if let Some(v) = live.policies.as_mut() {
-        v.push(legacy);
-        v.push(other_scope);
-    }
+    let v = live.policies.as_mut().unwrap();
+    v.push(legacy);
+    v.push(other_scope);
     assert_eq!(
         plan(&base_desired(), &live).actions,
         vec![Action::Delete(ObjectKey {
@@ -213,14 +236,12 @@ fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
 #[test]
 fn managed_off_deletes_every_owned_policy_including_modeloperator() {
     let mut live = converged_live();
-    if let Some(v) = live.policies.as_mut() {
-        v.push(owned_policy(
-            "mo",
-            "prod-istio-beacon-k8s",
-            "modeloperator-authorization-policy",
-            1,
-        ));
-    }
+    live.policies.as_mut().unwrap().push(owned_policy(
+        "mo",
+        "prod-istio-beacon-k8s",
+        "modeloperator-authorization-policy",
+        1,
+    ));
     let mut d = base_desired();
     d.policies.clear();
     let deleted: Vec<String> = plan(&d, &live)
@@ -277,9 +298,10 @@ fn labels_we_no_longer_want_are_removed_others_kept() {
     let mut record: Labels = mesh_labels().into_iter().collect();
     record.insert("old".into(), "x".into());
     live.label_record = Some(record);
-    if let Some(sts) = live.statefulset_labels.as_mut() {
-        sts.insert("old".into(), "x".into());
-    }
+    live.statefulset_labels
+        .as_mut()
+        .unwrap()
+        .insert("old".into(), "x".into());
     let p = plan(&base_desired(), &live);
     let Some(Action::PatchStatefulSetLabels { labels, .. }) = p.actions.first() else {
         panic!("expected a StatefulSet patch first, got {:?}", p.actions);
@@ -487,7 +509,7 @@ fn teardown_deletes_everything_owned_and_our_namespace_labels() {
 #[test]
 fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
     let d = base_desired();
-    let key = applied_key("prod", "p-new");
+    let key = record_key("prod", "p-new");
     let record = |rv: &str, digest: &str| AppliedRecord {
         resource_version: rv.into(),
         digest: digest.into(),
@@ -506,10 +528,8 @@ fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
     assert_eq!(p.actions, vec![]);
     assert_eq!(p.recorded, vec![key.clone()]);
     assert!(p.verified.is_empty());
-    assert_eq!(
-        kept_records(&live.applied, &p.recorded),
-        vec![(key.clone(), record("7", &d.policies[0].digest))]
-    );
+    // Every record still holds and nothing new was learnt: the memo needs no write.
+    assert_eq!(p.records_after(&live.applied, []), None);
     // Another resourceVersion, or another digest: compared in full, so rewritten.
     for stale in [record("6", &d.policies[0].digest), record("7", "other")] {
         live.applied = [(key.clone(), stale)].into();
@@ -517,6 +537,7 @@ fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
         assert_eq!(
             p.actions,
             vec![Action::ApplyPolicy {
+                key: policy_key("p-new"),
                 intent: d.policies[0].clone(),
                 owner_instance: OWNER.into()
             }]
@@ -535,7 +556,7 @@ fn an_unrecorded_policy_found_up_to_date_is_recorded() {
     assert_eq!(
         p.verified,
         [(
-            applied_key("prod", "p-new"),
+            record_key("prod", "p-new"),
             AppliedRecord {
                 resource_version: "7".into(),
                 digest: d.policies[0].digest.clone(),
@@ -543,4 +564,102 @@ fn an_unrecorded_policy_found_up_to_date_is_recorded() {
         )]
         .into()
     );
+}
+
+#[test]
+fn records_after_an_apply_hold_the_answered_resource_versions() {
+    let record = |rv: &str, digest: &str| AppliedRecord {
+        resource_version: rv.into(),
+        digest: digest.into(),
+    };
+    let plan = Plan {
+        recorded: vec!["prod/kept".into()],
+        verified: [("prod/checked".to_owned(), record("3", "dc"))].into(),
+        applying: [
+            ("prod/new".to_owned(), "dn".to_owned()),
+            ("prod/refused".to_owned(), "dr".to_owned()),
+        ]
+        .into(),
+        ..Plan::default()
+    };
+    let before: Records = [
+        ("prod/kept".to_owned(), record("1", "dk")),
+        ("prod/gone".to_owned(), record("2", "dg")),
+    ]
+    .into();
+    // The API server answered one apply; the other was refused (no resourceVersion), and
+    // an answer for an object the plan did not apply is ignored.
+    let after = plan
+        .records_after(
+            &before,
+            [
+                (policy_key("new"), "9".into()),
+                (policy_key("stray"), "5".into()),
+            ],
+        )
+        .expect("records changed");
+    assert_eq!(
+        after,
+        [
+            ("prod/checked".to_owned(), record("3", "dc")),
+            ("prod/kept".to_owned(), record("1", "dk")),
+            ("prod/new".to_owned(), record("9", "dn")),
+        ]
+        .into()
+    );
+    // A record that no longer holds is dropped even when nothing new was learnt.
+    let only_kept = Plan {
+        recorded: vec!["prod/kept".into()],
+        ..Plan::default()
+    };
+    assert_eq!(
+        only_kept.records_after(&before, []),
+        Some([("prod/kept".to_owned(), record("1", "dk"))].into())
+    );
+    // And all of them holding, nothing learnt: no write.
+    let all_kept = Plan {
+        recorded: vec!["prod/kept".into(), "prod/gone".into()],
+        ..Plan::default()
+    };
+    assert_eq!(all_kept.records_after(&before, []), None);
+}
+
+#[test]
+fn batches_group_only_independent_neighbours() {
+    let delete = |name: &str| Action::Delete(policy_key(name));
+    let gateway = ObjectKey {
+        kind: Kind::Gateway,
+        namespace: "prod".into(),
+        name: "w".into(),
+    };
+    let d = base_desired();
+    let apply_policy = Action::ApplyPolicy {
+        key: policy_key("p-new"),
+        intent: d.policies[0].clone(),
+        owner_instance: OWNER.into(),
+    };
+    let relation = |id: u64| Action::SetRelationData {
+        endpoint: "service-mesh".into(),
+        relation_id: id,
+        app: [("k".to_owned(), "v".to_owned())].into(),
+        unit: BTreeMap::new(),
+    };
+    let actions = vec![
+        Action::Delete(gateway.clone()),
+        Action::Delete(gateway.clone()),
+        delete("a"),
+        delete("b"),
+        apply_policy.clone(),
+        apply_policy.clone(),
+        relation(1),
+        relation(2),
+        delete("c"),
+    ];
+    let sizes: Vec<usize> = batches(&actions).map(<[Action]>::len).collect();
+    // Waypoint writes are never batched; policy deletes, policy applies and relation data
+    // each are, and a batch never spans two kinds of write.
+    assert_eq!(sizes, vec![1, 1, 2, 2, 2, 1]);
+    let flattened: Vec<&Action> = batches(&actions).flatten().collect();
+    assert_eq!(flattened, actions.iter().collect::<Vec<_>>(), "order kept");
+    assert_eq!(batches(&[]).count(), 0);
 }

@@ -85,7 +85,7 @@ impl Topology<'_> {
 
 /// The leader's app databag on every `metrics-endpoint` relation: `scrape_metadata`,
 /// `scrape_jobs` and `alert_rules`, each a Python `json.dumps` string.
-pub fn app_databag(topology: &Topology) -> BTreeMap<String, String> {
+pub fn app_databag(topology: &Topology, problems: &mut Vec<String>) -> BTreeMap<String, String> {
     // The charm passes `jobs=[{"static_configs": ...}]`; the library's sanitizer starts from its
     // DEFAULT_JOB, so `metrics_path` comes first.
     let scrape_jobs = json!([{
@@ -103,7 +103,7 @@ pub fn app_databag(topology: &Topology) -> BTreeMap<String, String> {
         ),
         (
             "alert_rules".to_owned(),
-            service_mesh::pyjson::dumps(&alert_rules(topology)),
+            service_mesh::pyjson::dumps(&alert_rules(topology, problems)),
         ),
     ])
 }
@@ -144,19 +144,32 @@ pub fn unit_address(bind_address: Option<&str>, fqdn: &str) -> String {
 /// `.add(generic_alert_groups.application_rules, group_name_prefix=topology.identifier)`, as a
 /// dict. Expressions are left as written: Python only rewrites them through the `cos-tool`
 /// binary, which the charm does not ship.
-pub fn alert_rules(topology: &Topology) -> Value {
+pub fn alert_rules(topology: &Topology, problems: &mut Vec<String>) -> Value {
     let prefix = topology.identifier();
-    let mut groups = rules_from_file(BEACON_RULES, BEACON_RULES_STEM, &prefix, topology);
-    groups.extend(process(host_health_rules(), None, &prefix, topology));
+    let mut groups = rules_from_file(BEACON_RULES, BEACON_RULES_STEM, &prefix, topology, problems);
+    groups.extend(process(
+        host_health_rules(),
+        None,
+        &prefix,
+        topology,
+        problems,
+    ));
     json!({ "groups": groups })
 }
 
-/// `Rules._from_file`: an unreadable or invalid file is logged and contributes no groups.
-fn rules_from_file(text: &str, stem: &str, prefix: &str, topology: &Topology) -> Vec<Value> {
+/// `Rules._from_file`: an unreadable or invalid file contributes no groups; what is wrong
+/// goes to `problems` (the caller logs it, as the library does).
+fn rules_from_file(
+    text: &str,
+    stem: &str,
+    prefix: &str,
+    topology: &Topology,
+    problems: &mut Vec<String>,
+) -> Vec<Value> {
     match serde_yaml_ng::from_str::<Value>(text) {
-        Ok(doc) => process(doc, Some(stem), prefix, topology),
+        Ok(doc) => process(doc, Some(stem), prefix, topology, problems),
         Err(e) => {
-            tracing::error!("Failed to read rules from {stem}: {e}");
+            problems.push(format!("Failed to read rules from {stem}: {e}"));
             Vec::new()
         }
     }
@@ -164,33 +177,39 @@ fn rules_from_file(text: &str, stem: &str, prefix: &str, topology: &Topology) ->
 
 /// `Rules._from_dict`: accept the official format (`groups: [...]`) or a single rule
 /// (`alert` + `expr`, grouped under `group_name`), then name each group and label each rule.
-fn process(doc: Value, group_name: Option<&str>, prefix: &str, topology: &Topology) -> Vec<Value> {
+fn process(
+    doc: Value,
+    group_name: Option<&str>,
+    prefix: &str,
+    topology: &Topology,
+    problems: &mut Vec<String>,
+) -> Vec<Value> {
     let groups = match doc {
         Value::Object(mut map) if map.contains_key("groups") => match map.remove("groups") {
             Some(Value::Array(groups)) => groups,
             _ => {
-                tracing::error!("Invalid rules file: `groups` is not a list");
+                problems.push("Invalid rules file: `groups` is not a list".to_owned());
                 return Vec::new();
             }
         },
         Value::Object(rule) if rule.contains_key("alert") && rule.contains_key("expr") => {
             let Some(name) = group_name else {
-                tracing::error!("Invalid rules: a single rule needs a group name");
+                problems.push("Invalid rules: a single rule needs a group name".to_owned());
                 return Vec::new();
             };
             vec![json!({"name": name, "rules": [Value::Object(rule)]})]
         }
         _ => {
-            tracing::error!("Invalid rules file: Invalid rule format");
+            problems.push("Invalid rules file: Invalid rule format".to_owned());
             return Vec::new();
         }
     };
     groups
         .into_iter()
         .filter_map(|group| match group {
-            Value::Object(group) => process_group(group, prefix, topology),
+            Value::Object(group) => process_group(group, prefix, topology, problems),
             _ => {
-                tracing::error!("Invalid rules file: a group is not a mapping");
+                problems.push("Invalid rules file: a group is not a mapping".to_owned());
                 None
             }
         })
@@ -201,9 +220,10 @@ fn process_group(
     mut group: Map<String, Value>,
     prefix: &str,
     topology: &Topology,
+    problems: &mut Vec<String>,
 ) -> Option<Value> {
     let Some(Value::String(name)) = group.get("name") else {
-        tracing::error!("Invalid rules file: a group has no name");
+        problems.push("Invalid rules file: a group has no name".to_owned());
         return None;
     };
     let name = if is_already_modified(name) {
@@ -221,7 +241,9 @@ fn process_group(
         Value::String(sanitize_metric_name(&name)),
     );
     let Some(Value::Array(rules)) = group.get_mut("rules") else {
-        tracing::error!("Invalid rules file: group {name} has no list of rules");
+        problems.push(format!(
+            "Invalid rules file: group {name} has no list of rules"
+        ));
         return None;
     };
     for rule in rules.iter_mut().filter_map(Value::as_object_mut) {
@@ -342,8 +364,8 @@ mod tests {
     }
 
     fn reference_bag(reference: &str, which: &str) -> BTreeMap<String, String> {
-        let doc: Value = serde_json::from_str(reference).unwrap_or_default();
-        serde_json::from_value(doc[which].clone()).unwrap_or_default()
+        let doc: Value = serde_json::from_str(reference).expect("reference is JSON");
+        serde_json::from_value(doc[which].clone()).expect("a map of strings")
     }
 
     fn assert_matches_reference(reference: &str) {
@@ -353,7 +375,9 @@ mod tests {
         assert_eq!(unit.len(), 3);
 
         // Compared value by value so a mismatch names the key.
-        let ours = app_databag(&prod());
+        let mut problems = Vec::new();
+        let ours = app_databag(&prod(), &mut problems);
+        assert_eq!(problems, Vec::<String>::new());
         for (key, expected) in &app {
             assert_eq!(ours.get(key), Some(expected), "app key {key}");
         }
@@ -370,26 +394,27 @@ mod tests {
     }
 
     #[test]
-    fn databags_match_shared_reference_when_present() {
+    fn databags_match_shared_reference() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/data/metrics-endpoint-databag.json"
+            "/../../../shared/data/metrics-endpoint-databag.json"
         );
-        // shared/ sits beside the clone in CI and here; the committed copy covers its absence.
-        if let Ok(shared) = std::fs::read_to_string(path) {
-            assert_eq!(shared, REFERENCE, "committed testdata drifted from shared/");
-            assert_matches_reference(&shared);
-        }
+        // shared/ sits beside the clone, for developers and CI alike: its absence is a
+        // failure, not a pass.
+        let shared = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (shared/ must sit beside the clone)"));
+        assert_eq!(shared, REFERENCE, "committed testdata drifted from shared/");
+        assert_matches_reference(&shared);
     }
 
     #[test]
     fn rules_file_is_the_python_charms() {
-        let doc: Value = serde_yaml_ng::from_str(BEACON_RULES).unwrap_or_default();
+        let doc: Value = serde_yaml_ng::from_str(BEACON_RULES).expect("the rules file is YAML");
         let names: Vec<_> = doc["groups"]
             .as_array()
             .into_iter()
             .flatten()
-            .map(|g| g["name"].as_str().unwrap_or_default())
+            .map(|g| g["name"].as_str().expect("a group name"))
             .collect();
         assert_eq!(
             names,
@@ -430,7 +455,7 @@ mod tests {
              "labels": {"juju_model": "mine"}},
             {"alert": "B", "expr": "y"},
         ]}]});
-        let groups = process(doc, None, "p_12345678_app", &prod());
+        let groups = process(doc, None, "p_12345678_app", &prod(), &mut Vec::new());
         assert_eq!(groups[0]["name"], "p_12345678_app_g_alerts");
         let a = &groups[0]["rules"][0];
         assert_eq!(a["expr"], "x{a=\"b\"} > 1");
@@ -444,7 +469,13 @@ mod tests {
 
     #[test]
     fn single_rule_file_is_grouped_under_its_stem() {
-        let groups = rules_from_file("alert: A\nexpr: up < 1\n", "my.rule", "pre", &prod());
+        let groups = rules_from_file(
+            "alert: A\nexpr: up < 1\n",
+            "my.rule",
+            "pre",
+            &prod(),
+            &mut Vec::new(),
+        );
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0]["name"], "pre_my_rule_alerts");
         assert_eq!(groups[0]["rules"][0]["alert"], "A");
@@ -452,9 +483,15 @@ mod tests {
 
     #[test]
     fn invalid_rules_contribute_nothing() {
-        assert!(rules_from_file("groups: [", "x", "p", &prod()).is_empty());
-        assert!(rules_from_file("just text", "x", "p", &prod()).is_empty());
-        assert!(rules_from_file("groups: 3", "x", "p", &prod()).is_empty());
+        let mut problems = Vec::new();
+        assert!(rules_from_file("groups: [", "x", "p", &prod(), &mut problems).is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let mut problems = Vec::new();
+        assert!(rules_from_file("just text", "x", "p", &prod(), &mut problems).is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let mut problems = Vec::new();
+        assert!(rules_from_file("groups: 3", "x", "p", &prod(), &mut problems).is_empty());
+        assert_eq!(problems.len(), 1, "{problems:?}");
     }
 
     #[test]

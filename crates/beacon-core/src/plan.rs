@@ -11,15 +11,14 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use service_mesh::owned::{diff, is_subset, up_to_date, with_labels};
+use service_mesh::owned::{diff, is_subset, up_to_date};
 
 use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
-use crate::kinds::{Kind, ObjectKey, Scope};
-
-/// Namespace label keys the beacon manages with `model-on-mesh=true`.
-pub const NS_USE_WAYPOINT: &str = "istio.io/use-waypoint";
-pub const NS_DATAPLANE_MODE: &str = "istio.io/dataplane-mode";
-pub const NS_MANAGED_BY: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
+use crate::kinds::{
+    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, SCOPE_LABEL, Scope,
+};
+use crate::memo::{AppliedRecord, Published, Records, fingerprint, record_key};
+use crate::snapshot::LocalBags;
 
 /// Label map as read from an object; values are strings.
 pub type Labels = BTreeMap<String, String>;
@@ -30,8 +29,8 @@ pub struct Live {
     /// Owned AuthorizationPolicies (both policy scopes, legacy owner label included);
     /// `None` when the CRD is not installed.
     pub policies: Option<Vec<LiveObject>>,
-    /// What earlier hooks verified or applied, by `namespace/name` (see [`AppliedRecord`]).
-    pub applied: HashMap<String, AppliedRecord>,
+    /// What earlier hooks verified or applied (the memo's [`AppliedRecord`]s).
+    pub applied: Records,
     /// Owned Gateways; `None` when the CRD is not installed.
     pub gateways: Option<Vec<Value>>,
     /// Owned HorizontalPodAutoscalers.
@@ -97,7 +96,7 @@ impl LiveObject {
     }
 
     pub fn scope(&self) -> Option<Scope> {
-        let label = self.labels.get(crate::kinds::SCOPE_LABEL)?;
+        let label = self.labels.get(SCOPE_LABEL)?;
         Scope::ALL.into_iter().find(|s| s.label() == label)
     }
 
@@ -118,53 +117,6 @@ impl LiveObject {
         }
         obj
     }
-}
-
-/// What an owned policy held at one resourceVersion: the body of the policy with this
-/// digest (we applied it, or compared it in full). Every write changes the resourceVersion,
-/// so while it is unchanged and the desired digest is the same, the object needs nothing.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AppliedRecord {
-    pub resource_version: String,
-    pub digest: String,
-}
-
-/// The key of [`Live::applied`].
-pub fn applied_key(namespace: &str, name: &str) -> String {
-    format!("{namespace}/{name}")
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LocalBags {
-    /// Our app bag as read; empty when it was not read (see `app_published`).
-    pub app: BTreeMap<String, String>,
-    /// When the app bag was not read: the [`fingerprint`] of the app data this unit recorded
-    /// having published there (unit state, committed only with a successful hook).
-    pub app_published: Option<String>,
-    pub unit: BTreeMap<String, String>,
-}
-
-/// What this unit has published as the leader: every relation listed holds exactly the app
-/// data of `fingerprint`. Kept in unit state, so that a hook where nothing changed need not
-/// read its own app bag of every relation back (one hook-tool process each).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Published {
-    pub fingerprint: String,
-    pub relations: Vec<u64>,
-}
-
-/// A digest of databag content (sha256 of its JSON, keys sorted).
-pub fn fingerprint(bag: &BTreeMap<String, String>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for (k, v) in bag {
-        // Length-prefixed, so that no two different bags hash the same input.
-        for part in [k, v] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-    }
-    format!("{:x}", hasher.finalize())
 }
 
 /// The record to keep after `writes` (the provider app data of every relation) went out:
@@ -199,11 +151,12 @@ pub enum Action {
     PatchLabelRecord { name: String, labels: String },
     /// Delete an owned object.
     Delete(ObjectKey),
-    /// Server-side apply (force, field manager = app) of an object body.
-    Apply(Value),
+    /// Server-side apply (force, field manager = app) of the object `key`.
+    Apply { key: ObjectKey, body: Value },
     /// [`Action::Apply`] of a policy, whose body is built only when it is sent: a first
     /// reconcile may apply thousands, and their bodies need not all be in memory at once.
     ApplyPolicy {
+        key: ObjectKey,
         intent: Arc<PolicyIntent>,
         owner_instance: String,
     },
@@ -245,12 +198,13 @@ impl Action {
             | Action::CreateLabelRecord { .. }
             | Action::PatchLabelRecord { .. } => Phase::CharmLabels,
             Action::PatchNamespaceLabels { .. } => Phase::Waypoint,
-            Action::Delete(key) if key.kind != Kind::AuthorizationPolicy => Phase::Waypoint,
-            Action::Apply(obj) if Kind::of(obj) != Some(Kind::AuthorizationPolicy) => {
+            Action::Delete(key) | Action::Apply { key, .. }
+                if key.kind != Kind::AuthorizationPolicy =>
+            {
                 Phase::Waypoint
             }
             Action::Delete(_)
-            | Action::Apply(_)
+            | Action::Apply { .. }
             | Action::ApplyPolicy { .. }
             | Action::AddPebbleLayer { .. } => Phase::Policies,
             Action::SetRelationData { .. } => Phase::RelationData,
@@ -271,17 +225,9 @@ impl std::fmt::Display for Action {
             Action::CreateLabelRecord { name, .. } => write!(f, "Creating ConfigMap {name}"),
             Action::PatchLabelRecord { name, .. } => write!(f, "Updating ConfigMap {name}"),
             Action::Delete(key) => write!(f, "Deleting {key}"),
-            Action::Apply(body) => match ObjectKey::of(body) {
-                Some(key) => write!(f, "Applying {key}"),
-                None => write!(f, "Applying an object"),
-            },
-            Action::ApplyPolicy { intent, .. } => write!(
-                f,
-                "Applying {} {}/{}",
-                Kind::AuthorizationPolicy.name(),
-                intent.namespace,
-                intent.name
-            ),
+            Action::Apply { key, .. } | Action::ApplyPolicy { key, .. } => {
+                write!(f, "Applying {key}")
+            }
             Action::PatchNamespaceLabels { name, .. } => {
                 write!(f, "Patching labels of Namespace {name}")
             }
@@ -310,8 +256,76 @@ pub struct Plan {
     pub recorded: Vec<String>,
     /// Policies found up to date by a full comparison, with what they hold.
     pub verified: BTreeMap<String, AppliedRecord>,
-    /// The digests of the policies the plan applies, by [`applied_key`].
+    /// The digests of the policies the plan applies, by [`record_key`].
     pub applying: HashMap<String, String>,
+}
+
+impl Plan {
+    /// The [`AppliedRecord`]s to keep after this plan ran: those of `before` that still hold,
+    /// those verified by a full comparison, and one per policy the API server answered an
+    /// apply of with a resourceVersion (`applied`). `None` when the memo needs no write:
+    /// every earlier record still holds and nothing new was learnt.
+    pub fn records_after(
+        &self,
+        before: &Records,
+        applied: impl IntoIterator<Item = (ObjectKey, String)>,
+    ) -> Option<BTreeMap<String, AppliedRecord>> {
+        let mut records = self.verified.clone();
+        for (key, resource_version) in applied {
+            let key = record_key(&key.namespace, &key.name);
+            if let Some(digest) = self.applying.get(&key) {
+                let record = AppliedRecord {
+                    resource_version,
+                    digest: digest.clone(),
+                };
+                records.insert(key, record);
+            }
+        }
+        let kept_all = self.recorded.len() == before.len();
+        if kept_all && records.is_empty() {
+            return None;
+        }
+        let recorded: HashSet<&str> = self.recorded.iter().map(String::as_str).collect();
+        records.extend(
+            before
+                .iter()
+                .filter(|(k, _)| recorded.contains(k.as_str()))
+                .map(|(k, r)| (k.clone(), r.clone())),
+        );
+        Some(records)
+    }
+}
+
+/// Writes that may run concurrently with their neighbours of the same batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    PolicyDelete,
+    PolicyApply,
+    RelationData,
+}
+
+impl Batch {
+    pub fn of(action: &Action) -> Option<Batch> {
+        match action {
+            Action::Delete(key) if key.kind == Kind::AuthorizationPolicy => {
+                Some(Batch::PolicyDelete)
+            }
+            Action::Apply { key, .. } if key.kind == Kind::AuthorizationPolicy => {
+                Some(Batch::PolicyApply)
+            }
+            Action::ApplyPolicy { .. } => Some(Batch::PolicyApply),
+            Action::SetRelationData { .. } => Some(Batch::RelationData),
+            _ => None,
+        }
+    }
+}
+
+/// The plan's actions in execution order, grouped: consecutive policy deletes, consecutive
+/// policy applies, and consecutive relation-data writes each form one batch of independent
+/// writes (sent concurrently); every other action is a batch of its own. Deletes still all
+/// finish before the applies start, as upstream orders them.
+pub fn batches(actions: &[Action]) -> impl Iterator<Item = &[Action]> {
+    actions.chunk_by(|a, b| Batch::of(a).is_some() && Batch::of(a) == Batch::of(b))
 }
 
 /// Compute the writes that take `live` to `desired`, in the upstream order (§4.1):
@@ -328,12 +342,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
         &[]
     };
     let waypoint_owned: Vec<&Value> = live.gateways.iter().flatten().chain(&live.hpas).collect();
-    reconcile_scope(
-        Scope::Waypoint,
-        waypoint_wanted,
-        &waypoint_owned,
-        &mut out.actions,
-    );
+    reconcile_scope(Scope::Waypoint, waypoint_wanted, &waypoint_owned, &mut out);
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
 
@@ -350,7 +359,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             Scope::ModelOperator,
             &desired.modeloperator,
             &owned,
-            &mut out.actions,
+            &mut out,
         );
     }
 
@@ -359,7 +368,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
         .iter()
         .chain(&desired.telemetry_databags);
     out.actions
-        .extend(writes.filter_map(|w| relation_data(w, live)));
+        .extend(writes.filter_map(|w| relation_data(w, &live.databags)));
     out
 }
 
@@ -426,7 +435,7 @@ fn labels_satisfy(labels: &Labels, patch: &Map<String, Value>) -> bool {
 /// label), then apply desired objects that differ from what is there. Only objects carrying
 /// our owner label are listed into `owned`, and only those in `scope` are passed to the diff,
 /// so foreign objects are never touched.
-fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], actions: &mut Vec<Action>) {
+fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], out: &mut Plan) {
     let live = owned
         .iter()
         .filter(|obj| Scope::of(obj) == Some(scope))
@@ -435,29 +444,28 @@ fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], actions: &
         .iter()
         .filter_map(|body| Some((ObjectKey::of(body)?, body)));
     let writes = diff(keyed, live);
-    actions.extend(writes.delete.into_iter().map(Action::Delete));
-    actions.extend(
+    out.actions
+        .extend(writes.delete.into_iter().map(Action::Delete));
+    out.actions.extend(
         writes
             .apply
             .into_iter()
-            .map(|(_, body)| Action::Apply(body)),
+            .map(|(key, body)| Action::Apply { key, body }),
     );
-    // `desired.rs` builds no body without kind, namespace or name; if one slipped through,
-    // applying it reports the internal error.
-    let unkeyable = desired.iter().filter(|body| ObjectKey::of(body).is_none());
-    actions.extend(unkeyable.cloned().map(Action::Apply));
+    // `desired` builds no body without kind, namespace or name; if one slipped through, say so.
+    if desired.iter().any(|body| ObjectKey::of(body).is_none()) {
+        out.warnings.push(format!(
+            "internal error: a desired {} object without kind, namespace or name",
+            scope.label()
+        ));
+    }
 }
 
 /// The policy scope: delete owned policies that are not desired, then apply the desired
 /// ones that are missing or differ. A policy whose resourceVersion and digest match the
 /// record of an earlier hook is up to date without building its body; any other live
 /// policy is compared in full (and recorded when it matches).
-fn reconcile_policies(
-    desired: &Desired,
-    live: &[LiveObject],
-    applied: &HashMap<String, AppliedRecord>,
-    out: &mut Plan,
-) {
+fn reconcile_policies(desired: &Desired, live: &[LiveObject], applied: &Records, out: &mut Plan) {
     // Each listed policy, and whether a desired one claimed it.
     let mut by_key: HashMap<(&str, &str), (&LiveObject, bool)> = HashMap::new();
     for obj in live.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
@@ -468,7 +476,7 @@ fn reconcile_policies(
     // Deletes go first: the applies are collected apart and appended.
     let mut applies = Plan::default();
     for intent in &desired.policies {
-        let key = applied_key(&intent.namespace, &intent.name);
+        let key = record_key(&intent.namespace, &intent.name);
         let current = by_key.get_mut(&(intent.namespace.as_str(), intent.name.as_str()));
         let Some((obj, claimed)) = current else {
             apply_policy(desired, intent, key, &mut applies);
@@ -507,22 +515,10 @@ fn reconcile_policies(
     out.applying.extend(applies.applying);
 }
 
-/// The records of `applied` whose keys are in `recorded`.
-pub fn kept_records(
-    applied: &HashMap<String, AppliedRecord>,
-    recorded: &[String],
-) -> Vec<(String, AppliedRecord)> {
-    let recorded: HashSet<&str> = recorded.iter().map(String::as_str).collect();
-    applied
-        .iter()
-        .filter(|(k, _)| recorded.contains(k.as_str()))
-        .map(|(k, r)| (k.clone(), r.clone()))
-        .collect()
-}
-
 fn apply_policy(desired: &Desired, intent: &Arc<PolicyIntent>, key: String, out: &mut Plan) {
     out.applying.insert(key, intent.digest.clone());
     out.actions.push(Action::ApplyPolicy {
+        key: intent.key(),
         intent: intent.clone(),
         owner_instance: desired.owner_instance.clone(),
     });
@@ -609,14 +605,22 @@ fn plan_pebble(desired: &Desired, live: &Live, out: &mut Plan) {
     }
 }
 
+/// The relation-data writes that take our `databags` to `writes`, outside a full plan.
+pub fn relation_writes(
+    writes: &[RelationWrite],
+    databags: &BTreeMap<u64, LocalBags>,
+) -> Vec<Action> {
+    writes
+        .iter()
+        .filter_map(|write| relation_data(write, databags))
+        .collect()
+}
+
 /// Set only the keys whose value differs; keys are never deleted (upstream uses
 /// `dict.update`).
-pub fn relation_data(write: &RelationWrite, live: &Live) -> Option<Action> {
-    let current = live
-        .databags
-        .get(&write.relation_id)
-        .cloned()
-        .unwrap_or_default();
+fn relation_data(write: &RelationWrite, databags: &BTreeMap<u64, LocalBags>) -> Option<Action> {
+    let no_bags = LocalBags::default();
+    let current = databags.get(&write.relation_id).unwrap_or(&no_bags);
     let diff = |want: &BTreeMap<String, String>,
                 have: &BTreeMap<String, String>|
      -> BTreeMap<String, String> {
@@ -656,17 +660,8 @@ pub fn teardown(live: &Live, model: &str, identity: &str) -> Plan {
     out
 }
 
-/// An AuthorizationPolicy, Gateway or HPA body with our ownership labels merged in.
-pub fn with_owner_labels(body: Value, instance: &str, scope: Scope) -> Value {
-    let labels = [
-        (crate::kinds::INSTANCE_LABEL.to_owned(), instance.to_owned()),
-        (
-            crate::kinds::SCOPE_LABEL.to_owned(),
-            scope.label().to_owned(),
-        ),
-    ];
-    with_labels(body, &labels)
-}
-
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod converge_tests;

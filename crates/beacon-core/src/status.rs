@@ -1,8 +1,15 @@
-//! The unit status a hook ends with, from what the reconcile found (pure).
+//! The unit status a hook sets, from its plan and what the reconcile found (pure).
+//!
+//! Juju keeps every status change in the status history (`juju show-status-log`), so a
+//! status is written only when it changes: a hook whose plan is empty sets none (unless the
+//! final status differs from the current one); a hook that works sets Maintenance once,
+//! naming its first step, then its final status.
 
-/// Maintenance messages shown while a leader reconciles (§1.4), in order.
+use crate::plan::{Phase, Plan};
+
+/// Maintenance messages shown while a leader reconcile writes, by its first step (§1.4).
 pub const MSG_LABELS: &str = "Updating this charm's labels to ensure it is on the mesh";
-pub const MSG_WAYPOINT: &str = "Validating waypoint readiness";
+pub const MSG_WAYPOINT: &str = "Updating the waypoint";
 pub const MSG_POLICIES: &str = "Updating AuthorizationPolicies";
 /// What a non-leader shows on every reconcile-triggering event.
 pub const MSG_BACKUP: &str = "Backup unit; standing by for leader takeover";
@@ -16,9 +23,32 @@ pub enum UnitStatus {
     Blocked(String),
 }
 
+/// The Maintenance status a plan shows while it runs: `None` for a plan with nothing to do
+/// but relation data (quick, and no Kubernetes or Pebble write that could hang).
+pub fn maintenance(plan: &Plan) -> Option<UnitStatus> {
+    let first = plan.actions.iter().map(|a| a.phase()).min()?;
+    let msg = match first {
+        Phase::CharmLabels => MSG_LABELS,
+        Phase::Waypoint => MSG_WAYPOINT,
+        Phase::Policies => MSG_POLICIES,
+        Phase::RelationData => return None,
+    };
+    Some(UnitStatus::Maintenance(msg.to_owned()))
+}
+
+/// Whether the final status must be written: always after a Maintenance status, otherwise
+/// only when it is not what the unit shows already (`current`; `None` when unknown).
+pub fn needs_write(
+    current: Option<&UnitStatus>,
+    final_status: &UnitStatus,
+    after_maintenance: bool,
+) -> bool {
+    after_maintenance || current != Some(final_status)
+}
+
 /// What a leader reconcile ran into that the operator should see.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Outcome {
+pub struct Findings {
     /// Consumer policies left out because of bad data.
     pub skipped: usize,
     /// `<namespace>/<name>` of the waypoint Deployment when it is not ready yet.
@@ -29,7 +59,7 @@ pub struct Outcome {
 
 /// The final status: Blocked beats Waiting beats Active; skipped policies are mentioned in
 /// whichever applies, so they are never hidden.
-pub fn final_status(outcome: &Outcome) -> UnitStatus {
+pub fn final_status(outcome: &Findings) -> UnitStatus {
     let skipped = match outcome.skipped {
         0 => None,
         1 => Some("1 policy skipped: invalid consumer data (see juju debug-log)".to_owned()),
@@ -65,16 +95,16 @@ mod tests {
     #[test]
     fn clean_reconcile_is_active_with_empty_message() {
         assert_eq!(
-            final_status(&Outcome::default()),
+            final_status(&Findings::default()),
             UnitStatus::Active(String::new())
         );
     }
 
     #[test]
     fn skipped_policies_are_counted_in_the_active_message() {
-        let one = Outcome {
+        let one = Findings {
             skipped: 1,
-            ..Outcome::default()
+            ..Findings::default()
         };
         assert_eq!(
             final_status(&one),
@@ -82,9 +112,9 @@ mod tests {
                 "1 policy skipped: invalid consumer data (see juju debug-log)".into()
             )
         );
-        let two = Outcome {
+        let two = Findings {
             skipped: 2,
-            ..Outcome::default()
+            ..Findings::default()
         };
         assert_eq!(
             final_status(&two),
@@ -96,9 +126,9 @@ mod tests {
 
     #[test]
     fn unready_waypoint_waits_naming_the_deployment() {
-        let o = Outcome {
+        let o = Findings {
             waypoint_unready: Some("prod/prod-istio-beacon-k8s-waypoint".into()),
-            ..Outcome::default()
+            ..Findings::default()
         };
         assert_eq!(
             final_status(&o),
@@ -110,7 +140,7 @@ mod tests {
 
     #[test]
     fn blocked_wins_over_waiting_and_keeps_the_skip_count() {
-        let o = Outcome {
+        let o = Findings {
             skipped: 2,
             waypoint_unready: Some("prod/w".into()),
             blocked: vec![
@@ -133,5 +163,62 @@ mod tests {
         assert!(!deployment_ready(Some(2), None));
         // Upstream's quirk: None == None counted as ready.
         assert!(!deployment_ready(None, None));
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+    use crate::kinds::{Kind, ObjectKey};
+    use crate::plan::Action;
+
+    fn delete(kind: Kind) -> Action {
+        Action::Delete(ObjectKey {
+            kind,
+            namespace: "prod".into(),
+            name: "x".into(),
+        })
+    }
+
+    #[test]
+    fn maintenance_names_the_first_step_and_only_for_real_work() {
+        assert_eq!(maintenance(&Plan::default()), None);
+        let relation_only = Plan {
+            actions: vec![Action::SetRelationData {
+                endpoint: "service-mesh".into(),
+                relation_id: 1,
+                app: Default::default(),
+                unit: Default::default(),
+            }],
+            ..Plan::default()
+        };
+        assert_eq!(maintenance(&relation_only), None);
+        let policies_then_waypoint = Plan {
+            actions: vec![delete(Kind::AuthorizationPolicy), delete(Kind::Gateway)],
+            ..Plan::default()
+        };
+        assert_eq!(
+            maintenance(&policies_then_waypoint),
+            Some(UnitStatus::Maintenance(MSG_WAYPOINT.into()))
+        );
+        let policies = Plan {
+            actions: vec![delete(Kind::AuthorizationPolicy)],
+            ..Plan::default()
+        };
+        assert_eq!(
+            maintenance(&policies),
+            Some(UnitStatus::Maintenance(MSG_POLICIES.into()))
+        );
+    }
+
+    #[test]
+    fn the_final_status_is_written_only_when_it_changes() {
+        let active = UnitStatus::Active(String::new());
+        let waiting = UnitStatus::Waiting("w".into());
+        assert!(!needs_write(Some(&active), &active, false));
+        assert!(needs_write(Some(&waiting), &active, false));
+        assert!(needs_write(None, &active, false));
+        // After Maintenance the unit no longer shows the final status, whatever it was.
+        assert!(needs_write(Some(&active), &active, true));
     }
 }

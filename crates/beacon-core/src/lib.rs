@@ -1,0 +1,22 @@
+//! The pure core of the `istio-beacon-k8s` charm: from a typed snapshot of the Juju model to
+//! the desired state, from desired and live state to a plan of writes, and from the plan and
+//! what the reconcile found to the unit status. No I/O and no logging: this crate's
+//! dependencies cannot reach Kubernetes, Juju, Pebble or a file, and what is worth a log line
+//! comes back as data for the binary to log.
+//!
+//! The modules, in the order data flows through them (each uses only those before it):
+//! [`kinds`] and [`names`] (identities and labels), [`memo`] (what is remembered between
+//! hooks), [`snapshot`] (the model, typed), [`telemetry`] and [`desired`] (what the beacon
+//! wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows).
+
+pub mod desired;
+pub mod kinds;
+pub mod memo;
+pub mod names;
+pub mod plan;
+pub mod snapshot;
+pub mod status;
+pub mod telemetry;
+
+#[cfg(test)]
+mod fixtures;

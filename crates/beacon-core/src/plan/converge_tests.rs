@@ -1,0 +1,150 @@
+//! One plan converges: applied to an in-memory world, the next plan is empty.
+
+use serde_json::{Value, json};
+
+use crate::fixtures::{example, run};
+use crate::kinds::{Kind, ObjectKey};
+use crate::plan::{Action, Labels, Live, LiveObject, plan};
+use crate::snapshot::Config;
+
+/// Applies a plan to an in-memory world the way the API server, Pebble and Juju would
+/// (server-side fields added on write), so that convergence can be checked purely.
+fn simulate(live: &mut Live, actions: &[Action]) {
+    fn set_labels(target: &mut Option<Labels>, patch: &serde_json::Map<String, Value>) {
+        let labels = target.get_or_insert_with(Default::default);
+        for (k, v) in patch {
+            match v.as_str() {
+                Some(s) => labels.insert(k.clone(), s.to_owned()),
+                None => labels.remove(k),
+            };
+        }
+    }
+    for action in actions {
+        match action {
+            Action::PatchStatefulSetLabels { labels, .. } => {
+                set_labels(&mut live.statefulset_labels, labels)
+            }
+            Action::PatchServiceLabels { labels, .. } => {
+                set_labels(&mut live.service_labels, labels)
+            }
+            Action::CreateLabelRecord { labels, .. } | Action::PatchLabelRecord { labels, .. } => {
+                live.label_record = serde_json::from_str(labels).ok();
+            }
+            Action::PatchNamespaceLabels { labels, .. } => {
+                let mut ns = Some(live.namespace_labels.clone());
+                set_labels(&mut ns, labels);
+                live.namespace_labels = ns.unwrap_or_default();
+            }
+            Action::Delete(key) => {
+                for list in [live.gateways.as_mut(), Some(&mut live.hpas)]
+                    .into_iter()
+                    .flatten()
+                {
+                    list.retain(|o| ObjectKey::of(o).as_ref() != Some(key));
+                }
+                if let Some(list) = live.policies.as_mut() {
+                    list.retain(|o| o.key != *key);
+                }
+            }
+            Action::ApplyPolicy {
+                intent,
+                owner_instance,
+                ..
+            } => {
+                let body = intent.body(owner_instance).expect("buildable");
+                if let Some(list) = live.policies.as_mut() {
+                    list.retain(|o| {
+                        o.key.name != intent.name || o.key.namespace != intent.namespace
+                    });
+                    let mut stored = body;
+                    stored["metadata"]["resourceVersion"] = json!("1");
+                    list.extend(LiveObject::from_value(&stored));
+                }
+            }
+            Action::Apply { key, body } => {
+                assert_eq!(ObjectKey::of(body).as_ref(), Some(key));
+                let key = key.clone();
+                let mut stored = body.clone();
+                stored["metadata"]["resourceVersion"] = json!("1");
+                stored["status"] = json!({});
+                let list = match key.kind {
+                    Kind::AuthorizationPolicy => {
+                        if let Some(list) = live.policies.as_mut() {
+                            list.retain(|o| o.key != key);
+                            list.extend(LiveObject::from_value(&stored));
+                        }
+                        continue;
+                    }
+                    Kind::Gateway => live.gateways.as_mut(),
+                    Kind::HorizontalPodAutoscaler => Some(&mut live.hpas),
+                };
+                if let Some(list) = list {
+                    list.retain(|o| ObjectKey::of(o).as_ref() != Some(&key));
+                    list.push(stored);
+                }
+            }
+            Action::AddPebbleLayer { layer, .. } => {
+                live.pebble_plan = Some(json!({"services": layer["services"]}));
+            }
+            Action::SetRelationData {
+                relation_id,
+                app,
+                unit,
+                ..
+            } => {
+                let bags = live.databags.entry(*relation_id).or_default();
+                bags.app.extend(app.clone());
+                bags.unit.extend(unit.clone());
+            }
+        }
+    }
+}
+
+#[test]
+fn one_plan_converges_and_the_next_is_empty() {
+    let stale = json!({
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "old", "namespace": "team", "labels": {
+            "app.kubernetes.io/instance": "istio-beacon-k8s-prod",
+            "kubernetes-resource-handler-scope": "istio-authorization-policy"}},
+        "spec": {},
+    });
+    let mut variants = vec![example()];
+    for (manage, on_mesh, units) in [
+        (true, true, 3),
+        (false, true, 1),
+        (false, false, 0),
+        (true, false, 0),
+    ] {
+        let mut snap = example();
+        snap.config = Config {
+            manage_authorization_policies: manage,
+            model_on_mesh: on_mesh,
+        };
+        snap.planned_units = units;
+        variants.push(snap);
+    }
+    for snap in variants {
+        let d = run(&snap);
+        let mut live = Live {
+            policies: Some(LiveObject::from_value(&stale).into_iter().collect()),
+            gateways: Some(vec![]),
+            statefulset_labels: Some(Default::default()),
+            service_labels: Some(Default::default()),
+            pebble_plan: Some(json!({})),
+            ..Live::default()
+        };
+        let first = plan(&d, &live);
+        assert!(!first.actions.is_empty());
+        simulate(&mut live, &first.actions);
+        assert_eq!(plan(&d, &live).actions, vec![], "{:?}", snap.config);
+        // And from that converged state, toggling back and forth also converges.
+        let mut other = snap.clone();
+        other.config.model_on_mesh = !snap.config.model_on_mesh;
+        let d2 = run(&other);
+        let second = plan(&d2, &live);
+        simulate(&mut live, &second.actions);
+        assert_eq!(plan(&d2, &live).actions, vec![]);
+        assert!(live.policies.iter().flatten().all(|p| p.key.name != "old"));
+    }
+}
