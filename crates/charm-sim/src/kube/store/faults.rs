@@ -1,0 +1,18 @@
+//! Injected faults: armed from the scenario, consumed by the requests they match.
+
+use super::State;
+use crate::kube::KubeSimError;
+use crate::kube::fault::{ArmedFault, Fault, FaultError, take_fault};
+
+impl State {
+    pub fn arm_fault(&mut self, f: Fault) -> Result<(), KubeSimError> {
+        self.faults.push(ArmedFault::new(f)?);
+        Ok(())
+    }
+
+    /// Numbers an arriving request and consumes the fault it triggers, if any.
+    pub fn arrive(&mut self, method: &str, path: &str) -> (u64, Option<FaultError>) {
+        self.arrivals += 1;
+        (self.arrivals, take_fault(&mut self.faults, method, path))
+    }
+}
