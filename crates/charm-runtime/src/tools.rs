@@ -14,7 +14,6 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use python_repr::repr_str;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -527,41 +526,6 @@ pub fn log_split(message: &str, max_len: usize) -> Vec<String> {
     out
 }
 
-/// Python's `str()` of a JSON value, which is what `action-set k=v` receives from ops
-/// (`True`, `None`, `[1, 'a']`, `1e+16`).
-fn python_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => python_repr(other),
-    }
-}
-
-/// Python's `repr()` of a JSON value; strings (and dict keys) exactly as CPython 3.11 quotes and
-/// escapes them.
-fn python_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".to_string(),
-        Value::Bool(true) => "True".to_string(),
-        Value::Bool(false) => "False".to_string(),
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() => python_repr::repr_float(f),
-            _ => n.to_string(),
-        },
-        Value::String(s) => repr_str(s),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(python_repr).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(map) => {
-            let items: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", repr_str(k), python_repr(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-    }
-}
-
 /// Flatten nested objects into dotted keys, as ops' `format_result_dict`.
 fn flatten_results(
     prefix: Option<&str>,
@@ -581,7 +545,8 @@ fn flatten_results(
                     reason: format!("duplicate key {key:?} after flattening"),
                 });
             }
-            other => out.push((key, python_str(other))),
+            // ops sends `str(value)`.
+            other => out.push((key, python_repr::str_json(other))),
         }
     }
     Ok(())

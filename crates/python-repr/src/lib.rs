@@ -1,4 +1,4 @@
-//! Python's `repr()` of a `str` (and of a `float`), exactly as CPython 3.11 prints it.
+//! Python's `repr()` of a `str`, a `float` and a JSON value, exactly as CPython 3.11 prints it.
 //!
 //! Python keeps a character as-is in `repr()` iff `str.isprintable()` is true for it, which
 //! follows the interpreter's Unicode database; this crate embeds that table as generated from
@@ -10,7 +10,9 @@
 //! - `charm-runtime`: ops passes `str(value)` of non-string action results to `action-set`,
 //!   and `str()` of a list or dict is made of `repr()` of its strings.
 //!
-//! No dependencies, so either can use it without pulling in the other.
+//! [`repr_json`] and [`str_json`] are Python's `repr()` and `str()` of the object `json.loads`
+//! gives for a JSON value (what ops passes to `action-set`). The only dependency is
+//! `serde_json`, so either user can have this crate without pulling in the other.
 
 use std::fmt::Write as _;
 
@@ -124,6 +126,75 @@ pub fn repr_float(f: f64) -> String {
     out
 }
 
+/// Python `repr()` of the object `json.loads` returns for `value`: `None`, `True`/`False`,
+/// integers as they are, floats as [`repr_float`], strings as [`repr_str`], `[a, b]` and
+/// `{'k': v}` with `", "` and `": "` (keys in the value's order).
+///
+/// ```
+/// use python_repr::repr_json;
+/// let v = serde_json::json!([1, 1e16, "it's", null, true, {"k": [false]}]);
+/// assert_eq!(repr_json(&v), r#"[1, 1e+16, "it's", None, True, {'k': [False]}]"#);
+/// ```
+pub fn repr_json(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_repr_json(&mut out, value);
+    out
+}
+
+/// Python `str()` of the object `json.loads` returns for `value`: a string is itself, anything
+/// else is its [`repr_json`] (so strings inside a list or dict are quoted). This is what ops
+/// sends to `action-set` for a result value.
+///
+/// ```
+/// use python_repr::str_json;
+/// assert_eq!(str_json(&serde_json::json!("it's")), "it's");
+/// assert_eq!(str_json(&serde_json::json!(["it's"])), r#"["it's"]"#);
+/// ```
+pub fn str_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => repr_json(other),
+    }
+}
+
+fn write_repr_json(out: &mut String, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => out.push_str(&repr_float(f)),
+            _ => {
+                let _ = write!(out, "{n}");
+            }
+        },
+        Value::String(s) => out.push_str(&repr_str(s)),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_repr_json(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            out.push('{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(&repr_str(k));
+                out.push_str(": ");
+                write_repr_json(out, item);
+            }
+            out.push('}');
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +268,29 @@ mod tests {
         ] {
             assert_eq!(repr_float(f), s, "{f}");
         }
+    }
+
+    #[test]
+    fn repr_and_str_of_json_values() {
+        let v = serde_json::json!([1, 2.5, "a", "it's", "say \"hi\"", "both ' \"", "tab\there\\", "\u{1}", null, true, {"k": [false]}]);
+        let expected = r#"[1, 2.5, 'a', "it's", 'say "hi"', 'both \' "', 'tab\there\\', '\x01', None, True, {'k': [False]}]"#;
+        assert_eq!(repr_json(&v), expected);
+        assert_eq!(str_json(&v), expected);
+        assert_eq!(
+            str_json(&serde_json::json!("plain\u{200b}")),
+            "plain\u{200b}"
+        );
+        assert_eq!(
+            repr_json(&serde_json::json!("plain\u{200b}")),
+            r"'plain\u200b'"
+        );
+        assert_eq!(
+            repr_json(
+                &serde_json::json!({"\u{e000}\u{a0}": [1e16, 0.00001, 80.0, -7, 18446744073709551615u64]})
+            ),
+            r"{'\ue000\xa0': [1e+16, 1e-05, 80.0, -7, 18446744073709551615]}"
+        );
+        assert_eq!(repr_json(&serde_json::json!({})), "{}");
+        assert_eq!(repr_json(&serde_json::json!([])), "[]");
     }
 }

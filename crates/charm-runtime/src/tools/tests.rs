@@ -528,16 +528,6 @@ fn process_runner_passes_stdin_and_collects_output() {
 }
 
 #[test]
-fn python_repr_of_json_values() {
-    let v = serde_json::json!([1, 2.5, "a", "it's", "say \"hi\"", "both ' \"", "tab\there\\", "\u{1}", null, true, {"k": [false]}]);
-    assert_eq!(
-        python_str(&v),
-        r#"[1, 2.5, 'a', "it's", 'say "hi"', 'both \' "', 'tab\there\\', '\x01', None, True, {'k': [False]}]"#
-    );
-    assert_eq!(python_str(&serde_json::json!("plain")), "plain");
-}
-
-#[test]
 fn ports_parse_and_print_as_juju_does() {
     for text in ["8080/tcp", "1000-2000/udp", "icmp"] {
         assert_eq!(Port::parse(text).unwrap().to_string(), text);
