@@ -9,7 +9,14 @@
 //! Forwarding never recurses: while an event is being forwarded on a thread, events emitted on
 //! that thread (say, by a tool runner that logs) are dropped, and a failing `juju-log` is
 //! reported on stderr (which Juju records at WARNING) instead of through `tracing`.
+//!
+//! Every text goes through [`escape`] first, so that no message can make `juju-log` impossible
+//! to start: a NUL cannot be put in an argv element at all, so an error that quotes one (from a
+//! databag, an API answer, a tool's stderr) would otherwise never reach debug-log. Newlines and
+//! tabs are kept (juju-log takes multi-line text, as ops sends tracebacks); any other control
+//! character is written `\u{hex}`. [`unescape`] gives the original text back.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt::Write as _;
 
@@ -110,6 +117,93 @@ impl Visit for MessageVisitor {
     }
 }
 
+/// Whether [`escape`] writes `c` as `\u{hex}`: a control character (`char::is_control`, i.e.
+/// U+0000–U+001F and U+007F–U+009F) other than newline and tab.
+fn is_escaped(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Make `text` safe to pass to `juju-log` as one argv element, unambiguously.
+///
+/// - a control character other than `\n` and `\t` (NUL, ESC, CR, DEL, U+0085, …) becomes
+///   `\u{hex}`, as Rust spells it: lowercase hex without padding (`\u{0}`, `\u{1b}`);
+/// - a backslash is doubled only where it would otherwise read as the start of an escape:
+///   before another backslash, before an escaped character, and before text of the form
+///   `u{hex}`;
+/// - everything else (newlines and tabs, `\"` or `\n` as text, any other Unicode) is kept, so
+///   an ordinary message is sent unchanged.
+///
+/// [`unescape`] is its inverse: `unescape(&escape(s)) == s` for every `s`. The result never
+/// contains a NUL, so `juju-log` can always be started with it.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    let changed = |&(i, c): &(usize, char)| is_escaped(c) || (c == '\\' && starts_escape(text, i));
+    let Some((first, _)) = text.char_indices().find(changed) else {
+        return Cow::Borrowed(text);
+    };
+    let mut out = String::with_capacity(text.len() + 8);
+    out.push_str(&text[..first]);
+    for (i, c) in text[first..].char_indices() {
+        if is_escaped(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else if c == '\\' && starts_escape(text, first + i) {
+            out.push_str("\\\\");
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether the backslash at byte `i` of `text` would be read by [`unescape`] as the start of an
+/// escape (and so is doubled): it is followed by another backslash, by an escaped character
+/// (which becomes `\u{hex}`), or by text that already reads as `u{hex}`.
+fn starts_escape(text: &str, i: usize) -> bool {
+    let rest = &text[i + 1..];
+    rest.starts_with('\\')
+        || rest.chars().next().is_some_and(is_escaped)
+        || rest.strip_prefix("u{").and_then(parse_code).is_some()
+}
+
+/// The text [`escape`] was given: `\\` is one backslash, `\u{hex}` the character with that
+/// code, and any other backslash is itself.
+pub fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(tail) = after.strip_prefix('\\') {
+            out.push('\\');
+            rest = tail;
+        } else if let Some((c, tail)) = after.strip_prefix("u{").and_then(parse_code) {
+            out.push(c);
+            rest = tail;
+        } else {
+            out.push('\\');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `hex}` (what follows `\u{`): the character, and the text after the `}`.
+fn parse_code(s: &str) -> Option<(char, &str)> {
+    let (hex, tail) = s.split_once('}')?;
+    if hex.is_empty() || hex.len() > 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let c = char::from_u32(u32::from_str_radix(hex, 16).ok()?)?;
+    Some((c, tail))
+}
+
+/// Send `text` to juju-log at `level`, [`escape`]d; a failure is reported on stderr.
+fn send(tools: &HookTools, level: LogLevel, text: &str) {
+    if let Err(e) = tools.juju_log(level, &escape(text)) {
+        eprintln!("juju-log failed: {e}");
+    }
+}
+
 /// The text sent to juju-log for an event.
 fn render(event: &Event<'_>) -> String {
     let mut v = MessageVisitor::default();
@@ -133,10 +227,11 @@ where
         let Some(_guard) = ForwardGuard::enter() else {
             return;
         };
-        let level = juju_level(event.metadata().level());
-        if let Err(e) = self.tools.juju_log(level, &render(event)) {
-            eprintln!("juju-log failed: {e}");
-        }
+        send(
+            &self.tools,
+            juju_level(event.metadata().level()),
+            &render(event),
+        );
     }
 }
 
@@ -183,9 +278,7 @@ pub fn install_panic_hook(tools: HookTools) {
         };
         eprintln!("{text}");
         let _guard = ForwardGuard::enter();
-        if let Err(e) = tools.juju_log(LogLevel::Error, &text) {
-            eprintln!("juju-log failed: {e}");
-        }
+        send(&tools, LogLevel::Error, &text);
     }));
 }
 

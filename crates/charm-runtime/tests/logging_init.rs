@@ -33,9 +33,12 @@ fn init_forwards_events_and_logs_panics_as_error() {
             panic!("no policies: {}", policies.len());
         }
     });
+    // A NUL cannot be in an argv element: the panic text is escaped, not lost.
+    let with_nul = std::panic::catch_unwind(|| panic!("bad byte \0 in {}", "data"));
     // Restore the default hook before asserting, so a failure prints normally.
     let _ = std::panic::take_hook();
     assert!(result.is_err());
+    assert!(with_nul.is_err());
 
     let calls = recorder.0.lock().unwrap().clone();
     let info = ["juju-log", "--log-level", "INFO", "--", "hello from init"];
@@ -43,10 +46,9 @@ fn init_forwards_events_and_logs_panics_as_error() {
         calls.contains(&info.iter().map(|s| s.to_string()).collect()),
         "{calls:?}"
     );
-    let panic_log = calls
-        .iter()
-        .find(|c| c[2] == "ERROR")
-        .unwrap_or_else(|| panic!("no ERROR juju-log in {calls:?}"));
+    let errors: Vec<&Vec<String>> = calls.iter().filter(|c| c[2] == "ERROR").collect();
+    assert_eq!(errors.len(), 2, "{calls:?}");
+    let panic_log = errors[0];
     assert_eq!(&panic_log[..4], ["juju-log", "--log-level", "ERROR", "--"]);
     let text = &panic_log[4];
     assert!(
@@ -58,4 +60,9 @@ fn init_forwards_events_and_logs_panics_as_error() {
         "location in {text}"
     );
     assert!(text.ends_with(": no policies: 0"), "message in {text}");
+    let nul_log = errors[1];
+    assert!(
+        nul_log[4].ends_with(r": bad byte \u{0} in data"),
+        "{nul_log:?}"
+    );
 }
