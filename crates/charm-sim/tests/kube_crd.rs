@@ -202,18 +202,23 @@ async fn schema_invalid_policies_are_rejected_with_causes() {
             .is_none()
     );
 
-    // Unknown fields are pruned, not rejected (no additionalProperties: false in the schema).
+    // An undeclared field in an apply patch fails its conversion to the schema's type: a real
+    // server answers 500 with no reason (structured-merge-diff's error, kubernetes#122480).
+    let typo = policy("r", "prod", "s", json!({"action": "ALLOW", "typo": 1}));
+    let e = api_err(
+        api.patch("r", &pp, &Patch::Apply(typo.clone()))
+            .await
+            .expect_err("undeclared field in an apply patch"),
+    );
+    assert_eq!(e.code, 500);
+    assert_eq!(
+        e.message,
+        "failed to create typed patch object (prod/r; security.istio.io/v1, \
+         Kind=AuthorizationPolicy): .spec.typo: field not declared in schema"
+    );
+    // A create without fieldValidation=Strict prunes it instead.
     let pruned = api
-        .patch(
-            "r",
-            &pp,
-            &Patch::Apply(policy(
-                "r",
-                "prod",
-                "s",
-                json!({"action": "ALLOW", "typo": 1}),
-            )),
-        )
+        .create(&PostParams::default(), &typo)
         .await
         .expect("valid");
     assert_eq!(pruned.data["spec"], json!({"action": "ALLOW"}));

@@ -775,3 +775,53 @@ fn typed_create_of_a_builtin_works_or_is_refused_as_protobuf() {
         assert!(k.server.object("v1", "Namespace", None, "x").is_some());
     }
 }
+
+#[test]
+fn undeclared_fields_fail_apply_and_strict_create() {
+    let Some(k) = Kubectl::start() else { return };
+    let typo = POLICY.replace("action: ALLOW", "action: ALLOW\n  typo: 1");
+    let stored = |k: &Kubectl| {
+        k.server.object(
+            "security.istio.io/v1",
+            "AuthorizationPolicy",
+            Some("prod"),
+            "allow-app",
+        )
+    };
+    // Server-side apply converts the patch to the schema's type whatever fieldValidation
+    // says: a real server answers 500 without a reason, which kubectl prints bare.
+    k.fails(
+        &["apply", "--server-side", "-f", "-"],
+        Some(&typo),
+        &["Error from server: failed to create typed patch object (prod/allow-app; \
+           security.istio.io/v1, Kind=AuthorizationPolicy): .spec.typo: field not declared in schema"],
+    );
+    assert_eq!(stored(&k), None);
+    let apply = k.server.take_requests().pop().expect("the apply");
+    assert_eq!((apply.method.as_str(), apply.status), ("PATCH", 500));
+
+    // A create: kubectl ≥ 1.27 asks for fieldValidation=Strict, refused with the decoder's
+    // error; older kubectl sends none, and the field is pruned.
+    let out = k.run(&["create", "-f", "-"], Some(&typo));
+    let post = k.server.take_requests().pop().expect("the create");
+    assert_eq!(post.method, "POST");
+    if post.query.contains("fieldValidation=Strict") {
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert!(
+            out.stderr.contains(
+                r#"AuthorizationPolicy in version "v1" cannot be handled as a AuthorizationPolicy: strict decoding error: unknown field "spec.typo""#
+            ),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(stored(&k), None);
+    } else {
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        k.ok(&["delete", "ap", "allow-app"], None);
+    }
+    // Without validation the field is pruned, as the schema says.
+    k.ok(&["create", "--validate=false", "-f", "-"], Some(&typo));
+    let got = stored(&k).expect("created");
+    assert_eq!(got["spec"]["action"], "ALLOW");
+    assert_eq!(got["spec"].get("typo"), None);
+}

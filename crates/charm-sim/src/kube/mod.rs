@@ -35,9 +35,10 @@
 //! - objects are not converted between versions: the same body is served as v1 and v1beta1;
 //! - request bodies are JSON or YAML; protobuf and CBOR get 415 (client-go's typed clients send
 //!   protobuf: newer kubectl's `create namespace|configmap …`; manifests go as JSON);
-//! - `fieldValidation` is accepted and not enforced: unknown fields of built-in kinds are kept,
-//!   of custom resources pruned silently (a real server answers `Strict`, kubectl's default,
-//!   with 400 `strict decoding error: unknown field`);
+//! - built-in kinds have no schema here: their unknown fields are kept (a real server drops
+//!   them, refuses them under `fieldValidation=Strict` and in apply patches); for custom
+//!   resources, `Strict` is enforced on create and replace but not on merge, strategic or JSON
+//!   patches, and `Warn` sends no `Warning` header;
 //! - OpenAPI documents list operations and parameters only (no schemas: `kubectl explain` finds
 //!   nothing); discovery is the legacy kind only (no aggregated `apidiscovery.k8s.io`
 //!   documents; client-go falls back); no server-side printing (`as=Table` gets the plain JSON
