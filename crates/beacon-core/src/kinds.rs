@@ -2,17 +2,19 @@
 //! namespace labels it manages.
 
 use serde_json::Value;
+use service_mesh::labels;
 use service_mesh::owned::with_labels;
 
-/// Label holding the owner's identity (`charm_kubernetes_label(model, app, "-")`).
-pub const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-/// Label telling which of the beacon's managers owns an object.
-pub const SCOPE_LABEL: &str = "kubernetes-resource-handler-scope";
+/// Label holding the owner's identity (`charm_kubernetes_label(model, app, "-")`), and the
+/// label telling which of the beacon's managers owns an object: defined once, in
+/// `service_mesh::labels`.
+pub use service_mesh::labels::{INSTANCE_LABEL, SCOPE_LABEL};
 
 /// Namespace label keys the beacon manages with `model-on-mesh=true`.
-pub const NS_USE_WAYPOINT: &str = "istio.io/use-waypoint";
-pub const NS_DATAPLANE_MODE: &str = "istio.io/dataplane-mode";
-pub const NS_MANAGED_BY: &str = "charms.canonical.com/istio.io.waypoint.managed-by";
+pub use service_mesh::labels::{
+    DATAPLANE_MODE_LABEL as NS_DATAPLANE_MODE, USE_WAYPOINT_LABEL as NS_USE_WAYPOINT,
+    WAYPOINT_MANAGED_BY_LABEL as NS_MANAGED_BY,
+};
 
 /// A kind the beacon creates, lists and deletes by label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -82,9 +84,9 @@ impl Scope {
 
     pub fn label(self) -> &'static str {
         match self {
-            Scope::Waypoint => "istio-waypoint",
-            Scope::Policy => "istio-authorization-policy",
-            Scope::ModelOperator => "modeloperator-authorization-policy",
+            Scope::Waypoint => labels::WAYPOINT_SCOPE,
+            Scope::Policy => labels::AUTHORIZATION_POLICY_SCOPE,
+            Scope::ModelOperator => labels::MODELOPERATOR_AUTHORIZATION_POLICY_SCOPE,
         }
     }
 

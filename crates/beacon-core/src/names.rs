@@ -34,10 +34,13 @@ impl Names {
     /// The three labels that put a workload on the mesh, in wire order.
     pub fn mesh_labels(&self, model: &str) -> Vec<(String, String)> {
         vec![
-            ("istio.io/dataplane-mode".to_owned(), "ambient".to_owned()),
-            ("istio.io/use-waypoint".to_owned(), self.waypoint.clone()),
             (
-                "istio.io/use-waypoint-namespace".to_owned(),
+                labels::DATAPLANE_MODE_LABEL.to_owned(),
+                "ambient".to_owned(),
+            ),
+            (labels::USE_WAYPOINT_LABEL.to_owned(), self.waypoint.clone()),
+            (
+                labels::USE_WAYPOINT_NAMESPACE_LABEL.to_owned(),
                 model.to_owned(),
             ),
         ]
