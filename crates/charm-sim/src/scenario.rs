@@ -125,12 +125,21 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Reads a YAML or JSON scenario file.
+    /// Reads a scenario file: JSON when it is named `*.json` (whatever its text), else as
+    /// [`Scenario::parse`] reads text.
     pub fn load(path: &Path) -> Result<Scenario, SimError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             SimError::Scenario(format!("{}: cannot read scenario: {e}", path.display()))
         })?;
-        let mut s = Scenario::parse(&text).map_err(|e| match e {
+        let named_json = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+        let parsed = if named_json {
+            Scenario::parse_json(&text)
+        } else {
+            Scenario::parse(&text)
+        };
+        let mut s = parsed.map_err(|e| match e {
             SimError::Scenario(m) => SimError::Scenario(format!("{}: {m}", path.display())),
             other => other,
         })?;
@@ -141,10 +150,28 @@ impl Scenario {
         Ok(s)
     }
 
-    /// Parses scenario text (YAML; JSON is a subset). `base_dir` is left as `.`.
+    /// Parses scenario text: JSON when it is a JSON document whose first non-blank character
+    /// is `{`, else YAML. `base_dir` is left as `.`.
+    ///
+    /// JSON is not left to the YAML parser although YAML 1.2 contains it: that parser refuses
+    /// what JSON writers put in strings for characters outside the BMP. Python's `json.dumps`
+    /// writes 😀 as the surrogate pair `"\ud83d\ude00"`, one character to JSON; to YAML each
+    /// `\u` escape must be a character by itself, and a surrogate is none.
     pub fn parse(text: &str) -> Result<Scenario, SimError> {
+        if is_json_object(text) {
+            return Scenario::parse_json(text);
+        }
         let mut s: Scenario =
             serde_yaml_ng::from_str(text).map_err(|e| SimError::Scenario(e.to_string()))?;
+        s.base_dir = PathBuf::from(".");
+        Ok(s)
+    }
+
+    /// Parses scenario text as JSON (a leading byte order mark is allowed).
+    pub fn parse_json(text: &str) -> Result<Scenario, SimError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut s: Scenario =
+            serde_json::from_str(text).map_err(|e| SimError::Scenario(e.to_string()))?;
         s.base_dir = PathBuf::from(".");
         Ok(s)
     }
@@ -152,6 +179,14 @@ impl Scenario {
     pub fn app(&self) -> &str {
         self.unit.split('/').next().unwrap_or(&self.unit)
     }
+}
+
+/// Text whose first non-blank character is `{` and that is one JSON document (a YAML flow
+/// mapping such as `{model: {name: p}}` also starts with `{` but is no JSON).
+fn is_json_object(text: &str) -> bool {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    text.trim_start().starts_with('{')
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -736,4 +771,30 @@ fn check_update(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_text_is_told_from_yaml() {
+        assert!(is_json_object("{\"model\": {\"name\": \"p\"}}"));
+        assert!(is_json_object("\u{feff}\n  {\"a\": \"\\ud83d\\ude00\"}\n"));
+        // YAML flow mappings, YAML documents, and JSON that is not an object.
+        assert!(!is_json_object("{model: {name: p}}"));
+        assert!(!is_json_object("model: {name: p}\n"));
+        assert!(!is_json_object("[1, 2]"));
+        assert!(!is_json_object("{\"a\": 1} trailing"));
+    }
+
+    #[test]
+    fn surrogate_pairs_in_json_are_one_character() -> Result<(), SimError> {
+        let text = r#"{"model": {"name": "p"}, "unit": "a/0", "relations": [{"id": 1,
+            "endpoint": "db", "remote_app": "b", "remote_app_data": {"k": "\ud83d\ude00 \ud834\udd1e"}}]}"#;
+        for s in [Scenario::parse(text)?, Scenario::parse_json(text)?] {
+            assert_eq!(s.relations[0].remote_app_data["k"], "\u{1F600} \u{1D11E}");
+        }
+        Ok(())
+    }
 }

@@ -415,3 +415,115 @@ fn tool_client_flag_replaces_the_sibling_jujuc() {
         ["is-leader", "status-set"]
     );
 }
+
+/// Writes `path` with Python's `json.dumps` (its default `ensure_ascii`: every character outside
+/// the BMP becomes a surrogate-pair escape such as `\ud83d\ude00`): a scenario whose remote unit
+/// `mydb/0` and remote app `mydb` both wrote `key: value` on relation 3.
+fn python_json_dumps_scenario(path: &Path, value: &str) {
+    const SCRIPT: &str = r#"
+import json, sys
+path, value = sys.argv[1], sys.argv[2]
+scenario = {
+    "model": {"name": "prod", "uuid": "7b0e1c9e-0000-4000-8000-000000000001"},
+    "unit": "tester/0",
+    "leader": True,
+    "kubernetes": [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}],
+    "relations": [{"id": 3, "endpoint": "db", "remote_app": "mydb", "remote_units": ["mydb/0"],
+                   "remote_app_data": {"key": value},
+                   "remote_units_data": {"mydb/0": {"key": value}}}],
+    "steps": [{"hook": "db-relation-changed", "relation": 3, "remote_unit": "mydb/0"}],
+}
+with open(path, "w") as f:
+    f.write(json.dumps(scenario, indent=1))
+"#;
+    let status = Command::new("python3")
+        .env("PYTHONUTF8", "1")
+        .args(["-c", SCRIPT])
+        .arg(path)
+        .arg(value)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn json_scenarios_from_python_keep_characters_outside_the_bmp() {
+    // Emoji (a flag is two of them), a musical symbol, a CJK extension B ideograph, and
+    // quotes, a backslash, a tab and an accent around them.
+    let value = "emoji \u{1F600} clef \u{1D11E} cjk \u{2070E} flag \u{1F1EB}\u{1F1F7} \
+                 \u{e9} \"q\" \\ tab\tend";
+    let c = TestCharm::new(
+        "case \"$EV\" in db-relation-changed)\n\
+         r unit relation-get -r 3 key mydb/0\n\
+         r app relation-get -r 3 --app key mydb\n\
+         r json relation-get -r 3 --format=json key mydb/0\n\
+         relation-set -r 3 echo=\"$(relation-get -r 3 key mydb/0)\";;\n\
+         esac",
+    );
+    // Read as JSON for its name, and for its text under any other name.
+    for name in ["scenario.json", "scenario.yaml"] {
+        let p = c.out.path().join(name);
+        python_json_dumps_scenario(&p, value);
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(text.is_ascii(), "json.dumps escapes everything: {text}");
+        assert!(text.contains(r"\ud83d\ude00"), "{text}");
+        assert!(text.contains(r"\ud841\udf0e"), "{text}");
+
+        let out = sim_run(c.dir.path(), &p).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["steps"][0]["exit_code"], 0, "{name}: {}", v["steps"][0]);
+
+        // Byte-exact through the hook-tool protocol, unit and app bags alike.
+        let recorded = |label: &str| {
+            std::fs::read(
+                c.out
+                    .path()
+                    .join(format!("db-relation-changed.{label}.out")),
+            )
+            .unwrap()
+        };
+        let line = format!("{value}\n").into_bytes();
+        assert_eq!(recorded("unit"), line, "{name}");
+        assert_eq!(recorded("app"), line, "{name}");
+        let as_json: String = serde_json::from_slice(&recorded("json")).unwrap();
+        assert_eq!(as_json, value, "{name}");
+        // And back out: written with relation-set, committed, in the run's output.
+        assert_eq!(
+            v["relations"][0]["local_unit_data"]["echo"], value,
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn json_is_told_from_yaml_by_name_or_by_text() {
+    // A YAML flow mapping starts with `{` too, but is no JSON: still read as YAML.
+    let c = TestCharm::new("exit 0");
+    let (code, _, stderr) = run_cli(
+        &c,
+        "{model: {name: prod}, unit: tester/0, leader: true,\n \
+         kubernetes: [{apiVersion: v1, kind: Namespace, metadata: {name: prod}}], steps: [install]}\n",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // A `.json` file is JSON: YAML in it is an error naming the file.
+    let p = c.out.path().join("scenario.json");
+    std::fs::write(&p, scenario(true, "steps: [install]\n")).unwrap();
+    let out = sim_run(c.dir.path(), &p).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("scenario.json: "), "{stderr}");
+    // JSON errors say where, as YAML ones do.
+    std::fs::write(
+        &p,
+        r#"{"model": {"name": "prod"}, "unit": "tester/0", "stepz": []}"#,
+    )
+    .unwrap();
+    let out = sim_run(c.dir.path(), &p).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("unknown field `stepz`"), "{stderr}");
+    assert!(stderr.contains("line 1 column"), "{stderr}");
+}
