@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap their own fixtures
 
+use super::runner::PIPE_BUF;
 use super::*;
 use crate::testutil::{args, fail, ok, scripted};
+use serde_json::Value;
 
 fn db7() -> RelationRef {
     RelationRef::new("db", 7)
