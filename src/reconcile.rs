@@ -114,7 +114,10 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
 
     let plan = plan::plan(&desired, &live);
     log_all(tracing::Level::WARN, &plan.warnings);
-    tracing::debug!("reconcile plan: {} actions", plan.actions.len());
+    // Every log line is a juju-log process: a plan with nothing to do says nothing.
+    if !plan.actions.is_empty() {
+        tracing::debug!("reconcile plan: {} actions", plan.actions.len());
+    }
     log_relation_writes(&plan.actions);
     let maintenance = status::maintenance(&plan);
     if let Some(status) = &maintenance {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     app_data_after, exit_code, local_app_data, logs, object, objects, owned_policy, run, run_file,
-    status, step, writes,
+    status, step, tool_runs, writes,
 };
 use serde_json::{Value, json};
 
@@ -46,9 +46,11 @@ fn relation_added_changed_broken() {
     // install: upstream does not observe it; status stays unknown.
     assert_eq!((exit_code(&out, 0), status(&out, 0)), (0, None));
     assert!(writes(&out, 0).is_empty());
-    // leader-elected: full reconcile, no consumer policies yet.
+    // leader-elected: full reconcile, no consumer policies yet: Maintenance once, then
+    // Active.
     assert_eq!(writes(&out, 1), first_run_writes());
     assert_eq!(status(&out, 1), active(""));
+    assert_eq!(tool_runs(&out, 1, "status-set"), 2);
     // relation-created: provider data only, no Kubernetes at all.
     assert_eq!(out["steps"][2]["api_requests"], json!([]));
     // relation-changed with a policy: exactly one apply.
@@ -63,9 +65,14 @@ fn relation_added_changed_broken() {
     );
     // broken: its policy is deleted.
     assert_eq!(writes(&out, 5), vec![format!("DELETE {AP}/{P1_CHANGED}")]);
-    // update-status with nothing changed: reads only.
+    // update-status with nothing changed: reads only, and the status it already shows is
+    // not set again (Juju would add it to the status history).
     assert!(writes(&out, 6).is_empty());
     assert_eq!(status(&out, 6), active(""));
+    assert_eq!(tool_runs(&out, 6, "status-set"), 0);
+    assert_eq!(tool_runs(&out, 6, "status-get"), 1);
+    // Nor does it log (every juju-log line is a process).
+    assert_eq!(tool_runs(&out, 6, "juju-log"), 0);
     assert!(objects(&out, "AuthorizationPolicy").is_empty());
     assert_eq!(objects(&out, "Gateway"), vec![format!("prod/{WAYPOINT}")]);
     assert_eq!(
@@ -370,6 +377,9 @@ fn unready_waypoint_waits_without_blocking_policies() {
     );
     assert!(writes(&out, 0).contains(&format!("PATCH {AP}/{P1}")));
     assert_eq!(status(&out, 1), active(""));
+    // Nothing to write, but the status changes: only the final status is set.
+    assert!(writes(&out, 1).is_empty());
+    assert_eq!(tool_runs(&out, 1, "status-set"), 1);
     assert!(writes(&out, 1).is_empty());
 }
 

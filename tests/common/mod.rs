@@ -101,6 +101,15 @@ pub fn status(out: &Value, i: usize) -> Option<(String, String)> {
     ))
 }
 
+/// How many times step `i` ran the hook tool `tool`.
+pub fn tool_runs(out: &Value, i: usize, tool: &str) -> u64 {
+    step(out, i)["hook_tools"]
+        .as_object()
+        .expect("hook_tools")
+        .get(tool)
+        .map_or(0, |n| n.as_u64().expect("a count"))
+}
+
 pub fn exit_code(out: &Value, i: usize) -> i64 {
     step(out, i)["exit_code"].as_i64().expect("exit code")
 }

@@ -83,14 +83,19 @@ fn serve(mut conn: UnixStream, world: &Mutex<World>) {
             let tool = req.argv.first().cloned().unwrap_or_default();
             let args = req.argv.get(1..).unwrap_or_default();
             match world.lock() {
-                Ok(mut w) => run_tool(
-                    &mut w,
-                    &req.context_id,
-                    &tool,
-                    args,
-                    &req.stdin,
-                    Path::new(&req.cwd),
-                ),
+                Ok(mut w) => {
+                    if let Some(hook) = w.hook.as_mut() {
+                        *hook.tools.entry(tool.clone()).or_default() += 1;
+                    }
+                    run_tool(
+                        &mut w,
+                        &req.context_id,
+                        &tool,
+                        args,
+                        &req.stdin,
+                        Path::new(&req.cwd),
+                    )
+                }
                 Err(_) => ToolOutput {
                     code: 1,
                     stdout: String::new(),

@@ -38,6 +38,9 @@ pub struct StepOutput {
     pub relations: Vec<RelationOutput>,
     /// Extra key: the `application-version-set` value, `null` until set.
     pub workload_version: Option<String>,
+    /// Extra key: how many times the hook ran each hook tool, by tool name.
+    #[serde(default)]
+    pub hook_tools: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -583,6 +583,7 @@ impl<'c> Sim<'c> {
             stderr,
             relations: Vec::new(),
             workload_version: w.workload_version.clone(),
+            hook_tools: std::mem::take(&mut ctx.tools),
         };
         Ok((out, ctx))
     }

@@ -126,6 +126,8 @@ pub struct HookCtx {
     pub action: Option<ActionCtx>,
     pub logs: Vec<LogEntry>,
     pub pending: Pending,
+    /// How many times each hook tool ran in this hook (the step's `hook_tools`).
+    pub tools: BTreeMap<String, u32>,
 }
 
 #[derive(Debug)]
