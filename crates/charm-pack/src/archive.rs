@@ -6,6 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, ensure};
+use jiff::civil;
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipWriter};
 
@@ -23,12 +24,23 @@ pub fn sort(entries: &mut [Entry]) {
     entries.sort_by(|a, b| a.path.cmp(&b.path));
 }
 
+/// 2107-12-31T23:59:58, the latest time a zip entry can carry (DOS time counts seconds in
+/// twos).
+const ZIP_LAST: civil::DateTime = civil::date(2107, 12, 31).at(23, 59, 58, 0);
+
+/// Zip (DOS) timestamps cover 1980..=2107 only: a stamp outside is moved to the nearest end.
 fn zip_time(stamp: &Stamp) -> Result<DateTime> {
-    // Zip (DOS) timestamps cover 1980..=2107 only.
-    let s = if stamp.year < 1980 { ZIP_EPOCH } else { *stamp };
-    let year = u16::try_from(s.year.min(2107)).context("year out of range")?;
-    DateTime::from_date_and_time(year, s.month, s.day, s.hour, s.minute, s.second)
-        .map_err(|e| anyhow::anyhow!("timestamp {} not representable in zip: {e}", s.isoformat()))
+    let t = stamp.datetime().clamp(ZIP_EPOCH.datetime(), ZIP_LAST);
+    let field = |v: i8| u8::try_from(v).context("negative date or time field");
+    DateTime::from_date_and_time(
+        u16::try_from(t.year()).context("year out of range")?,
+        field(t.month())?,
+        field(t.day())?,
+        field(t.hour())?,
+        field(t.minute())?,
+        field(t.second())?,
+    )
+    .map_err(|e| anyhow::anyhow!("timestamp {t} not representable in zip: {e}"))
 }
 
 /// Writes the zip to `out` via a temporary sibling, so a failed pack leaves no partial file.
@@ -94,9 +106,21 @@ mod tests {
 
     #[test]
     fn zip_time_clamps_to_the_zip_range() -> Result<()> {
-        assert_eq!(zip_time(&Stamp::from_unix(0))?, DateTime::default());
-        let late = zip_time(&Stamp::from_unix(5_000_000_000))?;
-        assert_eq!(late.year(), 2107);
+        assert_eq!(zip_time(&Stamp::from_unix(0)?)?, DateTime::default());
+        let last = DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58)?;
+        assert_eq!(zip_time(&Stamp::from_unix(5_000_000_000)?)?, last);
+        // 2108-02-29 has no 2107 counterpart: still the last representable time.
+        assert_eq!(zip_time(&Stamp::from_unix(4_359_916_800)?)?, last);
+        let inside = zip_time(&Stamp::from_unix(1_795_871_373)?)?;
+        assert_eq!(
+            (inside.year(), inside.month(), inside.day()),
+            (2026, 11, 28)
+        );
+        assert_eq!(
+            (inside.hour(), inside.minute(), inside.second()),
+            (13, 9, 32),
+            "DOS time keeps even seconds"
+        );
         Ok(())
     }
 }

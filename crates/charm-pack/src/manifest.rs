@@ -1,6 +1,9 @@
 //! `manifest.yaml` and the one timestamp of a pack, both reproducible.
 
 use anyhow::{Context, Result};
+use jiff::Timestamp;
+use jiff::civil::{DateTime, date};
+use jiff::tz::TimeZone;
 
 use crate::project::Base;
 
@@ -10,24 +13,10 @@ pub const CHARMCRAFT_VERSION: &str = "4.5.0";
 /// A UTC civil time: the pack's only clock. Taken from `SOURCE_DATE_EPOCH`
 /// (reproducible-builds.org) or fixed at the zip epoch, never from the wall clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    pub year: i64,
-    pub month: u8,
-    pub day: u8,
-    pub hour: u8,
-    pub minute: u8,
-    pub second: u8,
-}
+pub struct Stamp(DateTime);
 
 /// 1980-01-01T00:00:00, the earliest time a zip entry can carry.
-pub const ZIP_EPOCH: Stamp = Stamp {
-    year: 1980,
-    month: 1,
-    day: 1,
-    hour: 0,
-    minute: 0,
-    second: 0,
-};
+pub const ZIP_EPOCH: Stamp = Stamp(date(1980, 1, 1).at(0, 0, 0, 0));
 
 impl Stamp {
     pub fn from_source_date_epoch(value: Option<&str>) -> Result<Self> {
@@ -38,48 +27,27 @@ impl Stamp {
                     .trim()
                     .parse()
                     .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not an integer"))?;
-                Ok(Self::from_unix(secs))
+                Self::from_unix(secs).with_context(|| format!("SOURCE_DATE_EPOCH={v:?}"))
             }
         }
     }
 
-    pub fn from_unix(secs: i64) -> Self {
-        let days = secs.div_euclid(86_400);
-        let rem = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        // rem < 86400, so these fit in u8.
-        Self {
-            year,
-            month,
-            day,
-            hour: (rem / 3600) as u8,
-            minute: (rem % 3600 / 60) as u8,
-            second: (rem % 60) as u8,
-        }
+    /// The UTC time `secs` seconds after 1970-01-01T00:00:00 (before it when negative); an
+    /// error past the years -9999..=9999.
+    pub fn from_unix(secs: i64) -> Result<Self> {
+        let t = Timestamp::from_second(secs)
+            .with_context(|| format!("{secs} seconds from the epoch is out of range"))?;
+        Ok(Self(TimeZone::UTC.to_datetime(t)))
+    }
+
+    pub fn datetime(&self) -> DateTime {
+        self.0
     }
 
     /// Python's `datetime.isoformat()` shape (no fraction when microseconds are 0).
     pub fn isoformat(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.0.strftime("%Y-%m-%dT%H:%M:%S").to_string()
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// The manifest exactly as charmcraft 4.5.0's PyYAML dump lays it out. Every value is a
@@ -105,25 +73,41 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unix_to_civil() {
-        assert_eq!(Stamp::from_unix(0).isoformat(), "1970-01-01T00:00:00");
+    fn unix_to_civil() -> Result<()> {
+        assert_eq!(Stamp::from_unix(0)?.isoformat(), "1970-01-01T00:00:00");
         assert_eq!(
-            Stamp::from_unix(1_795_871_373).isoformat(),
+            Stamp::from_unix(1_795_871_373)?.isoformat(),
             "2026-11-28T13:09:33"
         );
         // Leap day and a pre-1970 instant.
         assert_eq!(
-            Stamp::from_unix(951_782_400).isoformat(),
+            Stamp::from_unix(951_782_400)?.isoformat(),
             "2000-02-29T00:00:00"
         );
-        assert_eq!(Stamp::from_unix(-1).isoformat(), "1969-12-31T23:59:59");
+        assert_eq!(Stamp::from_unix(-1)?.isoformat(), "1969-12-31T23:59:59");
+        // Years below 1000 keep four digits, as Python's isoformat() writes them.
+        assert_eq!(
+            Stamp::from_unix(-59_011_459_200)?.isoformat(),
+            "0100-01-01T00:00:00"
+        );
+        Ok(())
     }
 
     #[test]
     fn source_date_epoch() -> Result<()> {
         assert_eq!(Stamp::from_source_date_epoch(None)?, ZIP_EPOCH);
         assert_eq!(Stamp::from_source_date_epoch(Some("315532800"))?, ZIP_EPOCH);
+        assert_eq!(
+            Stamp::from_source_date_epoch(Some(" 1795871373\n"))?.isoformat(),
+            "2026-11-28T13:09:33"
+        );
         assert!(Stamp::from_source_date_epoch(Some("yesterday")).is_err());
+        // Past the year 9999: an error, not a wrapped-around date.
+        let e = Stamp::from_source_date_epoch(Some("300000000000")).expect_err("year 11476");
+        assert!(
+            format!("{e:#}").contains("SOURCE_DATE_EPOCH=\"300000000000\""),
+            "{e:#}"
+        );
         Ok(())
     }
 
