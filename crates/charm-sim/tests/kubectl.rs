@@ -313,6 +313,37 @@ fn get_custom_resources_across_namespaces() {
 }
 
 #[test]
+fn categories_name_kinds_together() {
+    let Some(k) = Kubectl::start() else { return };
+    k.server
+        .apply_objects(vec![
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "prod"},
+                "spec": {"ports": [{"port": 80}]}}),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "prod"}}),
+            json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                "metadata": {"name": "p", "namespace": "prod"}, "spec": {}}),
+            json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                "metadata": {"name": "gw", "namespace": "prod"},
+                "spec": {"gatewayClassName": "istio-waypoint",
+                    "listeners": [{"name": "mesh", "port": 15008, "protocol": "HBONE"}]}}),
+        ])
+        .expect("objects");
+    // `all` is the built-in workloads and services; the CRDs bring their own categories.
+    assert_eq!(
+        k.ok(&["get", "all", "-o", "name"], None).trim(),
+        "service/web"
+    );
+    assert_eq!(
+        k.ok(&["get", "istio-io", "-o", "name"], None).trim(),
+        "authorizationpolicy.security.istio.io/p"
+    );
+    assert_eq!(
+        k.ok(&["get", "gateway-api", "-o", "name"], None).trim(),
+        "gateway.gateway.networking.k8s.io/gw"
+    );
+}
+
+#[test]
 fn a_crd_installed_later_is_found_despite_the_discovery_cache() {
     let Some(k) = Kubectl::start() else { return };
     k.ok(&["get", "configmaps"], None);

@@ -658,11 +658,15 @@ fn resource_list(st: &State, group: &str, version: &str) -> Value {
         .iter()
         .filter(|t| t.group == group && t.version == version)
         .map(|t| {
-            json!({
+            let mut r = json!({
                 "name": t.plural, "singularName": t.singular, "namespaced": t.namespaced,
                 "kind": t.kind, "shortNames": t.short_names,
                 "verbs": ["create", "delete", "get", "list", "patch", "update"],
-            })
+            });
+            if !t.categories.is_empty() {
+                r["categories"] = json!(t.categories);
+            }
+            r
         })
         .collect();
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})

@@ -15,6 +15,8 @@ pub(crate) struct ResourceType {
     pub plural: String,
     pub singular: String,
     pub short_names: Vec<String>,
+    /// Discovery categories (`kubectl get all`, `kubectl get istio-io`).
+    pub categories: Vec<String>,
     pub namespaced: bool,
     /// Served from a CRD (custom resource semantics: no strategic merge patch, schema checks).
     pub custom: bool,
@@ -78,6 +80,13 @@ fn builtin(
         plural: plural.into(),
         singular: kind.to_ascii_lowercase(),
         short_names: short.iter().map(|s| s.to_string()).collect(),
+        // As upstream: the workload kinds and their services are in `all`.
+        categories: match kind {
+            "Pod" | "Service" | "StatefulSet" | "Deployment" | "HorizontalPodAutoscaler" => {
+                vec!["all".to_string()]
+            }
+            _ => Vec::new(),
+        },
         namespaced,
         custom: false,
         has_generation,
@@ -196,15 +205,19 @@ pub(crate) fn crd_types(crd: &Value) -> Result<Vec<Arc<ResourceType>>, KubeSimEr
         .get("singular")
         .and_then(Value::as_str)
         .map_or_else(|| kind.to_ascii_lowercase(), str::to_string);
-    let short_names: Vec<String> = names
-        .get("shortNames")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let strings = |key: &str| -> Vec<String> {
+        names
+            .get(key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let short_names = strings("shortNames");
+    let categories = strings("categories");
     let crd_name = crd
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -242,6 +255,7 @@ pub(crate) fn crd_types(crd: &Value) -> Result<Vec<Arc<ResourceType>>, KubeSimEr
             plural: plural.clone(),
             singular: singular.clone(),
             short_names: short_names.clone(),
+            categories: categories.clone(),
             namespaced,
             custom: true,
             has_generation: true,
