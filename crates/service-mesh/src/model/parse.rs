@@ -1,194 +1,18 @@
-//! The `service_mesh` data types, parsed the way pydantic v2 validates them.
-//!
-//! Parsing is lax exactly where pydantic is (numeric strings and integral floats as ports,
-//! `true` as 1, unknown keys ignored, missing keys defaulted) and strict where it is (no
-//! coercion to `str`, case-sensitive enums, `null` inside lists rejected). Errors report the
-//! pydantic error type and location of the *first* error pydantic would report.
+//! Parsing the way pydantic v2 validates: lax exactly where pydantic is (numeric strings and
+//! integral floats as ports, `true` as 1, unknown keys ignored, missing keys defaulted) and
+//! strict where it is (no coercion to `str`, case-sensitive enums, `null` inside lists
+//! rejected). Errors report the pydantic error type and location of the *first* error pydantic
+//! would report.
 
 use std::fmt;
 
-use python_repr::repr_str;
 use thiserror::Error;
 
+use super::{
+    CmrData, Endpoint, LabelMap, MeshPolicy, MeshType, Method, PolicyTargetType, Port,
+    ProviderAppData,
+};
 use crate::pyjson::{self, JsonError, PyValue};
-
-/// Ordered `str → str` map: the JSON key order of `target_selector_labels` feeds the hash.
-pub type LabelMap = Vec<(String, String)>;
-
-/// HTTP method (`canonical_service_mesh.enums.Method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    Connect,
-    Delete,
-    Get,
-    Head,
-    Options,
-    Patch,
-    Post,
-    Put,
-    Trace,
-}
-
-impl Method {
-    pub const ALL: [Method; 9] = [
-        Method::Connect,
-        Method::Delete,
-        Method::Get,
-        Method::Head,
-        Method::Options,
-        Method::Patch,
-        Method::Post,
-        Method::Put,
-        Method::Trace,
-    ];
-
-    /// The enum value, as sent on the wire (`"GET"`).
-    pub fn value(self) -> &'static str {
-        match self {
-            Method::Connect => "CONNECT",
-            Method::Delete => "DELETE",
-            Method::Get => "GET",
-            Method::Head => "HEAD",
-            Method::Options => "OPTIONS",
-            Method::Patch => "PATCH",
-            Method::Post => "POST",
-            Method::Put => "PUT",
-            Method::Trace => "TRACE",
-        }
-    }
-
-    /// Exact, case-sensitive value lookup, as pydantic validates a `str` enum.
-    pub fn from_value(s: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.value() == s)
-    }
-
-    /// Python `repr()`: `<Method.get: 'GET'>` (member name lowercase, value uppercase).
-    pub fn py_repr(self) -> String {
-        format!(
-            "<Method.{}: '{}'>",
-            self.value().to_ascii_lowercase(),
-            self.value()
-        )
-    }
-}
-
-/// Where a policy is enforced (`PolicyTargetType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum PolicyTargetType {
-    /// L7, enforced by the waypoint on the target Service.
-    #[default]
-    App,
-    /// L4, enforced by ztunnel on the target pods.
-    Unit,
-}
-
-impl PolicyTargetType {
-    pub fn value(self) -> &'static str {
-        match self {
-            PolicyTargetType::App => "app",
-            PolicyTargetType::Unit => "unit",
-        }
-    }
-
-    pub fn from_value(s: &str) -> Option<Self> {
-        match s {
-            "app" => Some(PolicyTargetType::App),
-            "unit" => Some(PolicyTargetType::Unit),
-            _ => None,
-        }
-    }
-
-    /// Python `repr()`: `<PolicyTargetType.app: 'app'>`.
-    pub fn py_repr(self) -> String {
-        format!("<PolicyTargetType.{0}: '{0}'>", self.value())
-    }
-}
-
-/// Python 3.11 `format()` of the enum member, as used in the validator messages.
-impl fmt::Display for PolicyTargetType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PolicyTargetType.{}", self.value())
-    }
-}
-
-/// Mesh implementation (`MeshType`); only Istio exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum MeshType {
-    #[default]
-    Istio,
-}
-
-impl MeshType {
-    pub fn value(self) -> &'static str {
-        match self {
-            MeshType::Istio => "istio",
-        }
-    }
-
-    pub fn from_value(s: &str) -> Option<Self> {
-        (s == "istio").then_some(MeshType::Istio)
-    }
-}
-
-/// A port number as pydantic's `int` holds it: any size, canonical decimal text.
-///
-/// Consumers may send `"80"`, `80.0`, `true` or even a 30-digit number; pydantic keeps the
-/// exact integer and it shows up in the hash and in the policy body, so it is kept verbatim.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Port(String);
-
-impl Port {
-    /// The value as an `i64`, if it fits.
-    pub fn as_i64(&self) -> Option<i64> {
-        self.0.parse().ok()
-    }
-
-    /// Canonical decimal text (Python `str(int)`).
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<i64> for Port {
-    fn from(v: i64) -> Self {
-        Port(v.to_string())
-    }
-}
-
-impl From<u16> for Port {
-    fn from(v: u16) -> Self {
-        Port(v.to_string())
-    }
-}
-
-impl fmt::Display for Port {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// One allowed endpoint of a policy. `None` means "any"; an empty list is kept as such.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Endpoint {
-    pub hosts: Option<Vec<String>>,
-    pub ports: Option<Vec<Port>>,
-    pub methods: Option<Vec<Method>>,
-    pub paths: Option<Vec<String>>,
-}
-
-/// A policy as exchanged on the `service_mesh` relation (current schema, field order matters
-/// for the hash and for the databag encoding).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MeshPolicy {
-    pub source_namespace: String,
-    pub source_app_name: String,
-    pub target_namespace: String,
-    pub target_app_name: Option<String>,
-    pub target_selector_labels: Option<LabelMap>,
-    pub target_service: Option<String>,
-    pub target_type: PolicyTargetType,
-    pub endpoints: Vec<Endpoint>,
-}
 
 /// One step of a pydantic error location (`('endpoints', 0, 'ports', 1)`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -447,48 +271,6 @@ impl Endpoint {
             paths: optional(items, "paths", loc, |v, l| parse_list(v, l, parse_str))?,
         })
     }
-
-    /// `Endpoint.model_dump()` as a JSON value (all four keys, explicit nulls).
-    pub fn to_py(&self) -> PyValue {
-        fn strs(v: &Option<Vec<String>>) -> PyValue {
-            v.as_ref().map_or(PyValue::Null, |l| {
-                PyValue::List(l.iter().map(|s| PyValue::Str(s.clone())).collect())
-            })
-        }
-        PyValue::Dict(vec![
-            ("hosts".into(), strs(&self.hosts)),
-            (
-                "ports".into(),
-                self.ports.as_ref().map_or(PyValue::Null, |l| {
-                    PyValue::List(l.iter().map(|p| PyValue::Int(p.0.clone())).collect())
-                }),
-            ),
-            (
-                "methods".into(),
-                self.methods.as_ref().map_or(PyValue::Null, |l| {
-                    PyValue::List(l.iter().map(|m| PyValue::Str(m.value().into())).collect())
-                }),
-            ),
-            ("paths".into(), strs(&self.paths)),
-        ])
-    }
-
-    /// pydantic `repr(Endpoint)`.
-    pub fn py_repr(&self) -> String {
-        fn list<T>(v: &Option<Vec<T>>, f: impl Fn(&T) -> String) -> String {
-            match v {
-                None => "None".to_owned(),
-                Some(l) => format!("[{}]", l.iter().map(f).collect::<Vec<_>>().join(", ")),
-            }
-        }
-        format!(
-            "Endpoint(hosts={}, ports={}, methods={}, paths={})",
-            list(&self.hosts, |s| repr_str(s)),
-            list(&self.ports, |p| p.0.clone()),
-            list(&self.methods, |m| m.py_repr()),
-            list(&self.paths, |s| repr_str(s)),
-        )
-    }
 }
 
 fn truthy(v: &Option<String>) -> bool {
@@ -567,78 +349,6 @@ impl MeshPolicy {
         }
         Ok(())
     }
-
-    /// `MeshPolicy.model_dump()` as a JSON value: every key, in field order, nulls explicit.
-    pub fn to_py(&self) -> PyValue {
-        let opt_str = |v: &Option<String>| v.clone().map_or(PyValue::Null, PyValue::Str);
-        PyValue::Dict(vec![
-            (
-                "source_namespace".into(),
-                PyValue::Str(self.source_namespace.clone()),
-            ),
-            (
-                "source_app_name".into(),
-                PyValue::Str(self.source_app_name.clone()),
-            ),
-            (
-                "target_namespace".into(),
-                PyValue::Str(self.target_namespace.clone()),
-            ),
-            ("target_app_name".into(), opt_str(&self.target_app_name)),
-            (
-                "target_selector_labels".into(),
-                self.target_selector_labels
-                    .as_ref()
-                    .map_or(PyValue::Null, |l| {
-                        PyValue::Dict(
-                            l.iter()
-                                .map(|(k, v)| (k.clone(), PyValue::Str(v.clone())))
-                                .collect(),
-                        )
-                    }),
-            ),
-            ("target_service".into(), opt_str(&self.target_service)),
-            (
-                "target_type".into(),
-                PyValue::Str(self.target_type.value().into()),
-            ),
-            (
-                "endpoints".into(),
-                PyValue::List(self.endpoints.iter().map(Endpoint::to_py).collect()),
-            ),
-        ])
-    }
-
-    /// pydantic v2 `str(MeshPolicy)`: `field=repr(value)` pairs joined by single spaces.
-    pub fn pydantic_str(&self) -> String {
-        let opt = |v: &Option<String>| v.as_deref().map_or("None".to_owned(), repr_str);
-        let labels = match &self.target_selector_labels {
-            None => "None".to_owned(),
-            Some(l) => format!(
-                "{{{}}}",
-                l.iter()
-                    .map(|(k, v)| format!("{}: {}", repr_str(k), repr_str(v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        };
-        format!(
-            "source_namespace={} source_app_name={} target_namespace={} target_app_name={} \
-             target_selector_labels={} target_service={} target_type={} endpoints=[{}]",
-            repr_str(&self.source_namespace),
-            repr_str(&self.source_app_name),
-            repr_str(&self.target_namespace),
-            opt(&self.target_app_name),
-            labels,
-            opt(&self.target_service),
-            self.target_type.py_repr(),
-            self.endpoints
-                .iter()
-                .map(Endpoint::py_repr)
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-    }
 }
 
 /// Either layer of failure when parsing a single policy from text.
@@ -658,21 +368,6 @@ pub fn parse_policies(text: &str) -> Result<Vec<Result<MeshPolicy, PolicyError>>
         PyValue::List(items) => Ok(items.iter().map(MeshPolicy::from_py).collect()),
         _ => Err(DatabagError::NotAList),
     }
-}
-
-/// The `policies` value as the consumer library writes it:
-/// `json.dumps([p.model_dump() for p in policies])`.
-pub fn dump_policies(policies: &[MeshPolicy]) -> String {
-    pyjson::dumps_value(&PyValue::List(
-        policies.iter().map(MeshPolicy::to_py).collect(),
-    ))
-}
-
-/// `CMRData`: who the client of a cross-model relation really is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CmrData {
-    pub app_name: String,
-    pub juju_model_name: String,
 }
 
 /// Why a `cmr_data` value was not usable.
@@ -700,24 +395,6 @@ impl CmrData {
             juju_model_name: get("juju_model_name")?,
         })
     }
-
-    /// `json.dumps(CMRData(...).model_dump())`.
-    pub fn to_json(&self) -> String {
-        pyjson::dumps_value(&PyValue::Dict(vec![
-            ("app_name".into(), PyValue::Str(self.app_name.clone())),
-            (
-                "juju_model_name".into(),
-                PyValue::Str(self.juju_model_name.clone()),
-            ),
-        ]))
-    }
-}
-
-/// What the provider (beacon) publishes: `ServiceMeshProviderAppData`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderAppData {
-    pub labels: LabelMap,
-    pub mesh_type: MeshType,
 }
 
 /// Why a consumer could not read the provider's databag.
@@ -758,22 +435,5 @@ impl ProviderAppData {
             Some(_) => return Err(ferr(root.key("mesh_type"), FieldErrorKind::Enum).into()),
         };
         Ok(Some(ProviderAppData { labels, mesh_type }))
-    }
-
-    /// The databag entries the provider writes: each field `json.dumps`-ed, `labels` first.
-    pub fn to_databag(&self) -> Vec<(String, String)> {
-        let labels = PyValue::Dict(
-            self.labels
-                .iter()
-                .map(|(k, v)| (k.clone(), PyValue::Str(v.clone())))
-                .collect(),
-        );
-        vec![
-            ("labels".to_owned(), pyjson::dumps_value(&labels)),
-            (
-                "mesh_type".to_owned(),
-                pyjson::dumps_value(&PyValue::Str(self.mesh_type.value().to_owned())),
-            ),
-        ]
     }
 }
