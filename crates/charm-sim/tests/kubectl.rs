@@ -856,3 +856,54 @@ fn undeclared_fields_fail_apply_and_strict_create() {
     assert_eq!(got["spec"]["action"], "ALLOW");
     assert_eq!(got["spec"].get("typo"), None);
 }
+
+#[test]
+fn server_dry_run_and_diff_change_nothing() {
+    let Some(k) = Kubectl::start() else { return };
+    let cm = |v: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cfg}}\ndata: {{k: {v}}}\n")
+    };
+    // A dry-run create answers the object as it would be, and stores nothing.
+    let out = k.ok(
+        &[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-f",
+            "-",
+            "-o",
+            "json",
+        ],
+        Some(&cm("v1")),
+    );
+    let dry: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(dry["data"]["k"], "v1");
+    assert_eq!(dry["metadata"].get("resourceVersion"), None);
+    assert_eq!(k.configmap("cfg"), None);
+
+    k.ok(&["apply", "--server-side", "-f", "-"], Some(&cm("v1")));
+    let before = k.configmap("cfg").expect("cfg");
+    // kubectl diff is a dry-run apply compared with the live object: only data.k differs
+    // (a dry run takes no new resourceVersion).
+    let diff = k.run(&["diff", "--server-side", "-f", "-"], Some(&cm("v2")));
+    assert_eq!(diff.code, 1, "1 = differences found:\n{}", diff.stderr);
+    let changed: Vec<&str> = diff
+        .stdout
+        .lines()
+        .filter(|l| {
+            (l.starts_with('-') || l.starts_with('+'))
+                && !l.starts_with("---")
+                && !l.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(changed, ["-  k: v1", "+  k: v2"], "{}", diff.stdout);
+    assert_eq!(k.configmap("cfg").expect("cfg"), before);
+    // No difference: exit 0, nothing printed.
+    let same = k.run(&["diff", "--server-side", "-f", "-"], Some(&cm("v1")));
+    assert_eq!(
+        (same.code, same.stdout.as_str()),
+        (0, ""),
+        "{}",
+        same.stderr
+    );
+}

@@ -373,7 +373,7 @@ fn route(st: &mut State, raw_path: &str, ctx: &mut Ctx<'_>) -> Response<Full<Byt
                 .as_deref()
                 .is_some_and(|a| a.contains("protobuf"))
             {
-                let mut r = Response::new(Full::new(Bytes::from_static(openapi::V2_PROTOBUF)));
+                let mut r = Response::new(Full::new(Bytes::from(openapi::v2_protobuf(st.types()))));
                 r.headers_mut().insert(
                     header::CONTENT_TYPE,
                     header::HeaderValue::from_static(openapi::V2_PROTOBUF_TYPE),

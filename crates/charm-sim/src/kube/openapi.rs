@@ -1,7 +1,8 @@
 //! OpenAPI documents (`/openapi/v3`, `/openapi/v2`): the operations of every served kind
 //! with their `x-kubernetes-*` extensions and query parameters, as client-go reads them to
 //! learn whether the server validates fields itself (`fieldValidation` on PATCH; kubectl
-//! refuses to apply without a document it can read). No schemas (`components.schemas`,
+//! refuses to apply without a document it can read; kubectl 1.20 reads v2, as protobuf, for
+//! `dryRun` support). No schemas (`components.schemas`,
 //! `definitions` are empty): clients find nothing to validate locally, the server does it.
 
 use std::hash::{Hash, Hasher};
@@ -73,10 +74,110 @@ pub(super) fn v2(types: &[Arc<ResourceType>]) -> Value {
     })
 }
 
-/// `/openapi/v2` as protobuf (gnostic's `openapi_v2.Document`), what client-go asks for
-/// first: only field 1, `swagger: "2.0"`. No paths and no definitions: a client finds no
-/// schema to validate against and no parameter to rely on.
-pub(super) const V2_PROTOBUF: &[u8] = b"\x0a\x032.0";
+/// `/openapi/v2` as protobuf (gnostic's `openapi_v2.Document`), what client-go asks for:
+/// [`v2`]'s paths with their operations, parameters and `x-kubernetes-*` extensions (kubectl
+/// 1.20 looks for `dryRun` among a kind's PATCH parameters there). No definitions.
+pub(super) fn v2_protobuf(types: &[Arc<ResourceType>]) -> Vec<u8> {
+    let doc = v2(types);
+    let mut paths = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let mut path_item = Vec::new();
+        // PathItem: get = 2, put = 3, post = 4, delete = 5, patch = 8.
+        for (verb, field) in [
+            ("get", 2),
+            ("put", 3),
+            ("post", 4),
+            ("delete", 5),
+            ("patch", 8),
+        ] {
+            if let Some(op) = item.get(verb) {
+                pb_bytes(&mut path_item, field, &pb_operation(op));
+            }
+        }
+        // NamedPathItem: name = 1, value = 2.
+        let mut named = Vec::new();
+        pb_bytes(&mut named, 1, path.as_bytes());
+        pb_bytes(&mut named, 2, &path_item);
+        // Paths: path = 2.
+        pb_bytes(&mut paths, 2, &named);
+    }
+    // Info: title = 1, version = 2.
+    let mut info = Vec::new();
+    pb_bytes(&mut info, 1, b"Kubernetes");
+    pb_bytes(&mut info, 2, super::http::GIT_VERSION.as_bytes());
+    // Document: swagger = 1, info = 2, paths = 8.
+    let mut out = Vec::new();
+    pb_bytes(&mut out, 1, b"2.0");
+    pb_bytes(&mut out, 2, &info);
+    pb_bytes(&mut out, 8, &paths);
+    out
+}
+
+/// gnostic's `Operation`: operation_id = 5, parameters = 8, vendor_extension = 13.
+fn pb_operation(op: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Some(id) = op["operationId"].as_str() {
+        pb_bytes(&mut out, 5, id.as_bytes());
+    }
+    for p in op["parameters"].as_array().into_iter().flatten() {
+        // Query and path sub-schemas: required = 1, in = 2, name = 4, then type (6 for a
+        // query parameter, 5 for a path one).
+        let (kind, type_field) = if p["in"] == "path" { (4, 5) } else { (3, 6) };
+        let mut sub = Vec::new();
+        if p["required"] == true {
+            pb_varint(&mut sub, 1 << 3);
+            pb_varint(&mut sub, 1);
+        }
+        pb_bytes(&mut sub, 2, p["in"].as_str().unwrap_or_default().as_bytes());
+        pb_bytes(
+            &mut sub,
+            4,
+            p["name"].as_str().unwrap_or_default().as_bytes(),
+        );
+        pb_bytes(&mut sub, type_field, b"string");
+        // NonBodyParameter (oneof sub-schema) in Parameter (non_body_parameter = 2) in
+        // ParametersItem (parameter = 1).
+        let mut non_body = Vec::new();
+        pb_bytes(&mut non_body, kind, &sub);
+        let mut parameter = Vec::new();
+        pb_bytes(&mut parameter, 2, &non_body);
+        let mut item = Vec::new();
+        pb_bytes(&mut item, 1, &parameter);
+        pb_bytes(&mut out, 8, &item);
+    }
+    for (name, value) in op.as_object().into_iter().flatten() {
+        if !name.starts_with("x-") {
+            continue;
+        }
+        // NamedAny: name = 1, value = 2 (Any: yaml = 2; JSON text is YAML).
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut any = Vec::new();
+        pb_bytes(&mut any, 2, text.as_bytes());
+        let mut named = Vec::new();
+        pb_bytes(&mut named, 1, name.as_bytes());
+        pb_bytes(&mut named, 2, &any);
+        pb_bytes(&mut out, 13, &named);
+    }
+    out
+}
+
+fn pb_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited field (wire type 2): strings, bytes and embedded messages.
+fn pb_bytes(out: &mut Vec<u8>, field: u64, bytes: &[u8]) {
+    pb_varint(out, (field << 3) | 2);
+    pb_varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
 
 /// The media type a real server answers the protobuf document with.
 pub(super) const V2_PROTOBUF_TYPE: &str =

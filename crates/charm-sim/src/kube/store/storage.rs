@@ -186,7 +186,17 @@ impl State {
         }
         let rv = self.rv + 1;
         if let Some(meta) = meta_mut(&mut obj) {
-            meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+            // A dry run stores nothing, so no new resourceVersion: an update answers the
+            // current one, a create none (as upstream's DryRunnableStorage).
+            match (dry_run, old) {
+                (false, _) => {
+                    meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
+                }
+                (true, None) => {
+                    meta.shift_remove("resourceVersion");
+                }
+                (true, Some(_)) => {}
+            }
         }
         let stored = Stored { obj, managed };
         let out = Self::render(rt, &stored)?;
