@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use beacon_core::desired::Origin;
 use beacon_core::kinds::{Kind, ObjectKey};
 use beacon_core::plan::{Action, Batch, Plan, batches};
 use charm_runtime::Model;
@@ -11,11 +12,11 @@ use charm_runtime::pebble;
 use charm_runtime::tools::RelationRef;
 use futures::stream::{self, StreamExt};
 use kube::Client;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 use crate::live::{
-    KubeFailure, api_code, classify, configmap_resource, namespace_resource, resource,
+    KubeFailure, api_code, classify, configmap_resource, namespace_resource, resource, segment,
     service_resource, statefulset_resource,
 };
 use crate::outcome::HookError;
@@ -29,8 +30,8 @@ const POLICY_WRITE_CONCURRENCY: usize = 16;
 pub struct Report {
     /// Objects applied, with the resourceVersion the API server answered.
     pub applied: Vec<(ObjectKey, String)>,
-    /// Policies the API server refused (logged): counted as skipped.
-    pub rejected: usize,
+    /// Policies the API server refused (logged): counted as skipped, and remembered.
+    pub rejected: Vec<ObjectKey>,
     /// Why Kubernetes writes stopped, when an operator must act (the later ones were not
     /// sent; relation data still was).
     pub blocked: Option<String>,
@@ -75,7 +76,7 @@ pub async fn execute(model: &Model, writer: &KubeWriter, plan: &Plan) -> Result<
                     resource_version: Some(rv),
                 } => report.applied.push((key, rv)),
                 Done::Applied { .. } => {}
-                Done::Rejected { .. } => report.rejected += 1,
+                Done::Rejected { key } => report.rejected.push(key),
                 Done::Blocked(msg) => {
                     // Later writes would fail the same way; relation data still goes out.
                     report.blocked.get_or_insert(msg);
@@ -153,6 +154,15 @@ pub enum Done {
 }
 
 impl KubeWriter {
+    /// The API of `ar` objects in namespace `ns` (cluster-scoped: `None`), its path built
+    /// from escaped segments.
+    fn api(&self, ns: Option<&str>, ar: &ApiResource) -> Api<DynamicObject> {
+        match ns {
+            Some(ns) => Api::namespaced_with(self.client.clone(), &segment(ns), ar),
+            None => Api::all_with(self.client.clone(), ar),
+        }
+    }
+
     fn strategic(&self) -> PatchParams {
         PatchParams {
             field_manager: Some(self.field_manager.clone()),
@@ -173,24 +183,22 @@ impl KubeWriter {
         let ns = self.model.as_str();
         match action {
             Action::PatchStatefulSetLabels { name, labels } => {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(self.client.clone(), ns, &statefulset_resource());
+                let api = self.api(Some(ns), &statefulset_resource());
                 let body = json!({"spec": {"template": {"metadata": {"labels": labels}}}});
-                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                api.patch(&segment(name), &self.strategic(), &Patch::Strategic(body))
                     .await
                     .map_err(|e| classify(&format!("patch StatefulSet {name}"), e))?;
             }
             Action::PatchServiceLabels { name, labels } => {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(self.client.clone(), ns, &service_resource());
+                let api = self.api(Some(ns), &service_resource());
                 let body = json!({"metadata": {"labels": labels}});
-                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                api.patch(&segment(name), &self.strategic(), &Patch::Strategic(body))
                     .await
                     .map_err(|e| classify(&format!("patch Service {name}"), e))?;
             }
             Action::CreateLabelRecord { name, labels } => {
                 let ar = configmap_resource();
-                let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
+                let api = self.api(Some(ns), &ar);
                 let body: DynamicObject = serde_json::from_value(json!({
                     "apiVersion": "v1",
                     "kind": "ConfigMap",
@@ -207,34 +215,34 @@ impl KubeWriter {
                     .map_err(|e| classify(&format!("create ConfigMap {name}"), e))?;
             }
             Action::PatchLabelRecord { name, labels } => {
-                let api: Api<DynamicObject> =
-                    Api::namespaced_with(self.client.clone(), ns, &configmap_resource());
+                let api = self.api(Some(ns), &configmap_resource());
                 let body = json!({"data": {"labels": labels}});
-                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                api.patch(&segment(name), &self.strategic(), &Patch::Strategic(body))
                     .await
                     .map_err(|e| classify(&format!("patch ConfigMap {name}"), e))?;
             }
             Action::PatchNamespaceLabels { name, labels } => {
-                let api: Api<DynamicObject> =
-                    Api::all_with(self.client.clone(), &namespace_resource());
+                let api = self.api(None, &namespace_resource());
                 let body = json!({"metadata": {"labels": labels}});
-                api.patch(name, &self.strategic(), &Patch::Strategic(body))
+                api.patch(&segment(name), &self.strategic(), &Patch::Strategic(body))
                     .await
                     .map_err(|e| classify(&format!("patch Namespace {name}"), e))?;
             }
             Action::Delete(key) => return self.delete(key).await,
-            Action::Apply { key, body } => return self.apply(key, body).await,
+            Action::Apply { key, body } => return self.apply(key, body, None).await,
             Action::ApplyPolicy {
                 key,
                 intent,
                 owner_instance,
             } => {
+                let origin = intent.origin.as_ref();
                 return match intent.body(owner_instance) {
-                    Some(body) => self.apply(key, &body).await,
-                    None => {
-                        tracing::error!("Cannot build {key}: its consumer data no longer parses");
-                        Ok(Done::Rejected { key: key.clone() })
-                    }
+                    Some(body) => self.apply(key, &body, origin).await,
+                    None => Ok(refused(
+                        key,
+                        origin,
+                        "its consumer data no longer parses".into(),
+                    )),
                 };
             }
             Action::AddPebbleLayer { .. } | Action::SetRelationData { .. } => {}
@@ -243,9 +251,11 @@ impl KubeWriter {
     }
 
     async fn delete(&self, key: &ObjectKey) -> Result<Done, KubeFailure> {
-        let api: Api<DynamicObject> =
-            Api::namespaced_with(self.client.clone(), &key.namespace, &resource(key.kind));
-        match api.delete(&key.name, &DeleteParams::default()).await {
+        let api = self.api(Some(&key.namespace), &resource(key.kind));
+        match api
+            .delete(&segment(&key.name), &DeleteParams::default())
+            .await
+        {
             Ok(_) => Ok(Done::Written),
             // Already gone: that is what we wanted.
             Err(e) if api_code(&e) == Some(404) => Ok(Done::Written),
@@ -253,15 +263,31 @@ impl KubeWriter {
         }
     }
 
-    async fn apply(&self, key: &ObjectKey, body: &Value) -> Result<Done, KubeFailure> {
+    /// Server-side apply of `body`. A policy built from consumer data (`origin`) that cannot
+    /// be sent, or that the API server refuses as it is, is skipped and named with its
+    /// relation and app; retrying would not change the answer.
+    async fn apply(
+        &self,
+        key: &ObjectKey,
+        body: &Value,
+        origin: Option<&Origin>,
+    ) -> Result<Done, KubeFailure> {
         let params = PatchParams::apply(&self.field_manager).force();
-        let path = <DynamicObject as kube::Resource>::url_path(
-            &resource(key.kind),
-            Some(key.namespace.as_str()),
-        );
-        let request = kube::core::Request::new(path)
-            .patch(&key.name, &params, &Patch::Apply(body))
-            .map_err(|e| classify(&format!("apply {key}"), kube::Error::BuildRequest(e)))?;
+        let request = match apply_request(key, &params, body) {
+            Ok(request) => request,
+            Err(e) if key.kind == Kind::AuthorizationPolicy => {
+                return Ok(refused(
+                    key,
+                    origin,
+                    format!("cannot build the request: {e}"),
+                ));
+            }
+            Err(e) => {
+                return Err(KubeFailure::Blocked(format!(
+                    "internal error: cannot build the request to apply {key}: {e}"
+                )));
+            }
+        };
         // Only the new resourceVersion is kept from the answer: decoding whole objects
         // (managedFields and all) cost more than building and sending them.
         match self.client.request::<AppliedObject>(request).await {
@@ -269,20 +295,43 @@ impl KubeWriter {
                 key: key.clone(),
                 resource_version: obj.metadata.resource_version,
             }),
+            // Bad request, namespace missing, too large, invalid.
             Err(kube::Error::Api(status))
                 if key.kind == Kind::AuthorizationPolicy
-                    && matches!(status.code, 400 | 404 | 422) =>
+                    && matches!(status.code, 400 | 404 | 413 | 422) =>
             {
-                tracing::error!(
-                    "The API server rejected {key} (HTTP {}): {}",
-                    status.code,
-                    status.message
+                let why = format!(
+                    "the API server rejected it (HTTP {}): {}",
+                    status.code, status.message
                 );
-                Ok(Done::Rejected { key: key.clone() })
+                Ok(refused(key, origin, why))
             }
             Err(e) => Err(classify(&format!("apply {key}"), e)),
         }
     }
+}
+
+/// Log why a policy was not applied, naming the consumer that asked for it.
+fn refused(key: &ObjectKey, origin: Option<&Origin>, why: String) -> Done {
+    match origin {
+        Some(origin) => tracing::error!("Skipping {key} from {origin}: {why}"),
+        None => tracing::error!("Skipping {key}: {why}"),
+    }
+    Done::Rejected { key: key.clone() }
+}
+
+/// The server-side apply request of `body` as `key`: namespace and name are escaped path
+/// segments, so no value can add a query parameter or change the path.
+pub(crate) fn apply_request(
+    key: &ObjectKey,
+    params: &PatchParams,
+    body: &Value,
+) -> Result<http::Request<Vec<u8>>, kube::core::request::Error> {
+    let path = <DynamicObject as kube::Resource>::url_path(
+        &resource(key.kind),
+        Some(segment(&key.namespace).as_ref()),
+    );
+    kube::core::Request::new(path).patch(&segment(&key.name), params, &Patch::Apply(body))
 }
 
 #[derive(serde::Deserialize)]

@@ -49,6 +49,23 @@ pub fn api_code(err: &kube::Error) -> Option<u16> {
     }
 }
 
+/// A namespace or name as one URL path segment: everything but RFC 3986's unreserved
+/// characters is percent-encoded. The kube client joins names into paths as they are, so
+/// every name and namespace we send goes through here (they are validated before, too).
+pub fn segment(s: &str) -> std::borrow::Cow<'_, str> {
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    match s {
+        // Unreserved, but a path step of their own: never a segment that moves the path.
+        "." => "%2E".into(),
+        ".." => "%2E%2E".into(),
+        _ => percent_encoding::utf8_percent_encode(s, ESCAPED).into(),
+    }
+}
+
 pub fn resource(kind: Kind) -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk(kind.group(), kind.version(), kind.name()),
@@ -253,10 +270,10 @@ pub async fn get(
     name: &str,
 ) -> Result<Option<Value>, KubeFailure> {
     let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        Some(ns) => Api::namespaced_with(client.clone(), &segment(ns), ar),
         None => Api::all_with(client.clone(), ar),
     };
-    match api.get_opt(name).await {
+    match api.get_opt(&segment(name)).await {
         Ok(Some(obj)) => serde_json::to_value(&obj).map(Some).map_err(|e| {
             classify(
                 &format!("decode {} {name}", ar.kind),
@@ -438,6 +455,68 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(classify("x", api(422)), KubeFailure::Blocked(_)));
+    }
+
+    #[test]
+    fn no_name_changes_a_request_url() {
+        let hostile = [
+            "x?dryRun=All",
+            "x#frag",
+            "a/b",
+            "a%2Fb",
+            "..",
+            ".",
+            "sp ace",
+            "nul\u{0}",
+            "é",
+            "x&fieldManager=evil",
+        ];
+        for name in hostile {
+            for ns in ["prod", name] {
+                let key = ObjectKey {
+                    kind: Kind::AuthorizationPolicy,
+                    namespace: ns.into(),
+                    name: name.into(),
+                };
+                let req = crate::apply::apply_request(
+                    &key,
+                    &kube::api::PatchParams::apply("istio-beacon-k8s").force(),
+                    &json!({}),
+                )
+                .expect("request");
+                let uri = req.uri();
+                // The query is exactly ours, and the path has exactly its segments.
+                assert_eq!(
+                    uri.query(),
+                    Some("&force=true&fieldManager=istio-beacon-k8s"),
+                    "{name:?}"
+                );
+                let segments: Vec<String> = uri
+                    .path()
+                    .split('/')
+                    .map(|s| {
+                        percent_encoding::percent_decode_str(s)
+                            .decode_utf8()
+                            .expect("utf-8")
+                            .into_owned()
+                    })
+                    .collect();
+                assert_eq!(
+                    segments,
+                    [
+                        "",
+                        "apis",
+                        "security.istio.io",
+                        "v1",
+                        "namespaces",
+                        ns,
+                        "authorizationpolicies",
+                        name
+                    ],
+                    "{name:?} in {ns:?}: {uri}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use beacon_core::memo::{AppliedRecord, Consumers, Published, Records};
+use beacon_core::memo::{AppliedRecord, Consumers, Published, Records, Refusals};
 use charm_runtime::{JujuContext, Model, ToolError};
 
 /// The consumers' app data, and what it gave.
 const CONSUMERS_FILE: &str = ".istio-beacon-consumers.json";
 /// The owned policies' [`AppliedRecord`]s.
 const RECORDS_FILE: &str = ".istio-beacon-applied.json";
+/// The [`Refusals`].
+const REFUSALS_FILE: &str = ".istio-beacon-refused.json";
 /// The unit-state key of [`Published`].
 const PUBLISHED_KEY: &str = "published-provider-data";
 
@@ -59,6 +61,21 @@ pub fn load_records(ctx: &JujuContext, upgrading: bool) -> Records {
 pub fn save_records(ctx: &JujuContext, records: &BTreeMap<String, AppliedRecord>) {
     if let Some(path) = path(ctx, RECORDS_FILE) {
         save(&path, records);
+    }
+}
+
+/// The refusals of earlier hooks; none on the hooks that read everything again
+/// (`beacon_core::memo::Refusals`).
+pub fn load_refusals(ctx: &JujuContext, reads_everything: bool) -> Refusals {
+    match path(ctx, REFUSALS_FILE) {
+        Some(path) if !reads_everything => load(&path),
+        _ => Refusals::default(),
+    }
+}
+
+pub fn save_refusals(ctx: &JujuContext, refusals: &Refusals) {
+    if let Some(path) = path(ctx, REFUSALS_FILE) {
+        save(&path, refusals);
     }
 }
 

@@ -109,6 +109,7 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
         pebble_plan: live::pebble_plan(&desired.pebble.container).await,
         databags: snap.databags.clone(),
         applied: memo_store::load_records(ctx, upgrading),
+        refused: memo_store::load_refusals(ctx, snapshot::reads_everything(&ctx.event)),
         ..kube_live
     };
 
@@ -129,8 +130,11 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
         model: snap.model.clone(),
     };
     let report = apply::execute(model, &writer, &plan).await?;
-    findings.skipped += report.rejected;
+    findings.skipped += plan.refused.len() + report.rejected.len();
     findings.blocked.extend(report.blocked);
+    if let Some(refusals) = plan.refusals_after(&live.refused, report.rejected) {
+        memo_store::save_refusals(ctx, &refusals);
+    }
 
     // Every relation-data action of the plan has run by now.
     save_published(model, snap, &desired)?;

@@ -50,6 +50,27 @@ fn config_bool(
     }
 }
 
+/// A comma-separated string option as its non-empty, trimmed items.
+fn config_list(
+    config: &serde_json::Map<String, serde_json::Value>,
+    key: &'static str,
+) -> Result<Vec<String>, SnapshotError> {
+    match config.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::String(s)) => Ok(s
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()),
+        Some(other) => Err(SnapshotError::Config {
+            key,
+            expected: "string",
+            got: other.to_string(),
+        }),
+    }
+}
+
 /// Read everything this hook needs from Juju.
 pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let ctx = model.context();
@@ -63,6 +84,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
             defaults.manage_authorization_policies,
         )?,
         model_on_mesh: config_bool(config, "model-on-mesh", defaults.model_on_mesh)?,
+        cross_model_namespaces: config_list(config, "cross-model-namespaces")?,
     };
     // Juju ≥ 3.4 already hides the relation being broken; older Juju does not.
     let broken = ctx.broken_relation_id();
@@ -312,7 +334,7 @@ fn no_remote_app(endpoint: &str, id: u64) {
 
 /// Hooks that read all consumer data back instead of trusting what was remembered (see the
 /// module docs).
-fn reads_everything(event: &Event) -> bool {
+pub fn reads_everything(event: &Event) -> bool {
     reads_own_bags(event) || matches!(event, Event::Hook(HookEvent::ConfigChanged))
 }
 

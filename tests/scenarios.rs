@@ -346,14 +346,32 @@ fn bad_consumer_skipped_good_one_served() {
             .any(|l| l.contains("service-mesh:6 (evil)") && l.contains("kube-system")),
         "{errors:?}"
     );
-    // A cross-model consumer is not target-checked, but the API server refuses a policy in a
-    // namespace that does not exist: logged and counted, not fatal.
+    // A cross-model consumer may open a namespace the operator listed; the API server
+    // refuses a policy in one that does not exist: logged naming the consumer, counted, not
+    // fatal.
+    let ghost = "AuthorizationPolicy ghost/istio-beacon-k8s-prod-policy-myapp-prod-svc-";
+    let refused = "from service-mesh:8 (remote-0123456789abcdef0123456789abcdef): the API server rejected it (HTTP 404)";
     assert!(
         errors
             .iter()
-            .any(|l| l.contains("rejected AuthorizationPolicy ghost/") && l.contains("HTTP 404")),
+            .any(|l| l.contains(&format!("Skipping {ghost}")) && l.contains(refused)),
         "{errors:?}"
     );
+    let ghost_writes = |i| {
+        writes(&out, i)
+            .into_iter()
+            .filter(|w| w.contains("/namespaces/ghost/"))
+            .count()
+    };
+    assert_eq!(ghost_writes(0), 1);
+    // Not sent again while unchanged, and still counted.
+    assert_eq!(ghost_writes(1), 0);
+    assert_eq!(
+        status(&out, 1),
+        active("3 policies skipped: invalid consumer data (see juju debug-log)")
+    );
+    // A hook that reads everything tries again.
+    assert_eq!(ghost_writes(2), 1);
     // Every consumer, bad or not, gets the provider data.
     for id in [3, 4, 6, 8] {
         assert_eq!(
@@ -659,7 +677,8 @@ fn policy_list_is_paged_past_500() {
         assert_eq!(
             (exit_code(&out, i), status(&out, i)),
             (0, active("")),
-            "step {i}"
+            "step {i}: {:?}",
+            logs(&out, i, "ERROR").first()
         );
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, ProviderAppData};
 
+use crate::admission::{self, Consumer};
 use crate::kinds::{
     Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Scope, with_owner_labels,
 };
@@ -89,6 +90,23 @@ impl std::fmt::Display for Skipped {
     }
 }
 
+/// The consumer relation an intent comes from, for log lines about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub relation_id: u64,
+    pub app: String,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "service-mesh:{} ({})", self.relation_id, self.app)
+    }
+}
+
+/// The most a consumer's `policies` value may hold: ten thousand ordinary policies fit many
+/// times over, and a body near the API server's request limit would be refused anyway.
+pub const MAX_POLICIES_LEN: usize = 1 << 20;
+
 /// One AuthorizationPolicy the beacon wants, kept as the policy it is built from: a
 /// reconcile where nothing changed compares digests and never builds the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +117,8 @@ pub struct PolicyIntent {
     /// digests mean equal bodies (for one beacon app, model and charm revision).
     pub digest: String,
     pub source: PolicySource,
+    /// The first consumer that asked for it (`None`: the beacon's own).
+    pub origin: Option<Origin>,
 }
 
 /// Where an intent's policy is.
@@ -304,6 +324,7 @@ fn policies(
     if !snap.config.manage_authorization_policies {
         return (Vec::new(), Vec::new(), all_derived);
     }
+    let cmr = cmr_map(snap, warnings);
     let mut intents: Vec<Arc<PolicyIntent>> = Vec::new();
     // Two consumers asking for the identical policy give one object. The name carries the
     // hash of the policy's content, so (namespace, name) identifies the body.
@@ -314,11 +335,17 @@ fn policies(
         }
     };
     for rel in &snap.service_mesh {
+        // What a cross-model consumer may ask for also depends on config and cmr_data, which
+        // its memo does not cover: it is derived anew every time (such consumers are few).
+        let remembered = rel
+            .derived
+            .as_ref()
+            .filter(|_| !admission::is_cross_model(&rel.remote_app));
         let fresh;
-        let (derived, mut parsed) = match &rel.derived {
+        let (derived, mut parsed) = match remembered {
             Some(derived) => (derived, Vec::new()),
             None => {
-                let (derived, parsed) = derive(snap, rel);
+                let (derived, parsed) = derive(snap, rel, &cmr);
                 fresh = derived;
                 (&fresh, parsed)
             }
@@ -348,13 +375,16 @@ fn policies(
                 name: d.name.clone(),
                 digest: d.digest.clone(),
                 source,
+                origin: Some(Origin {
+                    relation_id: rel.id,
+                    app: rel.remote_app.clone(),
+                }),
             });
         }
-        if rel.derived.is_none() {
+        if remembered.is_none() {
             all_derived.insert(rel.id, derived.clone());
         }
     }
-    let cmr = cmr_map(snap, warnings);
     for own in own_policies(snap, &cmr) {
         match service_mesh::istio::check_buildable(&own) {
             Ok(()) => {
@@ -364,6 +394,7 @@ fn policies(
                     name,
                     digest,
                     source: PolicySource::Parsed(own),
+                    origin: None,
                 });
             }
             Err(err) => warnings.push(format!("cannot build the beacon's own policy: {err}")),
@@ -387,10 +418,14 @@ fn identify(snap: &Snapshot, policy: &MeshPolicy) -> (String, String, String) {
 
 /// Parse, check and identify one consumer's policies: the [`Derived`] record, and the
 /// parsed policy of each of its intents.
-fn derive(snap: &Snapshot, rel: &MeshRelation) -> (Derived, Vec<MeshPolicy>) {
+fn derive(
+    snap: &Snapshot,
+    rel: &MeshRelation,
+    cmr: &[(String, CmrData)],
+) -> (Derived, Vec<MeshPolicy>) {
     let mut derived = Derived::default();
     let mut parsed = Vec::new();
-    let elements = match consumer_policies(snap, rel) {
+    let elements = match consumer_policies(snap, rel, cmr) {
         Ok(elements) => elements,
         Err(reason) => {
             derived.skipped.push(DerivedSkip {
@@ -402,13 +437,14 @@ fn derive(snap: &Snapshot, rel: &MeshRelation) -> (Derived, Vec<MeshPolicy>) {
     };
     for (index, result) in elements {
         let checked = result.and_then(|policy| {
-            service_mesh::istio::check_buildable(&policy)
-                .map(|()| policy)
-                .map_err(|e| e.to_string())
+            service_mesh::istio::check_buildable(&policy).map_err(|e| e.to_string())?;
+            let (namespace, name, digest) = identify(snap, &policy);
+            admission::dns1123_subdomain(&name)
+                .map_err(|why| format!("the policy's name {name:?} {why}"))?;
+            Ok((policy, namespace, name, digest))
         });
         match checked {
-            Ok(policy) => {
-                let (namespace, name, digest) = identify(snap, &policy);
+            Ok((policy, namespace, name, digest)) => {
                 derived.intents.push(DerivedIntent {
                     index,
                     namespace,
@@ -426,30 +462,42 @@ fn derive(snap: &Snapshot, rel: &MeshRelation) -> (Derived, Vec<MeshPolicy>) {
     (derived, parsed)
 }
 
-/// `remote-<32 hex>`: how the offering side sees a cross-model consumer.
-fn is_cross_model(remote_app: &str) -> bool {
-    remote_app
-        .strip_prefix("remote-")
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-/// Parse one consumer's `policies` element by element. Deliberately better than upstream,
-/// which fails the whole hook (and so every consumer's policies) on any bad element: a bad
-/// element is skipped and reported, the rest is used.
 /// One element of a consumer's `policies`: the policy, or why it is skipped.
 type Element = Result<MeshPolicy, String>;
 
-/// `Err`: the whole value is unusable.
-fn consumer_policies(snap: &Snapshot, rel: &MeshRelation) -> Result<Vec<(usize, Element)>, String> {
+/// Parse one consumer's `policies` element by element and admit each
+/// ([`crate::admission`]). Deliberately better than upstream, which fails the whole hook (and
+/// so every consumer's policies) on any bad element: a bad element is skipped and reported,
+/// the rest is used. `Err`: the whole value is unusable.
+fn consumer_policies(
+    snap: &Snapshot,
+    rel: &MeshRelation,
+    cmr: &[(String, CmrData)],
+) -> Result<Vec<(usize, Element)>, String> {
     let raw = rel.policies.as_deref().unwrap_or("[]");
+    if raw.len() > MAX_POLICIES_LEN {
+        return Err(format!(
+            "policies is {} bytes, more than the {MAX_POLICIES_LEN} a consumer may send",
+            raw.len()
+        ));
+    }
     let elements =
         service_mesh::parse_policies(raw).map_err(|err| format!("invalid JSON list: {err}"))?;
+    let consumer = Consumer {
+        app: &rel.remote_app,
+        model: &snap.model,
+        cmr: cmr
+            .iter()
+            .find(|(app, _)| *app == rel.remote_app)
+            .map(|(_, data)| data),
+        cross_model_namespaces: &snap.config.cross_model_namespaces,
+    };
     Ok(elements
         .into_iter()
         .enumerate()
         .map(|(index, element)| {
             let checked = element.map_err(|e| e.to_string()).and_then(|policy| {
-                check_target(snap, rel, &policy)?;
+                admission::admit(&consumer, &policy)?;
                 Ok(policy)
             });
             (index, checked)
@@ -457,46 +505,26 @@ fn consumer_policies(snap: &Snapshot, rel: &MeshRelation) -> Result<Vec<(usize, 
         .collect())
 }
 
-/// Upstream trusts the consumer's target entirely, so any related charm could open any
-/// namespace (§7.2). The real library always targets the consumer itself, so for a
-/// same-model consumer we require exactly that. A cross-model consumer (`remote-<hex>`)
-/// lives in a model whose name we cannot learn here, so its policies are accepted as is.
-fn check_target(snap: &Snapshot, rel: &MeshRelation, policy: &MeshPolicy) -> Result<(), String> {
-    if is_cross_model(&rel.remote_app) {
-        return Ok(());
-    }
-    if policy.target_namespace != snap.model {
-        return Err(format!(
-            "target_namespace {:?} is not this model {:?}",
-            policy.target_namespace, snap.model
-        ));
-    }
-    let app = policy.target_app_name.as_deref().unwrap_or("");
-    let has_other_target = policy
-        .target_service
-        .as_deref()
-        .is_some_and(|s| !s.is_empty())
-        || policy
-            .target_selector_labels
-            .as_ref()
-            .is_some_and(|l| !l.is_empty());
-    if app == rel.remote_app || (app.is_empty() && has_other_target) {
-        Ok(())
-    } else {
-        Err(format!(
-            "target_app_name {app:?} is not the related application {:?}",
-            rel.remote_app
-        ))
-    }
-}
-
 /// `{remote app name on provide-cmr-mesh: CMRData}` (§2.3). Upstream crashes on non-JSON
-/// `cmr_data`; we log it and ignore that relation.
+/// `cmr_data`; we log it and ignore that relation, as we do when its names are not
+/// Kubernetes names (they become a principal and part of a policy name).
 fn cmr_map(snap: &Snapshot, warnings: &mut Vec<String>) -> Vec<(String, CmrData)> {
     let mut map = Vec::new();
     for rel in &snap.cmr {
         let Some(raw) = &rel.cmr_data else { continue };
-        match CmrData::parse(raw) {
+        let checked = CmrData::parse(raw)
+            .map_err(|e| e.to_string())
+            .and_then(|data| {
+                for (field, value) in [
+                    ("app_name", &data.app_name),
+                    ("juju_model_name", &data.juju_model_name),
+                ] {
+                    admission::dns1123_label(value)
+                        .map_err(|why| format!("{field} {value:?} {why}"))?;
+                }
+                Ok(data)
+            });
+        match checked {
             Ok(data) => map.push((rel.remote_app.clone(), data)),
             Err(err) => warnings.push(format!(
                 "Ignoring invalid cmr_data on provide-cmr-mesh:{} ({}): {err}",

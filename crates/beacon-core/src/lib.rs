@@ -6,9 +6,10 @@
 //!
 //! The modules, in the order data flows through them (each uses only those before it):
 //! [`kinds`] and [`names`] (identities and labels), [`memo`] (what is remembered between
-//! hooks), [`snapshot`] (the model, typed), [`telemetry`] and [`desired`] (what the beacon
-//! wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows).
+//! hooks), [`snapshot`] (the model, typed), [`admission`] (what a consumer may ask for),
+//! [`telemetry`] and [`desired`] (what the beacon wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows).
 
+pub mod admission;
 pub mod desired;
 pub mod kinds;
 pub mod memo;

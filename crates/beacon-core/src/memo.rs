@@ -12,6 +12,7 @@
 //! | [`Derived`]: what each consumer's data gave (names, digests, skips) | with its data | a pure function of the data and the model/app names | when the data is read anew and differs; on `upgrade-charm` |
 //! | [`Published`]: the provider data in our app bags | unit state (committed with the hook's relation writes) | only the leader writes those bags; a new leader runs `leader-elected`, a new revision `upgrade-charm` | on `leader-elected`, `upgrade-charm` |
 //! | [`AppliedRecord`] per owned policy: the resourceVersion at which it held a digest's body | charm dir file | the API server changes the resourceVersion on every write; the digest covers the policy's whole content | a record that does not match is compared in full; all dropped on `upgrade-charm` |
+//! | [`Refusals`]: policies the API server refused, with the digest refused | charm dir file | the same body gets the same answer while the cluster does not change | a changed policy is sent; all are sent again on `config-changed`, `leader-elected`, `upgrade-charm` |
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -69,6 +70,12 @@ pub struct AppliedRecord {
 
 /// [`AppliedRecord`]s by [`record_key`].
 pub type Records = HashMap<String, AppliedRecord>;
+
+/// Policies the API server refused as they were (e.g. their target namespace does not
+/// exist), by [`record_key`], with the digest of what was refused: not sent again while the
+/// policy is unchanged, until a hook that reads everything (`config-changed`,
+/// `leader-elected`, `upgrade-charm`). They stay counted as skipped in the status.
+pub type Refusals = HashMap<String, String>;
 
 /// The key of a policy's [`AppliedRecord`].
 pub fn record_key(namespace: &str, name: &str) -> String {

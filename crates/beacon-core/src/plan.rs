@@ -17,7 +17,7 @@ use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
 use crate::kinds::{
     Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, SCOPE_LABEL, Scope,
 };
-use crate::memo::{AppliedRecord, Published, Records, fingerprint, record_key};
+use crate::memo::{AppliedRecord, Published, Records, Refusals, fingerprint, record_key};
 use crate::snapshot::LocalBags;
 
 /// Label map as read from an object; values are strings.
@@ -31,6 +31,9 @@ pub struct Live {
     pub policies: Option<Vec<LiveObject>>,
     /// What earlier hooks verified or applied (the memo's [`AppliedRecord`]s).
     pub applied: Records,
+    /// Policies the API server refused in an earlier hook, by [`record_key`], with the
+    /// digest refused (the memo's [`Refusals`]).
+    pub refused: Refusals,
     /// Owned Gateways; `None` when the CRD is not installed.
     pub gateways: Option<Vec<Value>>,
     /// Owned HorizontalPodAutoscalers.
@@ -258,6 +261,9 @@ pub struct Plan {
     pub verified: BTreeMap<String, AppliedRecord>,
     /// The digests of the policies the plan applies, by [`record_key`].
     pub applying: HashMap<String, String>,
+    /// Policies not applied because the API server refused them as they are (keys of
+    /// [`Live::refused`]); counted as skipped.
+    pub refused: Vec<String>,
 }
 
 impl Plan {
@@ -293,6 +299,29 @@ impl Plan {
                 .map(|(k, r)| (k.clone(), r.clone())),
         );
         Some(records)
+    }
+}
+
+impl Plan {
+    /// The [`Refusals`] to keep after this plan ran: those still refused, and the policies
+    /// the API server refused now (`rejected`). `None` when that is what `before` holds.
+    pub fn refusals_after(
+        &self,
+        before: &Refusals,
+        rejected: impl IntoIterator<Item = ObjectKey>,
+    ) -> Option<Refusals> {
+        let mut after: Refusals = self
+            .refused
+            .iter()
+            .filter_map(|k| Some((k.clone(), before.get(k)?.clone())))
+            .collect();
+        for key in rejected {
+            let key = record_key(&key.namespace, &key.name);
+            if let Some(digest) = self.applying.get(&key) {
+                after.insert(key, digest.clone());
+            }
+        }
+        (after != *before).then_some(after)
     }
 }
 
@@ -348,7 +377,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
 
     // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {
-        reconcile_policies(desired, policies, &live.applied, &mut out);
+        reconcile_policies(desired, live, &mut out);
         let modeloperator: Vec<Value> = policies
             .iter()
             .filter(|p| p.scope() == Some(Scope::ModelOperator))
@@ -465,10 +494,12 @@ fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], out: &mut 
 /// ones that are missing or differ. A policy whose resourceVersion and digest match the
 /// record of an earlier hook is up to date without building its body; any other live
 /// policy is compared in full (and recorded when it matches).
-fn reconcile_policies(desired: &Desired, live: &[LiveObject], applied: &Records, out: &mut Plan) {
+fn reconcile_policies(desired: &Desired, live: &Live, out: &mut Plan) {
+    let applied = &live.applied;
+    let listed = live.policies.as_deref().unwrap_or_default();
     // Each listed policy, and whether a desired one claimed it.
     let mut by_key: HashMap<(&str, &str), (&LiveObject, bool)> = HashMap::new();
-    for obj in live.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
+    for obj in listed.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
         by_key
             .entry((obj.key.namespace.as_str(), obj.key.name.as_str()))
             .or_insert((obj, false));
@@ -479,7 +510,12 @@ fn reconcile_policies(desired: &Desired, live: &[LiveObject], applied: &Records,
         let key = record_key(&intent.namespace, &intent.name);
         let current = by_key.get_mut(&(intent.namespace.as_str(), intent.name.as_str()));
         let Some((obj, claimed)) = current else {
-            apply_policy(desired, intent, key, &mut applies);
+            // Refused as it is: not sent again until it changes or a hook reads everything.
+            if live.refused.get(&key) == Some(&intent.digest) {
+                out.refused.push(key);
+            } else {
+                apply_policy(desired, intent, key, &mut applies);
+            }
             continue;
         };
         *claimed = true;
@@ -503,7 +539,7 @@ fn reconcile_policies(desired: &Desired, live: &[LiveObject], applied: &Records,
             apply_policy(desired, intent, key, &mut applies);
         }
     }
-    for obj in live.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
+    for obj in listed.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
         let key = (obj.key.namespace.as_str(), obj.key.name.as_str());
         if let Some((_, claimed @ false)) = by_key.get_mut(&key) {
             // Claimed now, so a key listed twice is deleted once.

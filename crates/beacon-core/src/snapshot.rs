@@ -17,6 +17,8 @@ pub const METRICS_PROXY: &str = "metrics-proxy";
 pub struct Config {
     pub manage_authorization_policies: bool,
     pub model_on_mesh: bool,
+    /// Namespaces cross-model consumers may open (see [`crate::admission`]); none by default.
+    pub cross_model_namespaces: Vec<String>,
 }
 
 impl Default for Config {
@@ -24,6 +26,7 @@ impl Default for Config {
         Config {
             manage_authorization_policies: true,
             model_on_mesh: false,
+            cross_model_namespaces: Vec::new(),
         }
     }
 }

@@ -118,13 +118,48 @@ fn collect_policies_from_related_cmr_applications() {
     snap.cmr = vec![CmrRelation {
         id: 8,
         remote_app: "remote-0123456789abcdef0123456789abcdef".into(),
-        cmr_data: Some(r#"{"app_name": "cmr", "juju_model_name": "remote_model"}"#.into()),
+        // Upstream's test names the model `remote_model`; a Juju model (and so a namespace)
+        // cannot have an underscore, and such cmr_data is ignored (next test).
+        cmr_data: Some(r#"{"app_name": "cmr", "juju_model_name": "remote-model"}"#.into()),
     }];
     let d = run(&snap);
     assert_eq!(
         bodies(&d)[0].pointer("/spec/rules/0/from/0/source/principals/0"),
-        Some(&json!("cluster.local/ns/remote_model/sa/cmr"))
+        Some(&json!("cluster.local/ns/remote-model/sa/cmr"))
     );
+}
+
+#[test]
+fn cmr_data_that_is_not_kubernetes_names_is_ignored() {
+    for bad in [
+        r#"{"app_name": "cmr", "juju_model_name": "remote_model"}"#,
+        r#"{"app_name": "c m r", "juju_model_name": "cos"}"#,
+        r#"{"app_name": "cmr?dryRun=All", "juju_model_name": "cos"}"#,
+        r#"{"app_name": "cmr", "juju_model_name": "cos/../kube-system"}"#,
+    ] {
+        let mut snap = example();
+        snap.service_mesh.clear();
+        snap.metrics = vec![metrics(7, "remote-0123456789abcdef0123456789abcdef")];
+        snap.cmr = vec![CmrRelation {
+            id: 8,
+            remote_app: "remote-0123456789abcdef0123456789abcdef".into(),
+            cmr_data: Some(bad.into()),
+        }];
+        let d = run(&snap);
+        assert_eq!(d.warnings.len(), 1, "{bad}: {:?}", d.warnings);
+        assert!(
+            d.warnings[0].contains("provide-cmr-mesh:8"),
+            "{:?}",
+            d.warnings
+        );
+        // The scraper keeps the name Juju gives it (as without cmr_data).
+        assert_eq!(
+            bodies(&d)[0].pointer("/spec/rules/0/from/0/source/principals/0"),
+            Some(&json!(
+                "cluster.local/ns/prod/sa/remote-0123456789abcdef0123456789abcdef"
+            ))
+        );
+    }
 }
 
 #[test]
@@ -209,7 +244,7 @@ fn bad_consumer_data_skips_only_the_bad_policies() {
 }
 
 #[test]
-fn cross_model_consumers_are_not_target_checked() {
+fn cross_model_consumers_only_open_namespaces_the_operator_listed() {
     let mut snap = example();
     snap.metrics.clear();
     snap.service_mesh = vec![mesh(
@@ -219,12 +254,33 @@ fn cross_model_consumers_are_not_target_checked() {
             r#"[{"source_namespace": "prod", "source_app_name": "a", "target_namespace": "other", "target_app_name": "svc", "endpoints": []}]"#,
         ),
     )];
+    // Refused by default, with the way out in the reason.
     let d = run(&snap);
-    assert!(d.skipped.is_empty());
+    assert!(d.policies.is_empty());
+    assert_eq!(d.skipped.len(), 1);
+    assert!(
+        d.skipped[0].reason.contains("cross-model-namespaces"),
+        "{}",
+        d.skipped[0]
+    );
+    // Listed: rendered in that namespace.
+    snap.config.cross_model_namespaces = vec!["other".into()];
+    let d = run(&snap);
+    assert!(d.skipped.is_empty(), "{:?}", d.skipped);
     assert_eq!(
         bodies(&d)[0].pointer("/metadata/namespace"),
         Some(&json!("other"))
     );
+    // A memo of an earlier verdict is not trusted for a cross-model consumer: the config
+    // (or its cmr_data) may have changed since.
+    let mut remembered = snap.clone();
+    remembered.config.cross_model_namespaces.clear();
+    remembered.service_mesh[0].derived = d
+        .consumer_memo
+        .as_ref()
+        .and_then(|m| m.relations[&3].derived.clone());
+    assert!(remembered.service_mesh[0].derived.is_some());
+    assert!(run(&remembered).policies.is_empty());
 }
 
 #[test]
@@ -266,6 +322,7 @@ fn managed_off_desires_no_policies_at_all() {
         snap.config = Config {
             manage_authorization_policies: false,
             model_on_mesh,
+            cross_model_namespaces: Vec::new(),
         };
         let d = run(&snap);
         assert!(d.policies.is_empty() && d.modeloperator.is_empty());
@@ -280,6 +337,7 @@ fn modeloperator_policy_only_with_managed_and_model_on_mesh() {
     snap.config = Config {
         manage_authorization_policies: true,
         model_on_mesh: true,
+        cross_model_namespaces: Vec::new(),
     };
     let d = run(&snap);
     assert_eq!(

@@ -120,6 +120,7 @@ fn one_plan_converges_and_the_next_is_empty() {
         snap.config = Config {
             manage_authorization_policies: manage,
             model_on_mesh: on_mesh,
+            cross_model_namespaces: Vec::new(),
         };
         snap.planned_units = units;
         variants.push(snap);

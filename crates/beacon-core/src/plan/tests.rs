@@ -31,6 +31,7 @@ fn intent(name: &str, port: u16) -> PolicyIntent {
         name: name.into(),
         digest: service_mesh::names::policy_digest(&policy),
         source: PolicySource::Parsed(policy),
+        origin: None,
     }
 }
 
@@ -125,6 +126,7 @@ fn converged_live() -> Live {
             80,
         )]),
         applied: HashMap::new(),
+        refused: HashMap::new(),
         gateways: Some(vec![]),
         hpas: vec![],
         namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
@@ -662,4 +664,29 @@ fn batches_group_only_independent_neighbours() {
     let flattened: Vec<&Action> = batches(&actions).flatten().collect();
     assert_eq!(flattened, actions.iter().collect::<Vec<_>>(), "order kept");
     assert_eq!(batches(&[]).count(), 0);
+}
+
+#[test]
+fn a_refused_policy_is_not_sent_again_until_it_changes() {
+    let d = base_desired();
+    let mut live = converged_live();
+    live.policies = Some(vec![]);
+    let key = record_key("prod", "p-new");
+    live.refused = [(key.clone(), d.policies[0].digest.clone())].into();
+    let p = plan(&d, &live);
+    assert_eq!(p.actions, vec![]);
+    assert_eq!(p.refused, vec![key.clone()]);
+    // Still refused, nothing new: the memo needs no write.
+    assert_eq!(p.refusals_after(&live.refused, []), None);
+    // Another digest under that key: sent, and remembered if refused again.
+    live.refused = [(key.clone(), "older".to_owned())].into();
+    let p = plan(&d, &live);
+    assert_eq!(p.actions.len(), 1);
+    assert!(p.refused.is_empty());
+    assert_eq!(
+        p.refusals_after(&live.refused, [policy_key("p-new")]),
+        Some([(key.clone(), d.policies[0].digest.clone())].into())
+    );
+    // Accepted this time: forgotten.
+    assert_eq!(p.refusals_after(&live.refused, []), Some(Refusals::new()));
 }
