@@ -18,6 +18,7 @@ use super::registry::{ResourceType, prune_and_default};
 use super::selector::{FieldSelector, LabelSelector};
 use super::status::ApiError;
 use super::store::{Page, PatchKind, State, WriteParams};
+use super::table;
 
 /// How long a "timeout" fault holds a request before answering 504.
 const FAULT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -415,6 +416,27 @@ fn route(st: &mut State, raw_path: &str, ctx: &mut Ctx<'_>) -> Response<Full<Byt
         return error_response(&ApiError::no_resource());
     }
     match dispatch(st, &rt, &rp, ctx) {
+        // Server-side printing, for custom resources (see `table`).
+        Ok((200, body))
+            if ctx.method == Method::GET
+                && rt.custom
+                && ctx.accept.as_deref().is_some_and(table::wanted) =>
+        {
+            let Ok(v) = serde_json::from_slice::<Value>(&body) else {
+                return error_response(&ApiError::internal("unreadable list"));
+            };
+            let include = ctx
+                .query
+                .get("includeObject")
+                .map_or("Metadata", String::as_str);
+            let t = table::table(&rt, &v, include, jiff::Timestamp::now());
+            let mut r = json_response(200, &t);
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static(table::CONTENT_TYPE),
+            );
+            r
+        }
         Ok((code, body)) => json_bytes_response(code, body),
         Err(e) => error_response(&e),
     }

@@ -6,7 +6,7 @@
 //! behind a mutex), so the simulator can drive it between hook runs without being async itself.
 //!
 //! Layout: `http` (connections, routing, faults, recording, discovery), `openapi` (the
-//! `/openapi/v3` and `/openapi/v2` documents), `store` (objects and the verbs), `registry`
+//! `/openapi/v3` and `/openapi/v2` documents), `table` (server-side printing), `store` (objects and the verbs), `registry`
 //! (built-in kinds and installed CRDs, schema handling), `fields` and
 //! `ssa` (managedFields and server-side apply), `patch` (merge, strategic merge, JSON patch),
 //! `selector` (label and field selectors), `validate` (names, labels), `status` (error bodies).
@@ -41,8 +41,9 @@
 //!   patches, and `Warn` sends no `Warning` header;
 //! - OpenAPI documents list operations and parameters only (no schemas: `kubectl explain` finds
 //!   nothing); discovery is the legacy kind only (no aggregated `apidiscovery.k8s.io`
-//!   documents; client-go falls back); no server-side printing (`as=Table` gets the plain JSON
-//!   list, and kubectl prints NAME and AGE columns itself instead of each kind's own).
+//!   documents; client-go falls back); server-side printing (`as=Table`) for custom resources
+//!   only (`table`): built-in kinds answer the plain JSON, and kubectl prints NAME and AGE
+//!   itself instead of each kind's own columns.
 
 mod fault;
 mod fields;
@@ -54,6 +55,7 @@ mod selector;
 mod ssa;
 mod status;
 mod store;
+mod table;
 mod validate;
 
 use std::path::Path;

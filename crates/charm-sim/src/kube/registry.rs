@@ -17,6 +17,8 @@ pub(crate) struct ResourceType {
     pub short_names: Vec<String>,
     /// Discovery categories (`kubectl get all`, `kubectl get istio-io`).
     pub categories: Vec<String>,
+    /// A CRD version's `additionalPrinterColumns` (server-side printing); empty for built-ins.
+    pub printer_columns: Vec<Value>,
     pub namespaced: bool,
     /// Served from a CRD (custom resource semantics: no strategic merge patch, schema checks).
     pub custom: bool,
@@ -87,6 +89,7 @@ fn builtin(
             }
             _ => Vec::new(),
         },
+        printer_columns: Vec::new(),
         namespaced,
         custom: false,
         has_generation,
@@ -256,6 +259,11 @@ pub(crate) fn crd_types(crd: &Value) -> Result<Vec<Arc<ResourceType>>, KubeSimEr
             singular: singular.clone(),
             short_names: short_names.clone(),
             categories: categories.clone(),
+            printer_columns: v
+                .get("additionalPrinterColumns")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
             namespaced,
             custom: true,
             has_generation: true,
