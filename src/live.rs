@@ -134,10 +134,20 @@ struct ListItem {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ItemMeta {
     name: String,
     namespace: Option<String>,
     labels: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    managed_fields: Vec<ManagedBy>,
+}
+
+/// Of a `managedFields` entry, only who: the field sets are skipped while parsing.
+#[derive(serde::Deserialize)]
+struct ManagedBy {
+    #[serde(default)]
+    manager: String,
 }
 
 /// A policy list: identity, labels and resourceVersion typed, the spec kept as raw JSON;
@@ -154,6 +164,10 @@ struct PolicyListBody {
 struct ListMeta {
     #[serde(rename = "continue")]
     continue_token: Option<String>,
+}
+
+fn managers(entries: Vec<ManagedBy>) -> Vec<String> {
+    entries.into_iter().map(|e| e.manager).collect()
 }
 
 /// Policies per LIST page: the hook holds one page's response at a time.
@@ -173,6 +187,8 @@ struct PolicyMeta {
     #[serde(default)]
     labels: Labels,
     resource_version: Option<String>,
+    #[serde(default)]
+    managed_fields: Vec<ManagedBy>,
 }
 
 fn list_request(kind: Kind, params: &ListParams) -> Result<http::Request<Vec<u8>>, KubeFailure> {
@@ -209,6 +225,7 @@ pub async fn list_policies(
                 name: item.metadata.name,
             },
             labels: item.metadata.labels,
+            managers: managers(item.metadata.managed_fields),
             resource_version: item.metadata.resource_version,
             spec: item.spec,
         }));
@@ -249,6 +266,12 @@ pub async fn list_owned(
                     if let Some(labels) = item.metadata.labels {
                         obj["metadata"]["labels"] = Value::Object(labels);
                     }
+                    // Who wrote it: only what proves it ours to delete.
+                    let managers = managers(item.metadata.managed_fields);
+                    obj["metadata"]["managedFields"] = managers
+                        .into_iter()
+                        .map(|manager| json!({ "manager": manager }))
+                        .collect();
                     if let Some(spec) = item.spec {
                         obj["spec"] = spec;
                     }

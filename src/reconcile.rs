@@ -259,7 +259,8 @@ async fn remove(model: &Model) -> Result<(), HookError> {
         namespace_labels,
         ..Live::default()
     };
-    let teardown = plan::teardown(&live, &ctx.model_name, &names.identity);
+    let ownership = names.ownership(&ctx.model_name, &ctx.app_name);
+    let teardown = plan::teardown(&live, &ownership, &ctx.model_name, &names.identity);
     log_all(tracing::Level::WARN, &teardown.warnings);
     let writer = KubeWriter {
         client,

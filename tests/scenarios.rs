@@ -5,7 +5,7 @@ mod common;
 
 use common::{
     app_data_after, exit_code, local_app_data, logs, object, objects, owned_policy, run, run_file,
-    status, step, tool_runs, writes,
+    status, step, tool_runs, writes, written_by,
 };
 use serde_json::{Value, json};
 
@@ -257,7 +257,9 @@ fn hpa_replicas_equal_planned_units() {
 #[test]
 fn stale_owned_pruned_foreign_untouched() {
     let out = run("stale_and_foreign");
-    // Exactly these deletes, and nothing of other owners' (other-beacons, hand-written).
+    // Exactly these deletes, and nothing of other owners' (other-beacons, hand-written), nor
+    // what only carries our labels: another beacon's whose current label is our legacy one,
+    // and an object relabelled by hand.
     let deletes: Vec<String> = writes(&out, 0)
         .into_iter()
         .filter(|w| w.starts_with("DELETE "))
@@ -265,20 +267,29 @@ fn stale_owned_pruned_foreign_untouched() {
     assert_eq!(
         deletes,
         vec![
-            "DELETE /apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/legacy-waypoint"
+            "DELETE /apis/gateway.networking.k8s.io/v1/namespaces/prod/gateways/istio-beacon-k8s-prod-waypoint"
                 .to_owned(),
             format!("DELETE {AP}/stale-owned"),
-            "DELETE /apis/security.istio.io/v1/namespaces/team/authorizationpolicies/legacy-owned"
+            "DELETE /apis/security.istio.io/v1/namespaces/team/authorizationpolicies/istio-beacon-k8s-prod-policy-legacy-owned"
                 .to_owned(),
         ]
     );
     assert_eq!(
         objects(&out, "AuthorizationPolicy"),
         vec![
+            "istio-beacon-k8s/prod-istio-beacon-k8s-policy-web-istio-beacon-k8s-db-1234abcd"
+                .to_owned(),
             "prod/hand-written".to_owned(),
+            "prod/relabelled".to_owned(),
             "team/other-beacons".to_owned()
         ]
     );
+    // Each left alone is said so, once per hook.
+    let left: Vec<String> = logs(&out, 0, "WARNING")
+        .into_iter()
+        .filter(|l| l.starts_with("Leaving "))
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
     assert_eq!(objects(&out, "Gateway"), vec![format!("prod/{WAYPOINT}")]);
     assert!(writes(&out, 1).is_empty());
 }
@@ -661,8 +672,8 @@ fn policy_list_is_paged_past_500() {
             "update-status",
             // Ours, left by a consumer that went away unseen; and another beacon's.
             {"update": {"kubernetes": [
-                owned_policy(stale, "prod-istio-beacon-k8s", spec.clone()),
-                owned_policy(foreign, "other-beacon", spec),
+                written_by("istio-beacon-k8s", owned_policy(stale, "prod-istio-beacon-k8s", spec.clone())),
+                written_by("other-beacon", owned_policy(foreign, "other-beacon", spec)),
             ]}},
             "update-status",
             {"hook": "service-mesh-relation-broken", "relation": 153},

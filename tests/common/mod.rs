@@ -208,3 +208,10 @@ pub fn owned_policy(name: &str, instance: &str, spec: Value) -> Value {
         "spec": spec,
     })
 }
+
+/// `object` to seed into a scenario as written by field manager `manager` (charm-sim writes
+/// a seeded object as the manager of its first `managedFields` entry).
+pub fn written_by(manager: &str, mut object: Value) -> Value {
+    object["metadata"]["managedFields"] = serde_json::json!([{"manager": manager}]);
+    object
+}

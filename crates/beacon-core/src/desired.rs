@@ -8,7 +8,8 @@ use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, Pr
 
 use crate::admission::{self, Consumer};
 use crate::kinds::{
-    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Scope, with_owner_labels,
+    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Ownership, Scope,
+    with_owner_labels,
 };
 use crate::memo::{ConsumerEntry, Consumers, Derived, DerivedIntent, DerivedSkip};
 use crate::names::Names;
@@ -180,6 +181,8 @@ pub struct Desired {
     pub policies: Vec<Arc<PolicyIntent>>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
+    /// What proves an owned-labelled object ours to delete.
+    pub ownership: Ownership,
     /// The consumer memo to keep for the next hook; `None` when it has not changed.
     pub consumer_memo: Option<Consumers>,
     /// The modeloperator AuthorizationPolicy, in its own scope.
@@ -268,6 +271,7 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
         namespace,
         policies,
         owner_instance: names.instance.clone(),
+        ownership: names.ownership(&snap.model, &snap.app),
         consumer_memo: consumer_memo(snap, &derived),
         modeloperator,
         pebble: pebble_layer(names),

@@ -123,6 +123,78 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// What proves that an object listed under our owner label is ours to delete. A label
+/// alone does not: the legacy value `<app>-<model>` of this beacon is the current value
+/// `<model>-<app>` of a beacon named after our model in a model named after our app
+/// (app `prod` in model `istio-beacon-k8s` and our `istio-beacon-k8s` in `prod` both read
+/// `istio-beacon-k8s-prod`), and anyone can put a label on anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ownership {
+    /// The field manager every write of ours carries (the app name, as the Python beacon's).
+    pub field_manager: String,
+    /// The legacy owner label value, if it can exist (see [`crate::names::Names`]).
+    pub legacy_instance: Option<String>,
+    /// `<app>-<model>-`: how the names of policies (ours and the Python beacon's) start.
+    pub name_prefix: String,
+    /// Our waypoint's name (the Gateway and HPA).
+    pub waypoint: String,
+}
+
+impl Ownership {
+    /// `Ok` when an owned-labelled object with these `labels` and field `managers` is
+    /// provably ours: our field manager wrote it, and under the legacy label its name is one
+    /// we give. `Err` says why it is left alone.
+    pub fn check(
+        &self,
+        key: &ObjectKey,
+        labels: &Labels,
+        managers: &[String],
+    ) -> Result<(), String> {
+        if !managers.iter().any(|m| *m == self.field_manager) {
+            return Err(format!(
+                "Leaving {key}: it carries our owner label but was not written by field manager {:?} (managers: {managers:?})",
+                self.field_manager
+            ));
+        }
+        let legacy = self.legacy_instance.is_some()
+            && labels.get(INSTANCE_LABEL) == self.legacy_instance.as_ref();
+        if legacy && !key.name.starts_with(&self.name_prefix) && key.name != self.waypoint {
+            return Err(format!(
+                "Leaving {key}: it carries our legacy owner label but not a name we give (\"{}...\")",
+                self.name_prefix
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Label map as read from an object; values are strings.
+pub type Labels = std::collections::BTreeMap<String, String>;
+
+/// The labels (string values) of an object body.
+pub fn labels_of(object: &Value) -> Labels {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The field managers in an object body's `metadata.managedFields`.
+pub fn managers_of(object: &Value) -> Vec<String> {
+    object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some(e.get("manager")?.as_str()?.to_owned()))
+        .collect()
+}
+
 /// An AuthorizationPolicy, Gateway or HPA body with our ownership labels merged in.
 pub fn with_owner_labels(body: Value, instance: &str, scope: Scope) -> Value {
     let labels = [

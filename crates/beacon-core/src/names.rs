@@ -2,6 +2,8 @@
 
 use service_mesh::labels::{self, LabelError};
 
+use crate::kinds::Ownership;
+
 /// Names derived from the model and app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
@@ -29,6 +31,17 @@ impl Names {
             legacy_instance: (legacy.len() <= labels::MAX_LABEL_LEN).then_some(legacy),
             telemetry_key: labels::telemetry_label_key(model, app)?,
         })
+    }
+
+    /// Our [`Ownership`]: the field manager is the app name (as the Python beacon's
+    /// lightkube), and policies are named `<app>-<model>-...`.
+    pub fn ownership(&self, model: &str, app: &str) -> Ownership {
+        Ownership {
+            field_manager: app.to_owned(),
+            legacy_instance: self.legacy_instance.clone(),
+            name_prefix: format!("{app}-{model}-"),
+            waypoint: self.waypoint.clone(),
+        }
     }
 
     /// The three labels that put a workload on the mesh, in wire order.

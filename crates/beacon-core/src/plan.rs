@@ -15,13 +15,13 @@ use service_mesh::owned::{diff, is_subset, up_to_date};
 
 use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
 use crate::kinds::{
-    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, SCOPE_LABEL, Scope,
+    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Ownership, SCOPE_LABEL,
+    Scope, labels_of, managers_of,
 };
 use crate::memo::{AppliedRecord, Published, Records, Refusals, fingerprint, record_key};
 use crate::snapshot::LocalBags;
 
-/// Label map as read from an object; values are strings.
-pub type Labels = BTreeMap<String, String>;
+pub use crate::kinds::Labels;
 
 /// What the hook read from the world before deciding anything.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,6 +58,8 @@ pub struct Live {
 pub struct LiveObject {
     pub key: ObjectKey,
     pub labels: Labels,
+    /// The field managers of its `managedFields` (who wrote it; see [`Ownership`]).
+    pub managers: Vec<String>,
     pub resource_version: Option<String>,
     pub spec: Option<Box<RawValue>>,
 }
@@ -66,6 +68,7 @@ impl PartialEq for LiveObject {
     fn eq(&self, other: &LiveObject) -> bool {
         self.key == other.key
             && self.labels == other.labels
+            && self.managers == other.managers
             && self.resource_version == other.resource_version
             && self.spec.as_ref().map(|s| s.get()) == other.spec.as_ref().map(|s| s.get())
     }
@@ -81,15 +84,8 @@ impl LiveObject {
         };
         Some(LiveObject {
             key: ObjectKey::of(obj)?,
-            labels: obj
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            labels: labels_of(obj),
+            managers: managers_of(obj),
             resource_version: obj
                 .pointer("/metadata/resourceVersion")
                 .and_then(Value::as_str)
@@ -103,13 +99,24 @@ impl LiveObject {
         Scope::ALL.into_iter().find(|s| s.label() == label)
     }
 
-    /// The parts a full comparison looks at (labels and spec) as one JSON value; a spec
-    /// that does not parse back counts as absent, so the object is rewritten.
+    /// The parts a full comparison looks at (labels and spec), and who wrote it, as one
+    /// JSON value; a spec that does not parse back counts as absent, so the object is
+    /// rewritten.
     pub fn comparable(&self) -> Value {
+        let managers: Vec<Value> = self
+            .managers
+            .iter()
+            .map(|m| serde_json::json!({ "manager": m }))
+            .collect();
         let mut obj = serde_json::json!({
             "apiVersion": self.key.kind.api_version(),
             "kind": self.key.kind.name(),
-            "metadata": {"name": self.key.name, "namespace": self.key.namespace, "labels": self.labels},
+            "metadata": {
+                "name": self.key.name,
+                "namespace": self.key.namespace,
+                "labels": self.labels,
+                "managedFields": managers,
+            },
         });
         if let Some(spec) = self
             .spec
@@ -371,7 +378,13 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
         &[]
     };
     let waypoint_owned: Vec<&Value> = live.gateways.iter().flatten().chain(&live.hpas).collect();
-    reconcile_scope(Scope::Waypoint, waypoint_wanted, &waypoint_owned, &mut out);
+    reconcile_scope(
+        Scope::Waypoint,
+        waypoint_wanted,
+        &waypoint_owned,
+        &desired.ownership,
+        &mut out,
+    );
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
 
@@ -388,6 +401,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
             Scope::ModelOperator,
             &desired.modeloperator,
             &owned,
+            &desired.ownership,
             &mut out,
         );
     }
@@ -464,17 +478,28 @@ fn labels_satisfy(labels: &Labels, patch: &Map<String, Value>) -> bool {
 /// label), then apply desired objects that differ from what is there. Only objects carrying
 /// our owner label are listed into `owned`, and only those in `scope` are passed to the diff,
 /// so foreign objects are never touched.
-fn reconcile_scope(scope: Scope, desired: &[Value], owned: &[&Value], out: &mut Plan) {
-    let live = owned
+fn reconcile_scope(
+    scope: Scope,
+    desired: &[Value],
+    owned: &[&Value],
+    ownership: &Ownership,
+    out: &mut Plan,
+) {
+    let live: Vec<(ObjectKey, &Value)> = owned
         .iter()
         .filter(|obj| Scope::of(obj) == Some(scope))
-        .filter_map(|obj| Some((ObjectKey::of(obj)?, *obj)));
+        .filter_map(|obj| Some((ObjectKey::of(obj)?, *obj)))
+        .collect();
     let keyed = desired
         .iter()
         .filter_map(|body| Some((ObjectKey::of(body)?, body)));
-    let writes = diff(keyed, live);
-    out.actions
-        .extend(writes.delete.into_iter().map(Action::Delete));
+    let writes = diff(keyed, live.iter().map(|(k, v)| (k.clone(), *v)));
+    for key in writes.delete {
+        let Some((_, obj)) = live.iter().find(|(k, _)| *k == key) else {
+            continue;
+        };
+        delete_if_ours(key, &labels_of(obj), &managers_of(obj), ownership, out);
+    }
     out.actions.extend(
         writes
             .apply
@@ -544,7 +569,13 @@ fn reconcile_policies(desired: &Desired, live: &Live, out: &mut Plan) {
         if let Some((_, claimed @ false)) = by_key.get_mut(&key) {
             // Claimed now, so a key listed twice is deleted once.
             *claimed = true;
-            out.actions.push(Action::Delete(obj.key.clone()));
+            delete_if_ours(
+                obj.key.clone(),
+                &obj.labels,
+                &obj.managers,
+                &desired.ownership,
+                out,
+            );
         }
     }
     out.actions.append(&mut applies.actions);
@@ -679,15 +710,33 @@ fn relation_data(write: &RelationWrite, databags: &BTreeMap<u64, LocalBags>) -> 
     })
 }
 
-/// Everything a teardown deletes: all owned objects in every scope (§4.5 remove).
-pub fn teardown(live: &Live, model: &str, identity: &str) -> Plan {
+/// A delete of an object listed as owned, when it is provably ours ([`Ownership`]); a
+/// warning saying why it is left otherwise.
+fn delete_if_ours(
+    key: ObjectKey,
+    labels: &Labels,
+    managers: &[String],
+    ownership: &Ownership,
+    out: &mut Plan,
+) {
+    match ownership.check(&key, labels, managers) {
+        Ok(()) => out.actions.push(Action::Delete(key)),
+        Err(why) => out.warnings.push(why),
+    }
+}
+
+/// Everything a teardown deletes: all owned objects in every scope that are provably ours
+/// (§4.5 remove).
+pub fn teardown(live: &Live, ownership: &Ownership, model: &str, identity: &str) -> Plan {
     let mut out = Plan::default();
-    let owned = live.gateways.iter().flatten().chain(&live.hpas);
-    out.actions
-        .extend(owned.filter_map(ObjectKey::of).map(Action::Delete));
-    let policies = live.policies.iter().flatten();
-    out.actions
-        .extend(policies.map(|p| Action::Delete(p.key.clone())));
+    for obj in live.gateways.iter().flatten().chain(&live.hpas) {
+        if let Some(key) = ObjectKey::of(obj) {
+            delete_if_ours(key, &labels_of(obj), &managers_of(obj), ownership, &mut out);
+        }
+    }
+    for p in live.policies.iter().flatten() {
+        delete_if_ours(p.key.clone(), &p.labels, &p.managers, ownership, &mut out);
+    }
     let removal = NamespaceIntent::Remove {
         name: model.to_owned(),
         identity: identity.to_owned(),

@@ -58,6 +58,7 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                     });
                     let mut stored = body;
                     stored["metadata"]["resourceVersion"] = json!("1");
+                    stored["metadata"]["managedFields"] = json!([{"manager": "istio-beacon-k8s"}]);
                     list.extend(LiveObject::from_value(&stored));
                 }
             }
@@ -66,6 +67,7 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                 let key = key.clone();
                 let mut stored = body.clone();
                 stored["metadata"]["resourceVersion"] = json!("1");
+                stored["metadata"]["managedFields"] = json!([{"manager": "istio-beacon-k8s"}]);
                 stored["status"] = json!({});
                 let list = match key.kind {
                     Kind::AuthorizationPolicy => {
@@ -104,7 +106,8 @@ fn simulate(live: &mut Live, actions: &[Action]) {
 fn one_plan_converges_and_the_next_is_empty() {
     let stale = json!({
         "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
-        "metadata": {"name": "old", "namespace": "team", "labels": {
+        "metadata": {"name": "istio-beacon-k8s-prod-policy-old", "namespace": "team",
+            "managedFields": [{"manager": "istio-beacon-k8s"}], "labels": {
             "app.kubernetes.io/instance": "istio-beacon-k8s-prod",
             "kubernetes-resource-handler-scope": "istio-authorization-policy"}},
         "spec": {},
@@ -146,6 +149,11 @@ fn one_plan_converges_and_the_next_is_empty() {
         let second = plan(&d2, &live);
         simulate(&mut live, &second.actions);
         assert_eq!(plan(&d2, &live).actions, vec![]);
-        assert!(live.policies.iter().flatten().all(|p| p.key.name != "old"));
+        assert!(
+            live.policies
+                .iter()
+                .flatten()
+                .all(|p| p.key.name != "istio-beacon-k8s-prod-policy-old")
+        );
     }
 }

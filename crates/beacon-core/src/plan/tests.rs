@@ -47,6 +47,7 @@ fn owned_policy(name: &str, instance: &str, scope: &str, port: u16) -> LiveObjec
             "namespace": "prod",
             "resourceVersion": "7",
             "labels": {"app.kubernetes.io/instance": instance, "kubernetes-resource-handler-scope": scope},
+            "managedFields": [{"manager": "istio-beacon-k8s", "operation": "Apply"}],
         },
         "spec": {
             "targetRefs": [{"group": "", "kind": "Service", "name": "myapp"}],
@@ -64,6 +65,15 @@ fn policy_key(name: &str) -> ObjectKey {
         kind: Kind::AuthorizationPolicy,
         namespace: "prod".into(),
         name: name.into(),
+    }
+}
+
+fn ownership() -> Ownership {
+    Ownership {
+        field_manager: "istio-beacon-k8s".into(),
+        legacy_instance: Some("istio-beacon-k8s-prod".into()),
+        name_prefix: "istio-beacon-k8s-prod-".into(),
+        waypoint: "prod-istio-beacon-k8s-waypoint".into(),
     }
 }
 
@@ -101,6 +111,7 @@ fn base_desired() -> Desired {
         },
         policies: vec![Arc::new(intent("p-new", 80))],
         owner_instance: OWNER.into(),
+        ownership: ownership(),
         consumer_memo: None,
         modeloperator: vec![],
         pebble: PebbleLayer {
@@ -216,7 +227,7 @@ fn same_name_with_different_spec_is_reapplied() {
 fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
     let mut live = converged_live();
     let legacy = owned_policy(
-        "p-legacy",
+        "istio-beacon-k8s-prod-policy-legacy",
         "istio-beacon-k8s-prod",
         "istio-authorization-policy",
         1,
@@ -230,7 +241,7 @@ fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
         vec![Action::Delete(ObjectKey {
             kind: Kind::AuthorizationPolicy,
             namespace: "prod".into(),
-            name: "p-legacy".into()
+            name: "istio-beacon-k8s-prod-policy-legacy".into()
         })]
     );
 }
@@ -492,10 +503,10 @@ fn teardown_deletes_everything_owned_and_our_namespace_labels() {
     let mut live = converged_live();
     live.gateways = Some(vec![
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-        "metadata": {"name": "w", "namespace": "prod"}}),
+        "metadata": {"name": "w", "namespace": "prod", "managedFields": [{"manager": "istio-beacon-k8s"}]}}),
     ]);
     live.namespace_labels = [(NS_MANAGED_BY.to_owned(), "prod.istio-beacon-k8s".to_owned())].into();
-    let p = teardown(&live, "prod", "prod.istio-beacon-k8s");
+    let p = teardown(&live, &ownership(), "prod", "prod.istio-beacon-k8s");
     let kinds: Vec<&str> = p
         .actions
         .iter()
@@ -689,4 +700,59 @@ fn a_refused_policy_is_not_sent_again_until_it_changes() {
     );
     // Accepted this time: forgotten.
     assert_eq!(p.refusals_after(&live.refused, []), Some(Refusals::new()));
+}
+
+/// A policy listed under one of our owner labels, written by `manager`.
+fn labelled(name: &str, instance: &str, manager: &str) -> LiveObject {
+    let mut obj = owned_policy(name, instance, "istio-authorization-policy", 1);
+    obj.managers = vec![manager.to_owned()];
+    obj
+}
+
+#[test]
+fn only_provably_ours_is_deleted() {
+    let d = base_desired();
+    // Another beacon, app `prod` in model `istio-beacon-k8s`: its current label is our
+    // legacy one. Its policies are named `prod-istio-beacon-k8s-policy-...` and written by
+    // field manager `prod`.
+    let theirs = labelled(
+        "prod-istio-beacon-k8s-policy-web-team-db-1234abcd",
+        "istio-beacon-k8s-prod",
+        "prod",
+    );
+    // Our legacy label, our field manager, but not a name we give.
+    let odd_name = labelled("hand-made", "istio-beacon-k8s-prod", "istio-beacon-k8s");
+    // Our current label put on someone else's object.
+    let relabelled = labelled("p-relabelled", OWNER, "kubectl-client-side-apply");
+    // Our legacy label, our manager, our naming: ours (the Python beacon's, before 1.0).
+    let legacy_ours = labelled(
+        "istio-beacon-k8s-prod-policy-a-prod-b-0badcafe",
+        "istio-beacon-k8s-prod",
+        "istio-beacon-k8s",
+    );
+    let mut live = converged_live();
+    live.policies
+        .as_mut()
+        .unwrap()
+        .extend([theirs, odd_name, relabelled, legacy_ours.clone()]);
+    let p = plan(&d, &live);
+    assert_eq!(p.actions, vec![Action::Delete(legacy_ours.key.clone())]);
+    assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+    assert!(
+        p.warnings
+            .iter()
+            .all(|w| w.starts_with("Leaving AuthorizationPolicy prod/"))
+    );
+    assert!(p.warnings[0].contains("field manager \"istio-beacon-k8s\""));
+    // The teardown too.
+    let t = teardown(&live, &d.ownership, "prod", "prod.istio-beacon-k8s");
+    let deleted: Vec<&str> = t
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Delete(k) => Some(k.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deleted, vec!["p-new", legacy_ours.key.name.as_str()]);
 }

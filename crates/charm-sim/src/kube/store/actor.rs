@@ -33,7 +33,9 @@ impl State {
         })
     }
 
-    /// Create-or-replace by another actor (manager `charm-sim`, operation Update).
+    /// Create-or-replace by another actor (operation Update): manager `charm-sim`, or the
+    /// `manager` of the object's first `metadata.managedFields` entry, so that a scenario
+    /// can seed objects as another controller (e.g. an earlier charm) wrote them.
     pub fn put_as_actor(&mut self, obj: Value) -> Result<(), KubeSimError> {
         let av = obj
             .get("apiVersion")
@@ -48,8 +50,12 @@ impl State {
                 "{kind} {name:?} needs metadata.namespace"
             )));
         }
+        let manager = obj
+            .pointer("/metadata/managedFields/0/manager")
+            .and_then(Value::as_str)
+            .unwrap_or(ACTOR);
         let p = WriteParams {
-            field_manager: Some(ACTOR.into()),
+            field_manager: Some(manager.into()),
             actor: true,
             ..WriteParams::default()
         };
