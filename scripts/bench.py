@@ -11,7 +11,8 @@ for 10 AuthorizationPolicies, and plays four hooks:
   that already knows its relations (the first reconcile of a running beacon);
 - `update-status`: a no-op reconcile, nothing changed.
 It reports per hook: wall time, the charm process's own CPU time (without the hook tools it
-spawned), its peak RSS, and the API requests by verb. Figures are printed, never asserted.
+spawned), its peak RSS, how many hook-tool processes it ran (and how many of them were
+status-set), and the API requests by verb. Figures are printed, never asserted.
 
 usage: scripts/bench.py --charm-sim BIN --charm DIR [--sizes 1,100,1000] [--repeat 3]
                        [--tool-client PATH]
@@ -155,6 +156,9 @@ def run_once(charm_sim: list[str], charm: str, n: int, workdir: Path) -> list[di
                 "rss_mib": step["charm_max_rss_kib"] / 1024,
                 "verbs": verbs,
                 "status": step["unit_status"],
+                # charm-sim counts every hook-tool process (status-set among them).
+                "tools": sum(step.get("hook_tools", {}).values()),
+                "status_sets": step.get("hook_tools", {}).get("status-set", 0),
             }
         )
     return rows
@@ -175,7 +179,7 @@ def main() -> None:
 
     print(
         f"{'consumers':>9} {'policies':>8}  {'hook':<29} {'wall ms':>9} {'charm CPU ms':>12} "
-        f"{'peak RSS MiB':>12}  API requests by verb"
+        f"{'peak RSS MiB':>12} {'hook tools':>10} {'status-set':>10}  API requests by verb"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
@@ -187,7 +191,8 @@ def main() -> None:
                     f"{n:>9} {10 * n:>8}  {label:<29} "
                     f"{statistics.median(s['wall_ms'] for s in samples):>9.1f} "
                     f"{statistics.median(s['cpu_ms'] for s in samples):>12.1f} "
-                    f"{max(s['rss_mib'] for s in samples):>12.1f}  "
+                    f"{max(s['rss_mib'] for s in samples):>12.1f} "
+                    f"{samples[0]['tools']:>10} {samples[0]['status_sets']:>10}  "
                     + " ".join(f"{v}={c}" for v, c in sorted(verbs.items()))
                 )
     print(f"(median of {args.repeat} runs; peak RSS is the maximum over runs)")

@@ -182,7 +182,8 @@ fn output_shape_and_out_file() {
             "stdout",
             "stderr",
             "relations",
-            "workload_version"
+            "workload_version",
+            "hook_tools"
         ]
     );
     assert_eq!(steps[0]["step"], "install");
@@ -205,6 +206,15 @@ fn output_shape_and_out_file() {
     assert_eq!(steps[0]["workload_version"], serde_json::Value::Null);
     // Immediate, like status: kept although the hook failed.
     assert_eq!(steps[1]["workload_version"], "1.2");
+    // Every hook-tool process the hook ran, by name.
+    assert_eq!(
+        steps[0]["hook_tools"],
+        serde_json::json!({"juju-log": 1, "status-set": 1})
+    );
+    assert_eq!(
+        steps[1]["hook_tools"],
+        serde_json::json!({"application-version-set": 1})
+    );
     assert_eq!(
         v["relations"],
         serde_json::json!([{"id": 3, "endpoint": "db", "local_app_data": {},
