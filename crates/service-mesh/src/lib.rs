@@ -2,9 +2,11 @@
 //! the Python `charmlibs.interfaces.service_mesh` and `canonical_service_mesh` packages.
 //!
 //! The core (types, Python-compatible JSON, names, labels, the Istio builder, the owned-object
-//! diff) is pure; Kubernetes I/O lives behind the `kube` feature. Python's `repr()` of strings,
-//! which the policy hash feeds on, comes from the `python-repr` crate.
+//! diff, the ambient authorization evaluator [`authz`]) is pure; Kubernetes I/O lives behind the
+//! `kube` feature. Python's `repr()` of strings, which the policy hash feeds on, comes from the
+//! `python-repr` crate.
 
+pub mod authz;
 pub mod istio;
 pub mod labels;
 pub mod model;
