@@ -703,6 +703,26 @@ fn parse_condition(i: usize, c: RawCondition, reasons: &mut Vec<String>) -> Opti
                 }
             }
         }
+        CondKey::SourceServiceAccount => {
+            // `CheckServiceAccount`: no wildcard, `sa` or `ns/sa`.
+            let mut ignored = vec![];
+            let all: Vec<String> = values.iter().chain(&not_values).cloned().collect();
+            let parsed = service_accounts(
+                i,
+                "when source.serviceAccount",
+                Some(all.clone()),
+                "",
+                &mut ignored,
+            );
+            if parsed.len() != all.len() || !ignored.is_empty() {
+                reasons.extend(ignored);
+                if parsed.len() != all.len() {
+                    reasons.push(format!(
+                        "rule {i}: when source.serviceAccount: invalid value"
+                    ));
+                }
+            }
+        }
         CondKey::SourceIp | CondKey::RemoteIp | CondKey::DestinationIp => {
             for v in values.iter().chain(&not_values) {
                 if IpBlock::parse(v).is_none() {

@@ -1154,3 +1154,79 @@ fn authz_ztunnel_string_match_cases() {
         );
     }
 }
+
+#[test]
+fn authz_service_account_condition_is_l7_for_ztunnel() {
+    // ambient/authorization.go `l4WhenAttributes` lists source.ip, source.namespace,
+    // source.principal, destination.ip and destination.port only: a `source.serviceAccount`
+    // condition makes istiod drop the ALLOW rule for ztunnel, while the waypoint (Envoy,
+    // `srcServiceAccountGenerator`) matches it.
+    let rules = json!([{"when": [{"key": "source.serviceAccount", "values": ["apps/src"]}]}]);
+    let r = |dest| tcp(Peer::workload("apps", "src"), dest, 80);
+    let z = [ap(
+        "apps",
+        "p",
+        json!({"selector": {"matchLabels": {"app": "svc"}}, "rules": rules.clone()}),
+    )];
+    let e = eval(
+        &z,
+        &pod("apps", "svc", &[("app", "svc")]),
+        &r(Destination::Pod),
+    );
+    assert_eq!(e.ztunnel().unwrap().verdict, Verdict::Deny);
+    assert!(e.ztunnel().unwrap().notes[0].contains("(source.serviceAccount)"));
+    let w = [ap(
+        "apps",
+        "p",
+        json!({"targetRefs": to_waypoint(), "rules": rules}),
+    )];
+    let e = eval(
+        &w,
+        &behind_waypoint("apps", "svc", false),
+        &r(Destination::Service),
+    );
+    assert_eq!(
+        e.waypoint().unwrap().reason,
+        Reason::AllowedBy(rule("apps", "p", 0))
+    );
+}
+
+#[test]
+fn authz_ports_are_decimal_strings() {
+    // pkg/config/security/security.go `ValidatePorts` and ztunnel's `stringToPort` both parse
+    // with `strconv.ParseUint(port, 10, ...)`: "080" is port 80; "http" is refused.
+    let p = [ap(
+        "ns",
+        "p",
+        json!({"rules": [{"to": [{"operation": {"ports": ["080"]}}]}]}),
+    )];
+    let t = pod("ns", "w", &[]);
+    assert_eq!(
+        verdict(
+            &p,
+            &t,
+            &tcp(Peer::workload("ns", "c"), Destination::Pod, 80)
+        ),
+        Verdict::Allow
+    );
+    assert_eq!(
+        verdict(
+            &p,
+            &t,
+            &tcp(Peer::workload("ns", "c"), Destination::Pod, 8080)
+        ),
+        Verdict::Deny
+    );
+    let bad = ap(
+        "ns",
+        "p",
+        json!({"rules": [{"to": [{"operation": {"ports": ["http"]}}]}]}),
+    );
+    assert!(parse_policy(&bad).is_err());
+    let bad = ap(
+        "ns",
+        "p",
+        json!({"rules": [{"to": [{"operation": {"ports": ["65536"]}}]}]}),
+    );
+    assert!(parse_policy(&bad).is_err());
+}

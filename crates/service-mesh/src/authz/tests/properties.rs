@@ -396,4 +396,22 @@ proptest! {
             "{:?} vs {:?}", r.http, r2.http
         );
     }
+
+    /// Policies of a namespace that is neither the destination's, the waypoint's nor the root
+    /// namespace never change a decision.
+    #[test]
+    fn authz_prop_other_namespaces_do_not_matter(
+        policies in prop::collection::vec(policy(), 0..6),
+        t in target(),
+        r in request(),
+    ) {
+        prop_assume!(all_parse(&policies));
+        let kept: Vec<Value> = policies
+            .iter()
+            .filter(|p| p["metadata"]["namespace"] != "dev")
+            .cloned()
+            .collect();
+        let (a, b) = (eval(&policies, &t, &r), eval(&kept, &t, &r));
+        prop_assert_eq!(&a.decisions, &b.decisions);
+    }
 }
