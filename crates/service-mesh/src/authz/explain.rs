@@ -7,7 +7,9 @@ use super::policy::NotUnderstood;
 /// The decision at one enforcement point (or overall).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Allowed.
     Allow,
+    /// Denied (at ztunnel: connection reset; at the waypoint: HTTP 403).
     Deny,
     /// A policy the crate does not understand, a CUSTOM provider, or an attribute the request
     /// did not give (an IP, a JWT) decides.
@@ -17,13 +19,18 @@ pub enum Verdict {
 /// Where a decision is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnforcementPoint {
+    /// The Service's waypoint (its Gateway).
     Waypoint {
+        /// The Gateway's namespace.
         namespace: String,
+        /// The Gateway's name.
         name: String,
     },
     /// The destination workload's ztunnel.
     Ztunnel {
+        /// The workload's namespace.
         namespace: String,
+        /// The workload's ServiceAccount.
         service_account: String,
     },
 }
@@ -50,8 +57,11 @@ impl fmt::Display for EnforcementPoint {
 /// A rule of a policy: `rule` indexes `spec.rules`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleRef {
+    /// The policy's namespace.
     pub namespace: String,
+    /// The policy's name (istiod's name for a synthetic policy).
     pub name: String,
+    /// Index in `spec.rules`.
     pub rule: usize,
 }
 
@@ -79,6 +89,7 @@ pub enum Reason {
 /// For a deny by no matching ALLOW: the ALLOW rule that came closest (fewest failed attributes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closest {
+    /// The rule.
     pub rule: RuleRef,
     /// What the rule allows, e.g. `from cluster.local/ns/prod/sa/myapp GET, POST on /api port 8080`.
     pub allows: String,
@@ -89,8 +100,11 @@ pub struct Closest {
 /// The decision at one enforcement point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
+    /// Where.
     pub point: EnforcementPoint,
+    /// What.
     pub verdict: Verdict,
+    /// Why.
     pub reason: Reason,
     /// The identity this point sees: the client's principal, the waypoint's, or `plaintext`.
     pub peer: String,
@@ -110,6 +124,7 @@ pub struct Decision {
 /// The decisions along the request's path, in order (waypoint, then ztunnel).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
+    /// One per enforcement point on the path, in path order.
     pub decisions: Vec<Decision>,
     /// Policies the crate refused to interpret (whether or not they apply here).
     pub not_understood: Vec<NotUnderstood>,

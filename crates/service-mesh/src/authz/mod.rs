@@ -107,8 +107,11 @@ impl Default for Mesh {
 /// istiod-deployed waypoints is the Gateway's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waypoint {
+    /// The Gateway's namespace.
     pub namespace: String,
+    /// The Gateway's name.
     pub name: String,
+    /// The ServiceAccount its pods run as.
     pub service_account: String,
 }
 
@@ -126,6 +129,7 @@ impl Waypoint {
 /// The destination workload (and Service, when the request addresses one).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Target {
+    /// The destination's namespace.
     pub namespace: String,
     /// The Service's name, for Service-addressed requests (what `targetRefs` kind Service names).
     pub service: Option<String>,
@@ -149,7 +153,9 @@ pub struct Target {
 pub enum Peer {
     /// A mesh workload: mTLS identity `<trust domain>/ns/<namespace>/sa/<service account>`.
     Workload {
+        /// The client's namespace.
         namespace: String,
+        /// The client's ServiceAccount.
         service_account: String,
         /// `None`: the mesh's trust domain.
         trust_domain: Option<String>,
@@ -181,6 +187,7 @@ pub enum Destination {
 /// HTTP attributes of the request (absent for TCP).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Http {
+    /// `:method`, as sent (matching is case-sensitive).
     pub method: String,
     /// As sent, possibly with a query string (matching ignores it, as Envoy does). The caller
     /// normalizes it as the mesh would (Istio's path normalization is not modelled).
@@ -192,6 +199,7 @@ pub struct Http {
 }
 
 impl Http {
+    /// A request without headers.
     pub fn new(method: &str, path: &str, host: &str) -> Http {
         Http {
             method: method.into(),
@@ -212,9 +220,11 @@ impl Http {
 /// One request (or TCP connection).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// The client.
     pub source: Peer,
     /// The client's IP; `None` = unknown (rules on IPs then evaluate as undetermined).
     pub source_ip: Option<IpAddr>,
+    /// Service or pod.
     pub destination: Destination,
     /// The destination IP, for `destination.ip` conditions; `None` = unknown.
     pub destination_ip: Option<IpAddr>,

@@ -16,12 +16,16 @@ use serde_json::Value;
 
 use super::matchers::{IpBlock, go_parse_bool, validate_path_template};
 
-/// The policy's `action`.
+/// The policy's `action` (absent = ALLOW).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// `ALLOW`
     Allow,
+    /// `DENY`
     Deny,
+    /// `AUDIT`: logging only, never a decision.
     Audit,
+    /// `CUSTOM`: an external authorizer (`provider`) decides.
     Custom,
 }
 
@@ -52,7 +56,9 @@ pub enum Attachment {
 pub struct TargetRef {
     /// As written: `""`, `core`, `gateway.networking.k8s.io`, …
     pub group: String,
+    /// `Service`, `Gateway`, `GatewayClass`, `ServiceEntry`.
     pub kind: String,
+    /// The target's name (in the policy's namespace).
     pub name: String,
 }
 
@@ -70,9 +76,13 @@ impl TargetRef {
 /// A parsed, understood AuthorizationPolicy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
+    /// `metadata.namespace`.
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
+    /// `spec.action`.
     pub action: Action,
+    /// `selector` / `targetRefs`.
     pub attachment: Attachment,
     /// `spec.rules`; empty when absent or `[]` (an ALLOW policy then allows nothing).
     pub rules: Vec<Rule>,
@@ -85,12 +95,16 @@ pub struct Policy {
 /// One rule: any `from` AND any `to` AND every `when`. Empty lists match anything.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Rule {
+    /// `from[].source`.
     pub from: Vec<Source>,
+    /// `to[].operation`.
     pub to: Vec<Operation>,
+    /// `when`.
     pub when: Vec<Condition>,
 }
 
-/// `from[].source`. Fields are ANDed; values within a field ORed.
+/// `from[].source`. Fields are ANDed; values within a field ORed. Fields mirror the API's
+/// (`notPrincipals` → `not_principals`); empty = not set.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Source {
     pub principals: Vec<String>,
@@ -108,7 +122,8 @@ pub struct Source {
     pub not_remote_ip_blocks: Vec<IpBlock>,
 }
 
-/// `to[].operation`. Ports are numbers here; the API's strings are parsed at load.
+/// `to[].operation`. Ports are numbers here; the API's strings are parsed at load. Fields
+/// mirror the API's; empty = not set.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Operation {
     pub hosts: Vec<String>,
@@ -124,8 +139,11 @@ pub struct Operation {
 /// A `when` condition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Condition {
+    /// `key`.
     pub key: CondKey,
+    /// `values` (any matches).
     pub values: Vec<String>,
+    /// `notValues` (none may match).
     pub not_values: Vec<String>,
 }
 
@@ -134,16 +152,25 @@ pub struct Condition {
 /// waypoint, and are L7 (dropped) at ztunnel exactly as istiod does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CondKey {
+    /// `source.ip`
     SourceIp,
+    /// `remote.ip`
     RemoteIp,
+    /// `source.namespace`
     SourceNamespace,
+    /// `source.principal`
     SourcePrincipal,
+    /// `source.serviceAccount`
     SourceServiceAccount,
+    /// `destination.ip`
     DestinationIp,
+    /// `destination.port`
     DestinationPort,
+    /// `request.headers[<name>]`, the name lower-cased.
     RequestHeader(String),
     /// `request.auth.principal`, `.audiences`, `.presenter`, `.claims[...]`.
     RequestAuth(String),
+    /// `connection.sni`
     ConnectionSni,
     /// `experimental.envoy.filters.*`.
     Experimental(String),
@@ -190,11 +217,17 @@ impl fmt::Display for CondKey {
 /// read, which lets the evaluator tell where the policy may apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotUnderstood {
+    /// `metadata.namespace`.
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
+    /// `spec.action`, when readable.
     pub action: Option<Action>,
+    /// Where it attaches, when readable.
     pub attachment: Option<Attachment>,
+    /// `istio.io/dry-run` (such a policy is never enforced).
     pub dry_run: bool,
+    /// What the crate refused, one entry each.
     pub reasons: Vec<String>,
 }
 
