@@ -222,7 +222,9 @@ impl Http {
 pub struct Request {
     /// The client.
     pub source: Peer,
-    /// The client's IP; `None` = unknown (rules on IPs then evaluate as undetermined).
+    /// The client's IP, as the destination ztunnel sees it on a direct connection; `None` =
+    /// unknown (rules on IPs then evaluate as undetermined). A waypoint sees an internal address
+    /// instead (istio/istio#46982), so IP rules at the waypoint stay undetermined.
     pub source_ip: Option<IpAddr>,
     /// Service or pod.
     pub destination: Destination,

@@ -27,9 +27,9 @@ pub(crate) struct Facts<'a> {
     pub principal: Option<String>,
     pub peer_ns: Option<String>,
     pub peer_sa: Option<String>,
-    /// `None`: unknown (the evaluator then answers "undetermined" where it matters).
-    pub source_ip: Option<IpAddr>,
-    pub destination_ip: Option<IpAddr>,
+    /// `Err(why)`: unknown here (the evaluator then answers "undetermined" where it matters).
+    pub source_ip: Result<IpAddr, &'static str>,
+    pub destination_ip: Result<IpAddr, &'static str>,
     pub port: u16,
     pub http: Option<&'a super::Http>,
 }
@@ -347,7 +347,7 @@ fn envoy_source(s: &Source, facts: &Facts<'_>, ignore_http: bool) -> Check {
     ));
     c = c.and(ip_field(
         "source IP",
-        facts.source_ip.ok_or("not given"),
+        facts.source_ip,
         &s.ip_blocks,
         &s.not_ip_blocks,
     ));
@@ -408,13 +408,13 @@ fn envoy_condition(w: &Condition, policy_ns: &str, facts: &Facts<'_>, ignore_htt
     match &w.key {
         CondKey::SourceIp => ip_field(
             &label,
-            facts.source_ip.ok_or("not given"),
+            facts.source_ip,
             &parse_ips(&w.values),
             &parse_ips(&w.not_values),
         ),
         CondKey::DestinationIp => ip_field(
             &label,
-            facts.destination_ip.ok_or("not given"),
+            facts.destination_ip,
             &parse_ips(&w.values),
             &parse_ips(&w.not_values),
         ),
@@ -610,7 +610,7 @@ fn ztunnel_from(s: &Source) -> L4Match<'_> {
         .and(sa_field(f, &s.service_accounts, &s.not_service_accounts))
         .and(ip_field(
             "source IP",
-            f.source_ip.ok_or("not given"),
+            f.source_ip,
             &s.ip_blocks,
             &s.not_ip_blocks,
         ))
@@ -622,7 +622,7 @@ fn ztunnel_when(w: &Condition) -> L4Match<'_> {
         CondKey::SourceIp => Some(Box::new(move |f: &Facts<'_>| {
             ip_field(
                 "when source.ip",
-                f.source_ip.ok_or("not given"),
+                f.source_ip,
                 &parse_ips(&w.values),
                 &parse_ips(&w.not_values),
             )
@@ -630,7 +630,7 @@ fn ztunnel_when(w: &Condition) -> L4Match<'_> {
         CondKey::DestinationIp => Some(Box::new(move |f: &Facts<'_>| {
             ip_field(
                 "when destination.ip",
-                f.destination_ip.ok_or("not given"),
+                f.destination_ip,
                 &parse_ips(&w.values),
                 &parse_ips(&w.not_values),
             )

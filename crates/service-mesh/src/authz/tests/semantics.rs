@@ -419,3 +419,43 @@ fn authz_waypoint_ref_from_labels_follows_istiod() {
     assert_eq!(waypoint_ref_from_labels("apps", &opt_out, &ns), None);
     assert_eq!(waypoint_ref_from_labels("apps", &none, &none), None);
 }
+
+#[test]
+fn authz_ip_rules_at_the_waypoint_are_undetermined() {
+    // istio/istio#46982: behind HBONE the waypoint's RBAC sees `envoy://internal_client_address/`
+    // as the source IP, so the evaluator does not decide an ipBlocks rule there; ztunnel, on a
+    // direct connection, sees the client's address.
+    let rules = json!([{"from": [{"source": {"ipBlocks": ["10.1.0.0/16"]}}]}]);
+    let ip = Some("10.1.2.3".parse().unwrap());
+    let w = [ap(
+        "apps",
+        "p",
+        json!({"targetRefs": to_waypoint(), "rules": rules.clone()}),
+    )];
+    let r = Request {
+        source_ip: ip,
+        ..tcp(Peer::workload("apps", "a"), Destination::Service, 80)
+    };
+    let e = eval(&w, &behind_waypoint("apps", "svc", false), &r);
+    assert_eq!(e.waypoint().unwrap().verdict, Verdict::Undetermined);
+    assert!(
+        e.to_string().contains(
+            "source IP unknown (the client address as the waypoint sees it is not modelled)"
+        ),
+        "{e}"
+    );
+    let z = [ap("apps", "p", json!({"rules": rules}))];
+    let r = Request {
+        source_ip: ip,
+        ..tcp(Peer::workload("apps", "a"), Destination::Pod, 80)
+    };
+    assert_eq!(verdict(&z, &pod("apps", "svc", &[]), &r), Verdict::Allow);
+    let r = Request {
+        source_ip: None,
+        ..r
+    };
+    assert_eq!(
+        verdict(&z, &pod("apps", "svc", &[]), &r),
+        Verdict::Undetermined
+    );
+}
