@@ -367,6 +367,9 @@ fn request_principal_field(pos: &[String], neg: &[String]) -> Check {
     }
 }
 
+/// Hosts, methods and headers are Envoy header matchers (`matcher.HeaderMatcher`,
+/// `HostMatcher`): `*` there is `present_match`, true for a header that is present even when
+/// empty (`field` only calls the matcher for a present value).
 fn envoy_operation(o: &Operation, facts: &Facts<'_>, ignore_http: bool) -> Check {
     let mut c = port_field("port", facts.port, &o.ports, &o.not_ports);
     if ignore_http {
@@ -383,7 +386,7 @@ fn envoy_operation(o: &Operation, facts: &Facts<'_>, ignore_http: bool) -> Check
         Ok(host),
         &o.hosts,
         &o.not_hosts,
-        |p, v| host_match(p, v),
+        |p, v| p == "*" || host_match(p, v),
     ));
     c = c.and(field(
         "method",
@@ -391,7 +394,7 @@ fn envoy_operation(o: &Operation, facts: &Facts<'_>, ignore_http: bool) -> Check
         Ok(method),
         &o.methods,
         &o.not_methods,
-        |p, v| istio_string_match(p, v),
+        |p, v| p == "*" || istio_string_match(p, v),
     ));
     c.and(field(
         "path",
@@ -465,7 +468,7 @@ fn envoy_condition(w: &Condition, policy_ns: &str, facts: &Facts<'_>, ignore_htt
                 Ok(v),
                 &w.values,
                 &w.not_values,
-                |p, v| istio_string_match(p, v),
+                |p, v| p == "*" || istio_string_match(p, v),
             )
         }
         CondKey::RequestAuth(_) => {

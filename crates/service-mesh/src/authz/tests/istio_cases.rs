@@ -1230,3 +1230,31 @@ fn authz_ports_are_decimal_strings() {
     );
     assert!(parse_policy(&bad).is_err());
 }
+
+#[test]
+fn authz_header_wildcard_is_presence() {
+    // pilot/pkg/security/authz/matcher/header.go `HeaderMatcher`: "*" becomes `PresentMatch`,
+    // so a present header matches even when empty, and an absent one does not.
+    let p = [ap(
+        "apps",
+        "p",
+        json!({"targetRefs": to_waypoint(), "rules": [{"when": [{"key": "request.headers[X-Token]", "values": ["*"]}]}]}),
+    )];
+    let t = behind_waypoint("apps", "svc", false);
+    let r = http(
+        Peer::workload("apps", "a"),
+        Destination::Service,
+        80,
+        "GET",
+        "/",
+    );
+    assert_eq!(
+        verdict(&p, &t, &with_header(r.clone(), "x-token", "")),
+        Verdict::Allow
+    );
+    assert_eq!(
+        verdict(&p, &t, &with_header(r.clone(), "x-token", "abc")),
+        Verdict::Allow
+    );
+    assert_eq!(verdict(&p, &t, &r), Verdict::Deny);
+}
