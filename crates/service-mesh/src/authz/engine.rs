@@ -52,8 +52,10 @@ pub fn evaluate(mesh: &Mesh, policies: &[Value], target: &Target, request: &Requ
             .iter()
             .map(|nu| {
                 let applies = match &nu.attachment {
-                    Some(a) => Tri::from_bool(waypoint_attaches(&nu.namespace, a, mesh, target, w)),
-                    None => Tri::Unknown,
+                    Some(a) if !nu.namespace.is_empty() => {
+                        Tri::from_bool(waypoint_attaches(&nu.namespace, a, mesh, target, w))
+                    }
+                    _ => Tri::Unknown,
                 };
                 (nu, applies)
             })
@@ -116,8 +118,10 @@ pub fn evaluate(mesh: &Mesh, policies: &[Value], target: &Target, request: &Requ
         .iter()
         .map(|nu| {
             let applies = match &nu.attachment {
-                Some(a) => Tri::from_bool(ztunnel_attaches(&nu.namespace, a, mesh, target)),
-                None => Tri::Unknown,
+                Some(a) if !nu.namespace.is_empty() => {
+                    Tri::from_bool(ztunnel_attaches(&nu.namespace, a, mesh, target))
+                }
+                _ => Tri::Unknown,
             };
             (nu, applies)
         })

@@ -459,3 +459,20 @@ fn authz_ip_rules_at_the_waypoint_are_undetermined() {
         Verdict::Undetermined
     );
 }
+
+#[test]
+fn authz_policy_without_namespace_may_apply_anywhere() {
+    // An object whose metadata cannot be read is not understood, and where it applies is unknown.
+    let nameless = json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+                          "metadata": {}, "spec": {"action": "DENY", "rules": [{}]}});
+    let e = eval(
+        &[nameless],
+        &pod("prod", "db", &[]),
+        &tcp(Peer::workload("prod", "a"), Destination::Pod, 80),
+    );
+    assert_eq!(e.verdict(), Verdict::Undetermined);
+    assert!(
+        e.not_understood[0].reasons[0]
+            .contains("metadata.namespace and metadata.name are required")
+    );
+}
