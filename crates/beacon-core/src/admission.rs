@@ -64,6 +64,10 @@ pub fn admit(consumer: &Consumer, policy: &MeshPolicy) -> Result<(), String> {
         }
         consumer.app
     };
+    // The owner becomes a Service name or the pinned label value: a name no Juju app can have
+    // owns nothing (an empty one would pin `app.kubernetes.io/name: ""`, pods of no app).
+    dns1123_label(owner)
+        .map_err(|why| format!("the related application's name {owner:?} {why}"))?;
     check_targets(policy, owner)
 }
 

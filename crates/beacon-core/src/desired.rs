@@ -390,9 +390,8 @@ fn policies(
         }
     }
     for own in own_policies(snap, &cmr) {
-        match service_mesh::istio::check_buildable(&own) {
-            Ok(()) => {
-                let (namespace, name, digest) = identify(snap, &own);
+        match check_own(snap, &own) {
+            Ok((namespace, name, digest)) => {
                 push(PolicyIntent {
                     namespace,
                     name,
@@ -410,6 +409,23 @@ fn policies(
         Vec::new()
     };
     (intents, modeloperator, all_derived)
+}
+
+/// Namespace, name and digest of one of the beacon's own policies, if it can be applied. Its
+/// source is a scraper's app name as the relation gives it: Juju's names are Kubernetes names,
+/// but nothing that becomes a principal or an object name is used unchecked.
+fn check_own(snap: &Snapshot, own: &MeshPolicy) -> Result<(String, String, String), String> {
+    service_mesh::istio::check_buildable(own).map_err(|e| e.to_string())?;
+    for (field, value) in [
+        ("source_app_name", &own.source_app_name),
+        ("source_namespace", &own.source_namespace),
+    ] {
+        admission::dns1123_label(value).map_err(|why| format!("{field} {value:?} {why}"))?;
+    }
+    let (namespace, name, digest) = identify(snap, own);
+    admission::dns1123_subdomain(&name)
+        .map_err(|why| format!("the policy's name {name:?} {why}"))?;
+    Ok((namespace, name, digest))
 }
 
 /// Namespace, name and digest of a policy.

@@ -135,6 +135,21 @@ fn a_unit_policy_must_name_its_pods() {
 }
 
 #[test]
+fn a_consumer_whose_name_is_no_kubernetes_name_owns_nothing() {
+    // Found by tests/hostile.rs: a remote app named "" had its unit policy admitted, pinning
+    // `app.kubernetes.io/name: ""` (pods of no app), since "" equalled its own name.
+    let empty = unit(None, Some(&[(APP_NAME_LABEL, "")]));
+    assert!(refused(&same_model(""), &empty).contains("the related application's name \"\""));
+    // A selector value may be upper case, an app name may not.
+    let upper = unit(None, Some(&[(APP_NAME_LABEL, "MyDB")]));
+    assert!(refused(&same_model("MyDB"), &upper).contains("related application's name"));
+    for app in [" ", "a/b", "my db", "a".repeat(64).as_str()] {
+        let p = unit(None, Some(&[(APP_NAME_LABEL, app)]));
+        admit(&same_model(app), &p).expect_err(app);
+    }
+}
+
+#[test]
 fn source_and_target_names_must_be_kubernetes_names() {
     let c = same_model("mydb");
     let bad = [

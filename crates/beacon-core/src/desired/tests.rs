@@ -111,6 +111,30 @@ fn collect_policies_from_related_metrics_endpoint_apps() {
 }
 
 #[test]
+fn a_scraper_name_that_is_no_kubernetes_name_gets_no_policy() {
+    // Found by tests/hostile.rs: a metrics-endpoint app named "᠀" became the principal
+    // `cluster.local/ns/prod/sa/᠀` and part of the policy's name, which the API server refuses.
+    for bad in ["᠀", "", "a b", "Prom", "prom/../x", &"p".repeat(64)] {
+        let mut snap = example();
+        snap.service_mesh.clear();
+        snap.metrics = vec![metrics(7, "prometheus"), metrics(8, bad)];
+        let d = run(&snap);
+        let all = bodies(&d);
+        assert_eq!(all.len(), 1, "{bad:?}: {:?}", names_of(&all));
+        assert_eq!(
+            all[0].pointer("/spec/rules/0/from/0/source/principals/0"),
+            Some(&json!("cluster.local/ns/prod/sa/prometheus"))
+        );
+        assert_eq!(d.warnings.len(), 1, "{bad:?}: {:?}", d.warnings);
+        assert!(
+            d.warnings[0].contains("source_app_name"),
+            "{:?}",
+            d.warnings
+        );
+    }
+}
+
+#[test]
 fn collect_policies_from_related_cmr_applications() {
     let mut snap = example();
     snap.service_mesh.clear();
