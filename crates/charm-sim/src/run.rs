@@ -184,7 +184,8 @@ impl<'c> Sim<'c> {
         let tools_dir = tmp.path().join("tools");
         std::fs::create_dir(&tools_dir)?;
         let exe = match &opts.tool_binary {
-            Some(p) => p.clone(),
+            // The links live in another directory: a relative path would dangle.
+            Some(p) => std::path::absolute(p)?,
             None => default_tool_binary()?,
         };
         for name in TOOL_NAMES {
@@ -317,6 +318,12 @@ impl<'c> Sim<'c> {
             self.api
                 .delete_object(&r.api_version, &r.kind, r.namespace.as_deref(), &r.name)
                 .map_err(|e| kube_err(&format!("{at}.kubernetes_delete[{i}]"), e))?;
+        }
+        if let Some(raw) = &u.faults {
+            let faults = parse_faults(raw, &format!("{at}.faults"))?;
+            self.api
+                .replace_faults(faults)
+                .map_err(|e| kube_err(&format!("{at}.faults"), e))?;
         }
         // Writes made as "another actor" are not the charm's requests.
         self.api.take_requests();
