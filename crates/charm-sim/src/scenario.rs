@@ -326,6 +326,9 @@ pub struct Update {
     pub containers: Option<BTreeMap<String, ContainerSpec>>,
     pub kubernetes: Option<Vec<Value>>,
     pub kubernetes_delete: Option<Vec<ObjectRef>>,
+    /// Replaces the armed API faults: those left from earlier are disarmed, these are
+    /// armed (`faults: []` disarms every one).
+    pub faults: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Clone)]
@@ -768,6 +771,17 @@ fn check_update(
             if !o.is_object() {
                 return Err(bad(format!("{at}.update.kubernetes[{i}]: not an object")));
             }
+        }
+    }
+    for (i, f) in u.faults.iter().flatten().enumerate() {
+        let fault: crate::kube::Fault = serde_json::from_value(f.clone())
+            .map_err(|e| bad(format!("{at}.update.faults[{i}]: {e}")))?;
+        if let Some(r) = &fault.matcher.path_regex
+            && let Err(e) = regex::Regex::new(r)
+        {
+            return Err(bad(format!(
+                "{at}.update.faults[{i}]: path_regex {r:?}: {e}"
+            )));
         }
     }
     Ok(())

@@ -62,3 +62,27 @@ fn updates_faults_and_requests() {
         .collect();
     assert_eq!(kinds, ["Namespace"]);
 }
+
+#[test]
+fn update_faults_replace_the_armed_ones() {
+    let c = TestCharm::new(GET_CM);
+    let cm =
+        "{apiVersion: v1, kind: ConfigMap, metadata: {name: cm, namespace: prod}, data: {k: v}}";
+    let get = "{method: GET, path_regex: '/configmaps/cm$'}";
+    let out = c.run(&scenario(
+        true,
+        &format!(
+            "faults: [{{match: {get}, error: 500, times: 5}}]\n\
+             steps:\n  - install\n  \
+             - {{update: {{kubernetes: [{cm}], faults: [{{match: {get}, error: 503, times: 2}}]}}}}\n  \
+             - start\n  \
+             - {{update: {{faults: []}}}}\n  - update-status\n  \
+             - {{update: {{faults: [{{match: {get}, error: '504'}}]}}}}\n  - update-status\n  \
+             - update-status\n"
+        ),
+    ));
+    let codes: Vec<&str> = out.steps.iter().map(|s| s.stdout.trim()).collect();
+    // The start's 500s are replaced (not added to), `[]` disarms the second 503, the 504 is
+    // consumed once.
+    assert_eq!(codes, ["500", "503", "200", "504", "200"]);
+}

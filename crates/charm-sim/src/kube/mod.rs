@@ -207,6 +207,11 @@ impl ApiServer {
         }
     }
 
+    /// Disarms every armed fault, then arms `faults`; nothing changes if one is invalid.
+    pub fn replace_faults(&self, faults: Vec<Fault>) -> Result<(), KubeSimError> {
+        self.lock().replace_faults(faults)
+    }
+
     /// One object as the server stores it (with server-populated fields), in `api_version`.
     pub fn object(
         &self,

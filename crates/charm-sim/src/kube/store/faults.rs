@@ -10,6 +10,15 @@ impl State {
         Ok(())
     }
 
+    /// Disarms every armed fault, then arms `faults` (all or, if one is invalid, none).
+    pub fn replace_faults(&mut self, faults: Vec<Fault>) -> Result<(), KubeSimError> {
+        self.faults = faults
+            .into_iter()
+            .map(ArmedFault::new)
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+
     /// Numbers an arriving request and consumes the fault it triggers, if any.
     pub fn arrive(&mut self, method: &str, path: &str) -> (u64, Option<FaultError>) {
         self.arrivals += 1;
