@@ -387,3 +387,70 @@ async fn discovery_lists_installed_groups() {
     let version = client.apiserver_version().await.expect("/version");
     assert_eq!(version.major, "1");
 }
+
+#[tokio::test]
+async fn destination_rules_and_peer_authentications_are_validated() {
+    let server = server(ApiServer::default_crds());
+    let client = client(&server).await;
+    let pp = PatchParams::apply("istio-beacon-k8s").force();
+    let dr_api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "prod",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("networking.istio.io", "v1", "DestinationRule"),
+            "destinationrules",
+        ),
+    );
+    let dr = |simple: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "mydb", "namespace": "prod"},
+            "spec": {"host": "mydb.prod.svc.cluster.local", "trafficPolicy": {
+                "loadBalancer": {"simple": simple},
+                "connectionPool": {"tcp": {"maxConnections": 100, "connectTimeout": "5s"}},
+                "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s"},
+                "portLevelSettings": [{"port": {"number": 8080}, "tls": {"mode": "ISTIO_MUTUAL"}}]}},
+        }))
+        .expect("DestinationRule")
+    };
+    dr_api
+        .patch("mydb", &pp, &Patch::Apply(dr("LEAST_REQUEST")))
+        .await
+        .expect("valid DestinationRule");
+    let e = api_err(
+        dr_api
+            .patch("mydb", &pp, &Patch::Apply(dr("BOGUS")))
+            .await
+            .expect_err("bad enum"),
+    );
+    assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
+
+    let pa_api: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "prod",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("security.istio.io", "v1", "PeerAuthentication"),
+            "peerauthentications",
+        ),
+    );
+    let pa = |mode: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": {"name": "mydb", "namespace": "prod"},
+            "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+                     "mtls": {"mode": mode}},
+        }))
+        .expect("PeerAuthentication")
+    };
+    pa_api
+        .patch("mydb", &pp, &Patch::Apply(pa("STRICT")))
+        .await
+        .expect("valid PeerAuthentication");
+    let e = api_err(
+        pa_api
+            .patch("mydb", &pp, &Patch::Apply(pa("ISTIO_MUTUAL")))
+            .await
+            .expect_err("bad mode"),
+    );
+    assert_eq!(e.code, 422);
+}

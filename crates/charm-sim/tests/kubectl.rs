@@ -247,7 +247,10 @@ fn discovery_lists_builtins_and_crds() {
         ],
         None,
     );
-    assert_eq!(names.trim(), "authorizationpolicies.security.istio.io");
+    assert_eq!(
+        names.trim(),
+        "authorizationpolicies.security.istio.io\npeerauthentications.security.istio.io"
+    );
     let versions = k.ok(&["api-versions"], None);
     for gv in [
         "v1",

@@ -167,10 +167,18 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceType>> {
 
 /// The CRDs shipped in `crates/charm-sim/crds/`.
 pub(crate) fn default_crds() -> Vec<Value> {
-    const FILES: [(&str, &str); 2] = [
+    const FILES: [(&str, &str); 4] = [
         (
             "security.istio.io__v1__AuthorizationPolicy.yaml",
             include_str!("../../crds/security.istio.io__v1__AuthorizationPolicy.yaml"),
+        ),
+        (
+            "networking.istio.io__v1__DestinationRule.yaml",
+            include_str!("../../crds/networking.istio.io__v1__DestinationRule.yaml"),
+        ),
+        (
+            "security.istio.io__v1__PeerAuthentication.yaml",
+            include_str!("../../crds/security.istio.io__v1__PeerAuthentication.yaml"),
         ),
         (
             "gateway.networking.k8s.io__v1__Gateway.yaml",
@@ -474,14 +482,30 @@ mod tests {
 
     #[test]
     fn shipped_crds_serve_v1_and_v1beta1() {
+        let mut kinds = Vec::new();
         for crd in default_crds() {
-            let versions: Vec<String> = crd_types(&crd)
-                .expect("CRD compiles")
-                .iter()
-                .map(|t| t.version.clone())
-                .collect();
-            assert_eq!(versions, ["v1", "v1beta1"]);
+            let types = crd_types(&crd).expect("CRD compiles");
+            let versions: Vec<String> = types.iter().map(|t| t.version.clone()).collect();
+            let kind = types[0].kind.clone();
+            // Istio's DestinationRule also still serves v1alpha3.
+            let expected: &[&str] = if kind == "DestinationRule" {
+                &["v1", "v1alpha3", "v1beta1"]
+            } else {
+                &["v1", "v1beta1"]
+            };
+            assert_eq!(versions, expected, "{kind}");
+            assert!(types.iter().all(|t| t.namespaced), "{kind}");
+            kinds.push(kind);
         }
+        assert_eq!(
+            kinds,
+            [
+                "AuthorizationPolicy",
+                "DestinationRule",
+                "PeerAuthentication",
+                "Gateway"
+            ]
+        );
         assert!(ap("v1").namespaced);
     }
 
