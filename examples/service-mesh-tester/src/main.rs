@@ -4,7 +4,10 @@
 //! end. It declares:
 //! - an AppPolicy on `inbound`: GET and POST on `/foo` and `/bar/`, ports 8080 and 8081;
 //! - a UnitPolicy on `inbound-unit`: ports 8080 and 8081;
-//! - with `peer-communication` (default true), a UnitPolicy on `peers` with the same ports.
+//! - with `peer-communication` (default true), a UnitPolicy on `peers` with the same ports;
+//! - with `traffic` (a JSON traffic intent, default empty: none), that intent for its
+//!   Service (`ServiceMeshConsumer::with_traffic`); an invalid value fails the hook with the
+//!   reason, naming the field.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -16,7 +19,7 @@ use charm_runtime::pebble::{self, Layer};
 use charm_runtime::tools::{ProcessRunner, ToolRunner};
 use charm_runtime::{HookTools, JujuContext, Model, logging};
 use service_mesh::consumer::{AppPolicy, ServiceMeshConsumer, UnitPolicy};
-use service_mesh::{Endpoint, Method, Port};
+use service_mesh::{Endpoint, Method, Port, TrafficIntent};
 
 const PORTS: [u16; 2] = [8080, 8081];
 const CONTAINER: &str = "echo-server";
@@ -69,10 +72,20 @@ fn mesh_consumer(model: &Model) -> anyhow::Result<ServiceMeshConsumer> {
         UnitPolicy::new("inbound-unit", PORTS).into(),
     ])
     .auto_join(flag("auto-join-mesh"));
-    Ok(if flag("peer-communication") {
+    let consumer = if flag("peer-communication") {
         consumer.with_peer_communication(PEERS, PORTS)
     } else {
         consumer
+    };
+    let traffic = config
+        .get("traffic")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.trim().is_empty());
+    Ok(match traffic {
+        Some(text) => consumer.with_traffic(
+            TrafficIntent::from_json(text).context("invalid `traffic` config option")?,
+        ),
+        None => consumer,
     })
 }
 
@@ -82,8 +95,8 @@ async fn dispatch(model: &Model) -> anyhow::Result<()> {
     // The library reacts first, as its observers are registered first in the Python charm.
     mesh.handle(model).await?;
     match &model.context().event {
-        // peer-communication may have changed the declared policies; the leader re-sends
-        // them (a no-op on other units).
+        // peer-communication or traffic may have changed what is declared; the leader
+        // re-sends it (a no-op on other units).
         Event::Hook(HookEvent::ConfigChanged) => mesh.update_service_mesh(model)?,
         Event::Hook(HookEvent::PebbleReady { container }) if container == CONTAINER => {
             start_echo_server(model).await?;

@@ -4,7 +4,7 @@
 mod common;
 
 use charm_sim::Output;
-use common::{app_data, object, packed_charm, run, run_file, tester};
+use common::{app_data, object, packed_charm, run, run_file, run_unchecked, tester};
 use serde_json::{Value, json};
 
 const MESH_LABELS: &str = r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#;
@@ -368,4 +368,122 @@ fn packed_charm_plays_the_committed_scenario() {
         service_labels(&out, "receiver1")["istio.io/dataplane-mode"],
         "ambient"
     );
+}
+
+/// A traffic intent in the `traffic` config option, as an operator would type it (extra
+/// spaces, a non-canonical duration).
+const TRAFFIC_CONFIG: &str = r#"{ "version": 1, "load_balancer": {"consistent_hash": {"http_cookie": {"name": "session", "ttl": "1m30s"}}},
+  "ports": [{"port": 8081, "connection_pool": {"http": {"http2_max_requests": 100}}}], "mtls": "STRICT" }"#;
+
+/// What the tester writes for it: `json.dumps` spacing, key order fixed, `90s`.
+const TRAFFIC_WIRE: &str = r#"{"version": 1, "load_balancer": {"consistent_hash": {"http_cookie": {"name": "session", "ttl": "90s"}}}, "ports": [{"port": 8081, "connection_pool": {"http": {"http2_max_requests": 100}}}], "mtls": "STRICT"}"#;
+
+fn with_config(mut scenario: Value, config: Value) -> Value {
+    scenario["config"] = config;
+    scenario
+}
+
+#[test]
+fn traffic_config_is_sent_with_the_policies_and_removed_when_cleared() {
+    let out = run(
+        tester(),
+        &with_config(
+            receiver(
+                true,
+                json!({}),
+                json!([
+                    {"hook": "service-mesh-relation-created", "relation": 1},
+                    {"update": {"config": {"traffic": null}}},
+                    "config-changed",
+                ]),
+            ),
+            json!({"traffic": TRAFFIC_CONFIG}),
+        ),
+    );
+    let bag = |i: usize| {
+        out.steps[i]
+            .relations
+            .iter()
+            .find(|r| r.id == 1)
+            .expect("mesh relation")
+            .local_app_data
+            .clone()
+    };
+    let first = bag(0);
+    assert_eq!(first.get("traffic").map(String::as_str), Some(TRAFFIC_WIRE));
+    // The policies are unchanged by the intent.
+    assert_eq!(
+        first.get("policies").map(String::as_str),
+        Some(POLICIES_WITH_PEERS)
+    );
+    // Back to the default (empty): the key is removed, the policies stay.
+    let last = app_data(&out, 1);
+    assert_eq!(last.get("traffic"), None, "{last:?}");
+    assert_eq!(
+        last.get("policies").map(String::as_str),
+        Some(POLICIES_WITH_PEERS)
+    );
+}
+
+#[test]
+fn traffic_set_by_config_changed_reaches_the_beacon() {
+    let out = run(
+        tester(),
+        &receiver(
+            true,
+            json!({}),
+            json!([
+                {"hook": "service-mesh-relation-created", "relation": 1},
+                {"update": {"config": {"traffic": TRAFFIC_CONFIG}}},
+                "config-changed",
+            ]),
+        ),
+    );
+    let first = &out.steps[0].relations;
+    let mesh = first.iter().find(|r| r.id == 1).expect("mesh relation");
+    assert!(!mesh.local_app_data.contains_key("traffic"));
+    assert!(mesh.local_app_data.contains_key("policies"));
+    assert_eq!(
+        app_data(&out, 1).get("traffic").map(String::as_str),
+        Some(TRAFFIC_WIRE)
+    );
+}
+
+#[test]
+fn an_invalid_traffic_config_fails_the_hook_naming_the_field_and_writes_nothing() {
+    let out = run_unchecked(
+        tester(),
+        &with_config(
+            receiver(
+                true,
+                json!({}),
+                json!([{"hook": "service-mesh-relation-created", "relation": 1}]),
+            ),
+            json!({"traffic": r#"{"version": 1, "load_balancer": {"simple": "BOGUS"}}"#}),
+        ),
+    );
+    let step = &out.steps[0];
+    assert_ne!(step.exit_code, 0);
+    let logged = format!("{}{}{:?}", step.stdout, step.stderr, step.logs);
+    assert!(
+        logged.contains("traffic.load_balancer.simple: must be one of"),
+        "{logged}"
+    );
+    assert!(app_data(&out, 1).is_empty());
+}
+
+#[test]
+fn a_non_leader_never_writes_traffic() {
+    let out = run(
+        tester(),
+        &with_config(
+            receiver(
+                false,
+                json!({}),
+                json!([{"hook": "service-mesh-relation-created", "relation": 1}, "config-changed"]),
+            ),
+            json!({"traffic": TRAFFIC_CONFIG}),
+        ),
+    );
+    assert!(app_data(&out, 1).is_empty());
 }

@@ -12,6 +12,9 @@ Requests ("kind"):
   relations (what the Rust library, which skips them, must produce).
 - "provider_parse": {"policies": text} -> ServiceMeshProvider.mesh_info over a relation
   carrying `text`, re-dumped ("error" if it rejects it).
+- "provider_parse_bag": {"databag": {k: v}} -> ServiceMeshProvider.mesh_info over a relation
+  whose consumer app databag is exactly `databag` (any keys), re-dumped ("error" if it
+  rejects it).
 - "cmr_send": {"app", "model"} -> the `cmr_data` value the requirer writes.
 - "provider_write": {"labels": [[k, v], ...]} -> the provider app databag.
 - "consumer_read": {"databag": {k: v}} -> what ServiceMeshConsumer.labels()/mesh_type() give
@@ -109,6 +112,17 @@ def handle(req):
             return {"policies": build(req, kept), "crashed": True}
     if kind == "provider_parse":
         rel = Rel("service-mesh", "consumer", {"policies": req["policies"]})
+        fake = types.SimpleNamespace(
+            _charm=types.SimpleNamespace(model=types.SimpleNamespace(relations={"service-mesh": [rel]})),
+            _relation_name="service-mesh",
+        )
+        try:
+            infos = ServiceMeshProvider.mesh_info(fake)
+        except (ValueError, pydantic.ValidationError) as e:
+            return {"error": type(e).__name__}
+        return {"policies": json.dumps([p.model_dump() for p in infos])}
+    if kind == "provider_parse_bag":
+        rel = Rel("service-mesh", "consumer", dict(req["databag"]))
         fake = types.SimpleNamespace(
             _charm=types.SimpleNamespace(model=types.SimpleNamespace(relations={"service-mesh": [rel]})),
             _relation_name="service-mesh",

@@ -12,6 +12,7 @@ use super::policy::{CmrMap, ConsumerPolicy, RelatedApp, UnitPolicy, build_mesh_p
 use crate::model::{
     CmrData, LabelMap, MeshPolicy, MeshType, ProviderAppData, ProviderDataError, dump_policies,
 };
+use crate::traffic::{TRAFFIC_KEY, TrafficError, TrafficIntent};
 
 /// Default endpoint of the `service_mesh` relation.
 pub const DEFAULT_MESH_RELATION: &str = "service-mesh";
@@ -38,6 +39,9 @@ pub enum ConsumerError {
     /// Labelling the workload failed.
     #[error(transparent)]
     Labels(#[from] LabelsError),
+    /// The declared traffic intent is not one the beacon would accept (nothing was written).
+    #[error("invalid traffic intent: {0}")]
+    Traffic(#[from] TrafficError),
 }
 
 /// What an event asks the consumer to do (see [`ServiceMeshConsumer::plan`], with an example).
@@ -156,6 +160,7 @@ pub struct ServiceMeshConsumer {
     cmr_provides: String,
     policies: Vec<ConsumerPolicy>,
     auto_join: bool,
+    traffic: Option<TrafficIntent>,
 }
 
 impl ServiceMeshConsumer {
@@ -167,6 +172,7 @@ impl ServiceMeshConsumer {
             cmr_provides: DEFAULT_CMR_PROVIDES.to_owned(),
             policies: policies.into_iter().collect(),
             auto_join: true,
+            traffic: None,
         }
     }
 
@@ -200,6 +206,39 @@ impl ServiceMeshConsumer {
         self.policies
             .push(UnitPolicy::new(peer_relation, ports).into());
         self
+    }
+
+    /// Declare how this application's Service wants to be reached (load balancing,
+    /// connection limits, outlier ejection, TLS, the mTLS mode of its workloads): written as
+    /// `traffic` in the mesh relation's app databag with `policies` (leader, same events),
+    /// for the beacon to render as a DestinationRule and PeerAuthentication. Without it the
+    /// key is removed. See [`crate::traffic`] for the schema.
+    ///
+    /// ```
+    /// use service_mesh::consumer::ServiceMeshConsumer;
+    /// use service_mesh::traffic::{LoadBalancer, MtlsMode, SimpleLb, TrafficIntent, TrafficPolicy};
+    ///
+    /// let mesh = ServiceMeshConsumer::new([]).with_traffic(TrafficIntent {
+    ///     policy: TrafficPolicy {
+    ///         load_balancer: Some(LoadBalancer::Simple(SimpleLb::LeastRequest)),
+    ///         ..TrafficPolicy::default()
+    ///     },
+    ///     ports: vec![],
+    ///     mtls: Some(MtlsMode::Strict),
+    /// });
+    /// assert_eq!(
+    ///     mesh.traffic().unwrap().to_json(),
+    ///     r#"{"version": 1, "load_balancer": {"simple": "LEAST_REQUEST"}, "mtls": "STRICT"}"#
+    /// );
+    /// ```
+    pub fn with_traffic(mut self, intent: TrafficIntent) -> Self {
+        self.traffic = Some(intent);
+        self
+    }
+
+    /// The declared traffic intent, if any.
+    pub fn traffic(&self) -> Option<&TrafficIntent> {
+        self.traffic.as_ref()
     }
 
     /// The declared policies, in declaration order.
@@ -348,7 +387,9 @@ impl ServiceMeshConsumer {
     }
 
     /// Write `policies` on the mesh relation (leader only; a non-leader or a missing
-    /// relation is a no-op). The value is byte-identical to the Python library's.
+    /// relation is a no-op). The value is byte-identical to the Python library's. The
+    /// traffic intent goes in the same write as `traffic` (removed when none is declared);
+    /// an invalid one is an error and nothing is written.
     pub fn update_service_mesh(&self, model: &Model) -> Result<(), ConsumerError> {
         let Some(rel) = self.mesh_relation(model)? else {
             return Ok(());
@@ -358,8 +399,22 @@ impl ServiceMeshConsumer {
             return Ok(());
         }
         tracing::debug!("Updating service mesh policies.");
+        let traffic = match &self.traffic {
+            Some(intent) => {
+                intent.validate()?;
+                intent.to_json()
+            }
+            // An empty value deletes the key.
+            None => String::new(),
+        };
         let policies = self.mesh_policies(model)?;
-        model.set_app_data(&rel, [("policies", dump_policies(&policies))])?;
+        model.set_app_data(
+            &rel,
+            [
+                ("policies", dump_policies(&policies)),
+                (TRAFFIC_KEY, traffic),
+            ],
+        )?;
         Ok(())
     }
 

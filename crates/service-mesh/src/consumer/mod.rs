@@ -9,6 +9,8 @@
 //!   [`ServiceMeshConsumer::enabled`], [`ServiceMeshConsumer::labels`],
 //!   [`ServiceMeshConsumer::mesh_type`].
 //! - [`reconcile_charm_labels`]: put the charm's own pods and Service on the mesh.
+//! - [`ServiceMeshConsumer::with_traffic`]: how the charm's Service wants to be reached
+//!   ([`crate::traffic`]), sent along with the policies.
 //!
 //! Custom policies beyond what relations express go through
 //! [`crate::prm::PolicyResourceManager`].
