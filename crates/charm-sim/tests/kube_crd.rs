@@ -454,3 +454,95 @@ async fn destination_rules_and_peer_authentications_are_validated() {
     );
     assert_eq!(e.code, 422);
 }
+
+#[tokio::test]
+async fn istio_traffic_cel_rules_are_enforced() {
+    let server = server(ApiServer::default_crds());
+    let client = client(&server).await;
+    let pp = PatchParams::apply("istio-beacon-k8s").force();
+    let dr_api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "prod",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("networking.istio.io", "v1", "DestinationRule"),
+            "destinationrules",
+        ),
+    );
+    let dr = |interval: &str| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
+            "metadata": {"name": "mydb", "namespace": "prod"},
+            "spec": {"host": "mydb", "trafficPolicy": {
+                "portLevelSettings": [{"port": {"number": 80},
+                    "outlierDetection": {"interval": interval}}]}},
+        }))
+        .expect("DestinationRule")
+    };
+    for ok in ["1ms", "1.5s", "1h2m"] {
+        dr_api
+            .patch("mydb", &pp, &Patch::Apply(dr(ok)))
+            .await
+            .unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    for bad in ["0s", "999us", "10", "1d"] {
+        let e = api_err(
+            dr_api
+                .patch("mydb", &pp, &Patch::Apply(dr(bad)))
+                .await
+                .expect_err(bad),
+        );
+        assert_eq!(e.code, 422, "{bad}");
+        assert!(
+            e.message.contains(
+                "spec.trafficPolicy.portLevelSettings[0].outlierDetection.interval: Invalid value: \"string\": must be a valid duration greater than 1ms"
+            ),
+            "{bad}: {}",
+            e.message
+        );
+    }
+
+    let pa_api: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        "prod",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("security.istio.io", "v1", "PeerAuthentication"),
+            "peerauthentications",
+        ),
+    );
+    let pa = |spec: Value| -> DynamicObject {
+        serde_json::from_value(json!({
+            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
+            "metadata": {"name": "mydb", "namespace": "prod"}, "spec": spec,
+        }))
+        .expect("PeerAuthentication")
+    };
+    for (spec, message) in [
+        (
+            json!({"portLevelMtls": {"8080": {"mode": "DISABLE"}}}),
+            "portLevelMtls requires selector",
+        ),
+        (
+            json!({"selector": {"matchLabels": {"app": "*"}}}),
+            "wildcard not allowed in label value match",
+        ),
+    ] {
+        let e = api_err(
+            pa_api
+                .patch("mydb", &pp, &Patch::Apply(pa(spec)))
+                .await
+                .expect_err(message),
+        );
+        assert_eq!(e.code, 422);
+        assert!(e.message.contains(message), "{}", e.message);
+    }
+    pa_api
+        .patch(
+            "mydb",
+            &pp,
+            &Patch::Apply(pa(json!({
+                "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+                "portLevelMtls": {"8080": {"mode": "DISABLE"}}}))),
+        )
+        .await
+        .expect("port-level mTLS with a selector");
+}

@@ -535,14 +535,193 @@ pub(crate) fn cel_rules(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
                 ));
             }
         }
+        ("networking.istio.io", "DestinationRule") => {
+            if let Some(tp) = spec.get("trafficPolicy") {
+                traffic_policy_durations(tp, "spec.trafficPolicy", &mut causes);
+            }
+            for (i, subset) in spec
+                .get("subsets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if let Some(tp) = subset.get("trafficPolicy") {
+                    let at = format!("spec.subsets[{i}].trafficPolicy");
+                    traffic_policy_durations(tp, &at, &mut causes);
+                }
+            }
+            selector_labels(
+                spec.get("workloadSelector"),
+                "spec.workloadSelector.matchLabels",
+                &mut causes,
+            );
+        }
+        ("security.istio.io", "PeerAuthentication") => {
+            selector_labels(
+                spec.get("selector"),
+                "spec.selector.matchLabels",
+                &mut causes,
+            );
+            if let Some(ports) = spec.get("portLevelMtls").and_then(Value::as_object) {
+                let in_range =
+                    |k: &String| k.parse::<i64>().is_ok_and(|p| (1..=65535).contains(&p));
+                if !ports.keys().all(in_range) {
+                    causes.push(cel(
+                        "spec.portLevelMtls",
+                        "port must be between 1-65535",
+                        &spec["portLevelMtls"],
+                    ));
+                }
+                let has_selector = spec
+                    .get("selector")
+                    .and_then(|s| s.get("matchLabels"))
+                    .and_then(Value::as_object)
+                    .is_some_and(|m| !m.is_empty());
+                if !has_selector {
+                    causes.push(cel("spec", "portLevelMtls requires selector", spec));
+                }
+            }
+        }
         _ => {}
     }
     causes
 }
 
+/// Istio's `matchLabels` CEL rules (no `*` in keys or values, no empty key).
+fn selector_labels(selector: Option<&Value>, field: &str, causes: &mut Vec<Cause>) {
+    let Some(ml) = selector
+        .and_then(|s| s.get("matchLabels"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    let whole = Value::Object(ml.clone());
+    if ml.keys().any(|k| k.contains('*')) {
+        causes.push(cel(
+            field,
+            "wildcard not allowed in label key match",
+            &whole,
+        ));
+    }
+    if ml.keys().any(String::is_empty) {
+        causes.push(cel(field, "key must not be empty", &whole));
+    }
+    for (k, v) in ml {
+        if v.as_str().is_some_and(|v| v.contains('*')) {
+            causes.push(cel(
+                &format!("{field}[{k}]"),
+                "wildcard not allowed in label value match",
+                v,
+            ));
+        }
+    }
+}
+
+/// Go's `time.ParseDuration` (what CEL's `duration()` uses), in nanoseconds; `None` where Go
+/// returns an error.
+fn go_duration_nanos(s: &str) -> Option<f64> {
+    let (neg, mut rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if rest == "0" {
+        return Some(0.0);
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        let num = &rest[..num_len];
+        if num.is_empty() || num == "." || num.matches('.').count() > 1 {
+            return None;
+        }
+        let n: f64 = num.parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .char_indices()
+            .find(|(_, c)| c.is_ascii_digit() || *c == '.')
+            .map_or(rest.len(), |(i, _)| i);
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "\u{b5}s" | "\u{3bc}s" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += n * scale;
+    }
+    Some(if neg { -total } else { total })
+}
+
+/// `duration(self) >= duration('1ms')` on the duration fields of a DestinationRule traffic
+/// policy and its `portLevelSettings`.
+fn traffic_policy_durations(tp: &Value, at: &str, causes: &mut Vec<Cause>) {
+    const FIELDS: [&[&str]; 9] = [
+        &["connectionPool", "tcp", "connectTimeout"],
+        &["connectionPool", "tcp", "maxConnectionDuration"],
+        &["connectionPool", "tcp", "tcpKeepalive", "time"],
+        &["connectionPool", "tcp", "tcpKeepalive", "interval"],
+        &["connectionPool", "http", "idleTimeout"],
+        &["outlierDetection", "interval"],
+        &["outlierDetection", "baseEjectionTime"],
+        &["loadBalancer", "warmupDurationSecs"],
+        &["loadBalancer", "warmup", "duration"],
+    ];
+    for path in FIELDS {
+        let Some(v) = path.iter().try_fold(tp, |v, k| v.get(*k)) else {
+            continue;
+        };
+        let ok = v
+            .as_str()
+            .and_then(go_duration_nanos)
+            .is_some_and(|ns| ns >= 1e6);
+        if !ok {
+            let field = format!("{at}.{}", path.join("."));
+            causes.push(cel(&field, "must be a valid duration greater than 1ms", v));
+        }
+    }
+    for (i, p) in tp
+        .get("portLevelSettings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        traffic_policy_durations(p, &format!("{at}.portLevelSettings[{i}]"), causes);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn go_durations() {
+        for (s, ns) in [
+            ("1ms", 1e6),
+            ("0", 0.0),
+            ("1.5s", 1.5e9),
+            ("1h2m", 3720e9),
+            ("-1s", -1e9),
+            ("100us", 1e5),
+            ("2h45m0.5s", 9900.5e9),
+        ] {
+            assert_eq!(go_duration_nanos(s), Some(ns), "{s}");
+        }
+        for bad in ["", "1", "s", "1d", "1.2.3s", "-", "1 s", ".s"] {
+            assert_eq!(go_duration_nanos(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn names_and_labels() {
