@@ -6,7 +6,7 @@ use beacon_core::snapshot::{
 use charm_runtime::{Event, HookEvent, RelationKind};
 
 /// What this hook asks of the charm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trigger {
     /// The holistic reconcile.
     Reconcile,
@@ -16,6 +16,8 @@ pub enum Trigger {
     Remove,
     /// Nothing to do (install, start, stop, …): upstream leaves the status unknown.
     Ignore,
+    /// An action (`actions.yaml`), on any unit.
+    Action(String),
 }
 
 impl Trigger {
@@ -24,8 +26,9 @@ impl Trigger {
     /// and drift are handled without waiting for another event) and on every relation event
     /// of our endpoints (including provide-cmr-mesh-relation-broken, which upstream misses).
     pub fn of(event: &Event) -> Trigger {
-        let Event::Hook(hook) = event else {
-            return Trigger::Ignore;
+        let hook = match event {
+            Event::Hook(hook) => hook,
+            Event::Action { name, .. } => return Trigger::Action(name.clone()),
         };
         match hook {
             HookEvent::ConfigChanged

@@ -308,7 +308,7 @@ pub async fn get(
     }
 }
 
-fn labels_at(obj: &Value, pointer: &str) -> Labels {
+pub fn labels_at(obj: &Value, pointer: &str) -> Labels {
     obj.pointer(pointer)
         .and_then(Value::as_object)
         .map(|m| {
@@ -317,6 +317,72 @@ fn labels_at(obj: &Value, pointer: &str) -> Labels {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Every AuthorizationPolicy in `namespace`, whoever owns it, as JSON (for `check-access`);
+/// none when the CRD is not installed.
+pub async fn list_namespace_policies(
+    client: &Client,
+    namespace: &str,
+) -> Result<Vec<Value>, KubeFailure> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        items: Vec<Value>,
+        #[serde(default)]
+        metadata: ListMeta,
+    }
+    let kind = Kind::AuthorizationPolicy;
+    let path =
+        <DynamicObject as kube::Resource>::url_path(&resource(kind), Some(&segment(namespace)));
+    let mut params = ListParams::default().limit(POLICY_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let request = kube::core::Request::new(&path).list(&params).map_err(|e| {
+            classify(
+                &format!("list {}", kind.plural()),
+                kube::Error::BuildRequest(e),
+            )
+        })?;
+        let page = match client.request::<Page>(request).await {
+            Ok(page) => page,
+            Err(e) if api_code(&e) == Some(404) => return Ok(out),
+            Err(e) => {
+                return Err(classify(
+                    &format!("list {} in {namespace}", kind.plural()),
+                    e,
+                ));
+            }
+        };
+        out.extend(page.items);
+        match page.metadata.continue_token.filter(|t| !t.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Labels and ServiceAccount of one pod matching `selector` in `namespace`, if any.
+pub async fn first_pod(
+    client: &Client,
+    namespace: &str,
+    selector: &str,
+) -> Result<Option<(Labels, String)>, KubeFailure> {
+    let ar = builtin("", "v1", "Pod", "pods");
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &segment(namespace), &ar);
+    let params = ListParams::default().labels(selector).limit(1);
+    let list = api
+        .list(&params)
+        .await
+        .map_err(|e| classify(&format!("list pods in {namespace}"), e))?;
+    Ok(list.items.first().map(|pod| {
+        let value = serde_json::to_value(pod).unwrap_or_default();
+        let sa = value
+            .pointer("/spec/serviceAccountName")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_owned();
+        (labels_at(&value, "/metadata/labels"), sa)
+    }))
 }
 
 /// Owned objects in every scope (for the reconcile and the teardown).

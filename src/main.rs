@@ -6,6 +6,7 @@
 //! `beacon_core::status`. [`hook`] picks the work an event asks for; [`outcome`] decides how
 //! a hook that could not finish ends.
 
+mod actions;
 mod apply;
 mod hook;
 mod live;

@@ -15,15 +15,17 @@ use crate::apply::{self, KubeWriter};
 use crate::hook::Trigger;
 use crate::live::{self, KubeFailure};
 use crate::outcome::HookError;
-use crate::{memo_store, snapshot};
+use crate::snapshot::Purpose;
+use crate::{actions, memo_store, snapshot};
 
 pub async fn dispatch(model: &Model) -> Result<(), HookError> {
     match Trigger::of(&model.context().event) {
         Trigger::Ignore => Ok(()),
+        Trigger::Action(name) => actions::run(model, &name).await,
         Trigger::Remove => remove(model).await,
         Trigger::ProviderDataOnly => provider_data_only(model),
         Trigger::Reconcile => {
-            let snap = snapshot::read(model)?;
+            let snap = snapshot::read(model, Purpose::Reconcile)?;
             if snap.leader {
                 leader(model, &snap).await
             } else {
@@ -39,7 +41,7 @@ fn names(snap: &Snapshot) -> Result<Names, HookError> {
     Names::new(&snap.model, &snap.app).map_err(|e| HookError::Blocked(e.to_string()))
 }
 
-async fn kube_client() -> Result<kube::Client, HookError> {
+pub async fn kube_client() -> Result<kube::Client, HookError> {
     charm_runtime::k8s::client().await.map_err(|e| {
         HookError::Retry(anyhow::Error::new(e).context("cannot build the Kubernetes client"))
     })
@@ -50,7 +52,7 @@ fn provider_data_only(model: &Model) -> Result<(), HookError> {
     if !model.is_leader()? {
         return Ok(());
     }
-    let snap = snapshot::read(model)?;
+    let snap = snapshot::read(model, Purpose::Reconcile)?;
     memo_store::save_consumers(
         model.context(),
         consumer_memo(&snap, &BTreeMap::new()).as_ref(),

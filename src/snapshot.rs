@@ -71,10 +71,23 @@ fn config_list(
     }
 }
 
+/// What the snapshot is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A reconcile: only the leader reads consumer data (through the memo) and our own bags.
+    Reconcile,
+    /// An action that answers questions, on any unit: every consumer's data is read as it
+    /// is now (no memo), our own bags are not.
+    Inspect,
+}
+
 /// Read everything this hook needs from Juju.
-pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
+pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, SnapshotError> {
     let ctx = model.context();
-    let leader = model.is_leader()?;
+    let is_leader = model.is_leader()?;
+    let inspect = purpose == Purpose::Inspect;
+    // Whether this unit reconciles as the leader: reads our own bags, uses the memo.
+    let leader = is_leader && !inspect;
     let config = model.config()?;
     let defaults = Config::default();
     let config = Config {
@@ -149,7 +162,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
     let mut consumers = |endpoint: &'static str,
                          key: &str|
      -> Result<Vec<(u64, ConsumerEntry)>, SnapshotError> {
-        if !leader {
+        if !leader && !inspect {
             return Ok(Vec::new());
         }
         let found: Vec<(u64, Option<ConsumerEntry>)> = model
@@ -257,6 +270,14 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
 
     let mut metrics = Vec::new();
     for (rel, remote_app) in relations(METRICS_ENDPOINT)? {
+        if inspect {
+            metrics.push(MetricsRelation {
+                id: rel.id,
+                remote_app,
+                bind_address: None,
+            });
+            continue;
+        }
         databags.insert(rel.id, own_bags(&rel, true)?);
         // Unit data falls back to the FQDN without a bind address, so a failing
         // network-get is logged rather than fatal.
@@ -291,7 +312,7 @@ pub fn read(model: &charm_runtime::Model) -> Result<Snapshot, SnapshotError> {
         model_uuid: ctx.model_uuid.clone(),
         app: ctx.app_name.clone(),
         unit: ctx.unit_name.clone(),
-        leader,
+        leader: is_leader,
         planned_units: u32::try_from(model.planned_units()?).unwrap_or(u32::MAX),
         config,
         service_mesh,

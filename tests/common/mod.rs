@@ -9,13 +9,14 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The unpacked charm: dispatch, metadata.yaml, config.yaml and bin/istio-beacon-k8s.
+/// The unpacked charm: dispatch, metadata.yaml, config.yaml, actions.yaml and
+/// bin/istio-beacon-k8s.
 pub fn charm_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = tempfile::tempdir().expect("temp dir");
-        for file in ["dispatch", "metadata.yaml", "config.yaml"] {
+        for file in ["dispatch", "metadata.yaml", "config.yaml", "actions.yaml"] {
             std::fs::copy(root.join(file), dir.path().join(file)).expect("copy charm file");
         }
         std::fs::create_dir(dir.path().join("bin")).expect("bin dir");

@@ -525,6 +525,14 @@ fn consumer_policies(
         .collect())
 }
 
+/// The `cmr_data` a remote app sent on `provide-cmr-mesh`, if valid.
+pub fn cmr_identity(snap: &Snapshot, remote_app: &str) -> Option<CmrData> {
+    cmr_map(snap, &mut Vec::new())
+        .into_iter()
+        .find(|(app, _)| app == remote_app)
+        .map(|(_, data)| data)
+}
+
 /// `{remote app name on provide-cmr-mesh: CMRData}` (§2.3). Upstream crashes on non-JSON
 /// `cmr_data`; we log it and ignore that relation, as we do when its names are not
 /// Kubernetes names (they become a principal and part of a policy name).

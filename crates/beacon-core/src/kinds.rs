@@ -150,7 +150,7 @@ impl Ownership {
         labels: &Labels,
         managers: &[String],
     ) -> Result<(), String> {
-        if !managers.iter().any(|m| *m == self.field_manager) {
+        if !managers.contains(&self.field_manager) {
             return Err(format!(
                 "Leaving {key}: it carries our owner label but was not written by field manager {:?} (managers: {managers:?})",
                 self.field_manager

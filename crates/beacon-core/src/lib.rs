@@ -7,14 +7,17 @@
 //! The modules, in the order data flows through them (each uses only those before it):
 //! [`kinds`] and [`names`] (identities and labels), [`memo`] (what is remembered between
 //! hooks), [`snapshot`] (the model, typed), [`admission`] (what a consumer may ask for),
-//! [`telemetry`] and [`desired`] (what the beacon wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows).
+//! [`telemetry`] and [`desired`] (what the beacon wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows); and for
+//! operators, [`report`] (`show-policies`) and [`access`] (`check-access`).
 
+pub mod access;
 pub mod admission;
 pub mod desired;
 pub mod kinds;
 pub mod memo;
 pub mod names;
 pub mod plan;
+pub mod report;
 pub mod snapshot;
 pub mod status;
 pub mod telemetry;

@@ -58,10 +58,11 @@ fn yaml_of(entries: &[(String, u32, Vec<u8>)], name: &str) -> Result<Value> {
 fn layout_matches_charmcraft() -> Result {
     let entries = pack_repo()?;
     let listing: Vec<(&str, u32)> = entries.iter().map(|(n, m, _)| (n.as_str(), *m)).collect();
-    // No actions.yaml: the upstream charm has no actions.
+    // actions.yaml: ours has read-only actions (the upstream charm has none).
     assert_eq!(
         listing,
         [
+            ("actions.yaml", 0o100644),
             ("bin/istio-beacon-k8s", 0o100755),
             ("config.yaml", 0o100644),
             ("dispatch", 0o100755),
