@@ -308,6 +308,7 @@ fn peer_authentication_for_a_workload_and_namespace_wide() {
 /// Every field set, in code.
 fn full_intent() -> TrafficIntent {
     TrafficIntent {
+        service: None,
         policy: TrafficPolicy {
             load_balancer: Some(LoadBalancer::ConsistentHash(ConsistentHash {
                 key: HashKey::HttpCookie(HttpCookie {
@@ -594,12 +595,28 @@ fn bad_values_are_refused_with_the_field_path_and_reason() {
             "traffic.ports.0: must be an object, not null",
         ),
         (
+            r#""service": "MyDB""#,
+            "traffic.service: must be a Service name (DNS-1035 label: lowercase letters, digits and '-', starting with a letter), 1 to 63 characters",
+        ),
+        (
+            r#""service": "1db""#,
+            "traffic.service: must be a Service name (DNS-1035 label: lowercase letters, digits and '-', starting with a letter), 1 to 63 characters",
+        ),
+        (
+            r#""service": "db-""#,
+            "traffic.service: must be a Service name (DNS-1035 label: lowercase letters, digits and '-', starting with a letter), 1 to 63 characters",
+        ),
+        (
+            r#""service": ["db"]"#,
+            "traffic.service: must be a string, not a list",
+        ),
+        (
             r#""mtls": "MUTUAL""#,
             "traffic.mtls: must be one of: UNSET, DISABLE, PERMISSIVE, STRICT",
         ),
         (
             r#""loadBalancer": {"simple": "RANDOM"}"#,
-            "traffic.loadBalancer: unknown key (expected one of: version, load_balancer, connection_pool, outlier_detection, tls, ports, mtls)",
+            "traffic.loadBalancer: unknown key (expected one of: version, service, load_balancer, connection_pool, outlier_detection, tls, ports, mtls)",
         ),
     ] {
         assert_eq!(refused(body), message, "{body}");
@@ -691,6 +708,7 @@ fn names() {
 #[test]
 fn the_readme_example_is_the_json_it_shows() {
     let intent = TrafficIntent {
+        service: None,
         policy: TrafficPolicy {
             load_balancer: Some(LoadBalancer::ConsistentHash(ConsistentHash {
                 key: HashKey::HttpCookie(HttpCookie {
@@ -712,4 +730,16 @@ fn the_readme_example_is_the_json_it_shows() {
     let shown = r#"{"version": 1, "load_balancer": {"consistent_hash": {"http_cookie": {"name": "session"}}}, "outlier_detection": {"consecutive_5xx_errors": 5}, "mtls": "STRICT"}"#;
     assert_eq!(intent.to_json(), shown);
     assert_eq!(parse(shown), intent);
+}
+
+#[test]
+fn a_service_other_than_the_application() {
+    let text = r#"{"version": 1, "service": "mydb-api", "load_balancer": {"simple": "RANDOM"}}"#;
+    let intent = parse(text);
+    assert_eq!(intent.service.as_deref(), Some("mydb-api"));
+    assert_eq!(intent.to_json(), text);
+    assert_eq!(intent.service_or("mydb"), "mydb-api");
+    assert_eq!(TrafficIntent::default().service_or("mydb"), "mydb");
+    let dr = render_destination_rule(&intent, intent.service_or("mydb"), "prod", "n", &vec![]);
+    assert_eq!(dr["spec"]["host"], "mydb-api.prod.svc.cluster.local");
 }

@@ -203,10 +203,15 @@ fn check_renders(intent: &TrafficIntent) {
         "prod-istio-beacon-k8s".to_owned(),
     )];
     let name = traffic_name("istio-beacon-k8s", "prod", "mydb");
-    let dr = render_destination_rule(intent, "mydb", "prod", &name, &labels);
+    let service = intent.service_or("mydb");
+    let dr = render_destination_rule(intent, service, "prod", &name, &labels);
     let errors = schema_errors(dr_validator(), &dr);
     assert!(errors.is_empty(), "{dr}\n{errors:#?}");
-    assert_eq!(dr["spec"]["host"], "mydb.prod.svc.cluster.local");
+    assert_eq!(
+        dr["spec"]["host"],
+        format!("{service}.prod.svc.cluster.local")
+    );
+    assert!(is_dns_subdomain(dr["spec"]["host"].as_str().expect("host")));
     match dr["spec"].get("trafficPolicy") {
         Some(tp) => {
             assert!(intent.has_traffic_policy());
@@ -357,11 +362,13 @@ fn intent() -> BoxedStrategy<TrafficIntent> {
         0..4,
     );
     (
+        opt("[a-z]([a-z0-9-]{0,30}[a-z0-9])?"),
         policy(),
         ports,
         opt(prop::sample::select(MtlsMode::ALL.to_vec())),
     )
-        .prop_map(|(policy, ports, mtls)| TrafficIntent {
+        .prop_map(|(service, policy, ports, mtls)| TrafficIntent {
+            service,
             policy,
             ports: ports
                 .into_iter()
@@ -374,6 +381,7 @@ fn intent() -> BoxedStrategy<TrafficIntent> {
 
 const KEYS: &[&str] = &[
     "version",
+    "service",
     "load_balancer",
     "simple",
     "consistent_hash",

@@ -219,6 +219,7 @@ impl ServiceMeshConsumer {
     /// use service_mesh::traffic::{LoadBalancer, MtlsMode, SimpleLb, TrafficIntent, TrafficPolicy};
     ///
     /// let mesh = ServiceMeshConsumer::new([]).with_traffic(TrafficIntent {
+    ///     service: None,
     ///     policy: TrafficPolicy {
     ///         load_balancer: Some(LoadBalancer::Simple(SimpleLb::LeastRequest)),
     ///         ..TrafficPolicy::default()

@@ -30,6 +30,7 @@
 //!
 //! | key | value |
 //! |---|---|
+//! | `service` | the Service's name when it is not the application's (a DNS-1035 label) |
 //! | `load_balancer` | exactly one of `simple` (`LEAST_CONN`, `ROUND_ROBIN`, `RANDOM`, `PASSTHROUGH`, `LEAST_REQUEST`) or `consistent_hash` |
 //! | `consistent_hash` | exactly one of `http_header_name` (RFC 7230 token), `http_cookie` (`name` token, optional `path` starting with `/`, optional `ttl`, `"0s"` for a session cookie), `use_source_ip` (`true`), `http_query_parameter_name` (`[A-Za-z0-9._~-]`); optional `minimum_ring_size` 1..=8388608 |
 //! | `connection_pool` | at least one of `tcp` (`max_connections`, `connect_timeout`) and `http` (`http1_max_pending_requests`, `http2_max_requests`, `max_requests_per_connection`, `max_retries`), each with at least one key; counts 1..=2147483647 |
@@ -71,6 +72,9 @@ pub const TRAFFIC_VERSION: u64 = 1;
 /// A charm's traffic intent for its own Service.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TrafficIntent {
+    /// The Service the intent is for when it is not named after the application (as
+    /// `AppPolicy`'s `service`); see [`TrafficIntent::service_or`].
+    pub service: Option<String>,
     /// The policy for every port (Istio's `trafficPolicy`).
     pub policy: TrafficPolicy,
     /// Per-port overrides (Istio's `trafficPolicy.portLevelSettings`), in order.
@@ -86,6 +90,14 @@ pub struct TrafficPolicy {
     pub connection_pool: Option<ConnectionPool>,
     pub outlier_detection: Option<OutlierDetection>,
     pub tls: Option<ClientTls>,
+}
+
+impl TrafficIntent {
+    /// The Service to render for: [`TrafficIntent::service`], else `app` (Juju names an
+    /// application's Service after it).
+    pub fn service_or<'a>(&'a self, app: &'a str) -> &'a str {
+        self.service.as_deref().unwrap_or(app)
+    }
 }
 
 impl TrafficPolicy {

@@ -255,6 +255,17 @@ fn token(v: &PyValue, loc: &Loc) -> Res<String> {
     })
 }
 
+/// A DNS-1035 label (Service names).
+fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_lowercase()
+        && b[b.len() - 1] != b'-'
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+}
+
 /// A DNS-1123 subdomain (Secret names, SNI).
 pub(crate) fn is_dns_subdomain(s: &str) -> bool {
     !s.is_empty()
@@ -543,11 +554,20 @@ impl TrafficIntent {
                 ));
             }
         }
-        let mut allowed = vec!["version"];
+        let mut allowed = vec!["version", "service"];
         allowed.extend(POLICY_KEYS);
         allowed.extend(["ports", "mtls"]);
         let o = Obj::new(v, &root, &allowed)?;
         Ok(TrafficIntent {
+            service: o.opt("service", |v, l| {
+                checked_str(
+                    v,
+                    l,
+                    63,
+                    "a Service name (DNS-1035 label: lowercase letters, digits and '-', starting with a letter)",
+                    is_dns_label,
+                )
+            })?,
             policy: policy(&o)?,
             ports: o.opt("ports", ports)?.unwrap_or_default(),
             mtls: o.opt("mtls", |v, l| {

@@ -125,6 +125,7 @@ impl TrafficIntent {
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
         m.insert("version".into(), TRAFFIC_VERSION.into());
+        put(&mut m, "service", self.service.as_deref());
         policy_into(&mut m, &self.policy);
         if !self.ports.is_empty() {
             let ports = self
