@@ -10,6 +10,8 @@ for 10 AuthorizationPolicies, and plays four hooks:
 - `config-changed` after setting it back to true: every policy is created again, by a unit
   that already knows its relations (the first reconcile of a running beacon);
 - `update-status`: a no-op reconcile, nothing changed.
+Then the two read-only actions: `show-policies` (every consumer's policies and their state)
+and `check-access` (a denied L7 request to consumer0, evaluated against every policy).
 It reports per hook: wall time, the charm process's own CPU time (without the hook tools it
 spawned), its peak RSS, how many hook-tool processes it ran (and how many of them were
 status-set), and the API requests by verb. Figures are printed, never asserted.
@@ -37,6 +39,8 @@ HOOKS = (
     "all policies deleted",
     "first reconcile, running unit",
     "no-op reconcile",
+    "action show-policies",
+    "action check-access",
 )
 
 
@@ -76,6 +80,33 @@ def scenario(n: int) -> dict:
         )
     objects = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": MODEL}},
+        # What check-access looks at: consumer0's Service on the waypoint and its pod.
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": "consumer0",
+                "namespace": MODEL,
+                "labels": {"istio.io/use-waypoint": WAYPOINT},
+            },
+            "spec": {
+                "selector": {"app.kubernetes.io/name": "consumer0"},
+                "ports": [{"port": 8000 + k} for k in range(10)],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "consumer0-0",
+                "namespace": MODEL,
+                "labels": {"app.kubernetes.io/name": "consumer0"},
+            },
+            "spec": {
+                "serviceAccountName": "consumer0",
+                "containers": [{"name": "c", "image": "c"}],
+            },
+        },
         {
             "apiVersion": "apps/v1",
             "kind": "StatefulSet",
@@ -127,6 +158,17 @@ def scenario(n: int) -> dict:
             {"update": {"config": {"manage-authorization-policies": True}}},
             "config-changed",
             "update-status",
+            {"action": "show-policies", "params": {}},
+            {
+                "action": "check-access",
+                "params": {
+                    "source": "consumer0-client3",
+                    "target": "consumer0",
+                    "port": 8003,
+                    "method": "DELETE",
+                    "path": "/api",
+                },
+            },
         ],
     }
 
@@ -147,6 +189,8 @@ def run_once(charm_sim: list[str], charm: str, n: int, workdir: Path) -> list[di
     for label, step in zip(HOOKS, result["steps"], strict=True):
         if step["exit_code"] != 0:
             sys.exit(f"{n} consumers, {label}: hook exited {step['exit_code']}")
+        if step["action"] and step["action"]["failed"]:
+            sys.exit(f"{n} consumers, {label}: {step['action']['failed']}")
         verbs = Counter(r["method"] for r in step["api_requests"])
         rows.append(
             {

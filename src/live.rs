@@ -325,11 +325,30 @@ pub async fn list_namespace_policies(
     client: &Client,
     namespace: &str,
 ) -> Result<Vec<Value>, KubeFailure> {
+    // What the evaluator reads of a policy; managedFields (most of a listed object) and
+    // status are skipped while parsing.
     #[derive(serde::Deserialize)]
     struct Page {
-        items: Vec<Value>,
+        items: Vec<Item>,
         #[serde(default)]
         metadata: ListMeta,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        metadata: ItemMeta,
+        #[serde(default)]
+        spec: Value,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct ItemMeta {
+        name: String,
+        namespace: Option<String>,
+        #[serde(default)]
+        creation_timestamp: Option<String>,
+        // `istio.io/dry-run` lives here.
+        #[serde(default)]
+        annotations: Option<serde_json::Map<String, Value>>,
     }
     let kind = Kind::AuthorizationPolicy;
     let path =
@@ -353,7 +372,19 @@ pub async fn list_namespace_policies(
                 ));
             }
         };
-        out.extend(page.items);
+        out.extend(page.items.into_iter().map(|item| {
+            json!({
+                "apiVersion": kind.api_version(),
+                "kind": kind.name(),
+                "metadata": {
+                    "name": item.metadata.name,
+                    "namespace": item.metadata.namespace.unwrap_or_else(|| namespace.to_owned()),
+                    "creationTimestamp": item.metadata.creation_timestamp,
+                    "annotations": item.metadata.annotations,
+                },
+                "spec": item.spec,
+            })
+        }));
         match page.metadata.continue_token.filter(|t| !t.is_empty()) {
             Some(token) => params = params.continue_token(&token),
             None => return Ok(out),
