@@ -36,6 +36,7 @@ fn fault(method: &str, error: FaultError, times: u32) -> Fault {
         },
         error,
         times,
+        after: false,
     }
 }
 

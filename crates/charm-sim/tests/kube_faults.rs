@@ -35,6 +35,7 @@ fn fault(method: &str, error: FaultError, times: u32) -> Fault {
         },
         error,
         times,
+        after: false,
     }
 }
 
@@ -150,6 +151,7 @@ fn faults_deserialize_from_scenario_yaml() {
         },
         error: FaultError::Reset,
         times: 1,
+        after: false,
     };
     assert!(
         ApiServer::start(ApiServerConfig {

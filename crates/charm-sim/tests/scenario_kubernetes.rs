@@ -86,3 +86,43 @@ fn update_faults_replace_the_armed_ones() {
     // consumed once.
     assert_eq!(codes, ["500", "503", "200", "504", "200"]);
 }
+
+/// A charm that creates the ConfigMap `cm` with python3's urllib and prints the status.
+const CREATE_CM: &str = r#"
+server=$(sed -n 's/^ *server: *//p' "$KUBECONFIG" | head -n 1)
+python3 - "$server" <<'PY'
+import sys, urllib.request, urllib.error
+body = b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}}'
+req = urllib.request.Request(sys.argv[1] + "/api/v1/namespaces/prod/configmaps", data=body,
+                             headers={"Content-Type": "application/json"}, method="POST")
+try:
+    with urllib.request.urlopen(req) as r:
+        print(r.status)
+except urllib.error.HTTPError as e:
+    print(e.code)
+except Exception:
+    print("no answer")
+PY
+"#;
+
+#[test]
+fn a_fault_after_the_request_keeps_its_effect() {
+    let c = TestCharm::new(CREATE_CM);
+    let post = "{method: POST, path_regex: '/configmaps$'}";
+    let out = c.run(&scenario(
+        true,
+        &format!(
+            "faults: [{{match: {post}, error: 503, after: true}}]\n\
+             steps:\n  - install\n  - start\n  \
+             - {{update: {{kubernetes_delete: [{{apiVersion: v1, kind: ConfigMap, namespace: prod, name: cm}}]}}}}\n  \
+             - {{update: {{faults: [{{match: {post}, error: reset, after: true}}]}}}}\n  \
+             - update-status\n  - update-status\n"
+        ),
+    ));
+    let codes: Vec<&str> = out.steps.iter().map(|s| s.stdout.trim()).collect();
+    // Created though answered 503, so the next create conflicts; created though the
+    // connection was reset.
+    assert_eq!(codes, ["503", "409", "no answer", "409"]);
+    let statuses: Vec<u16> = out.steps.iter().map(|s| s.api_requests[0].status).collect();
+    assert_eq!(statuses, [503, 409, 0, 409]);
+}

@@ -243,6 +243,7 @@ async fn delete_errors_are_collected_404_ignored_and_applies_still_happen() {
         },
         error: FaultError::Status(404),
         times: 1,
+        after: false,
     }]);
     let report = reconciled(prm.reconcile(&policies()[..1], &[]).await);
     assert_eq!(names(&report.deleted), [UNIT_POLICY]);
@@ -255,6 +256,7 @@ async fn delete_errors_are_collected_404_ignored_and_applies_still_happen() {
         },
         error: FaultError::Status(500),
         times: 1,
+        after: false,
     }]);
     let result = prm.reconcile(&policies()[1..2], &[]).await;
     match result {

@@ -4,7 +4,8 @@ use serde::de::{self, Deserializer, Visitor};
 
 use super::KubeSimError;
 
-/// `{match: {method, path_regex}, error: 500 | 409 | 429 | timeout | reset, times: N}`
+/// `{match: {method, path_regex}, error: 500 | 409 | 429 | timeout | reset, times: N,
+/// after: false}`
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct Fault {
     #[serde(rename = "match")]
@@ -12,6 +13,10 @@ pub struct Fault {
     pub error: FaultError,
     #[serde(default = "one")]
     pub times: u32,
+    /// The server performs the request, then fails it this way: the write took effect but
+    /// its answer was lost (a reset, a timeout, a 5xx from a proxy). Default: fails before.
+    #[serde(default)]
+    pub after: bool,
 }
 
 fn one() -> u32 {
@@ -80,7 +85,16 @@ pub(crate) struct ArmedFault {
     method: Option<String>,
     path: Option<regex::Regex>,
     error: FaultError,
+    after: bool,
     remaining: u32,
+}
+
+/// What a request that triggered a fault gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Injected {
+    pub(crate) error: FaultError,
+    /// Performed first ([`Fault::after`]).
+    pub(crate) after: bool,
 }
 
 impl ArmedFault {
@@ -96,6 +110,7 @@ impl ArmedFault {
             method: f.matcher.method,
             path,
             error: f.error,
+            after: f.after,
             remaining: f.times,
         })
     }
@@ -115,15 +130,18 @@ pub(crate) fn take_fault(
     faults: &mut Vec<ArmedFault>,
     method: &str,
     path: &str,
-) -> Option<FaultError> {
+) -> Option<Injected> {
     let i = faults.iter().position(|f| f.matches(method, path))?;
     let f = &mut faults[i];
     f.remaining -= 1;
-    let err = f.error;
+    let hit = Injected {
+        error: f.error,
+        after: f.after,
+    };
     if f.remaining == 0 {
         faults.remove(i);
     }
-    Some(err)
+    Some(hit)
 }
 
 #[cfg(test)]
@@ -136,11 +154,12 @@ mod tests {
             "- {match: {method: PATCH, path_regex: '.*/x/.*'}, error: 500}\n\
              - {match: {}, error: timeout, times: 2}\n\
              - {match: {}, error: reset}\n\
-             - {match: {}, error: '429'}\n",
+             - {match: {}, error: '429', after: true}\n",
         )
         .expect("valid test input");
         assert_eq!(f[0].error, FaultError::Status(500));
         assert_eq!(f[0].times, 1);
+        assert!(!f[0].after && f[3].after);
         assert_eq!(f[1].error, FaultError::Timeout);
         assert_eq!(f[1].times, 2);
         assert_eq!(f[2].error, FaultError::Reset);
@@ -159,17 +178,24 @@ mod tests {
                 },
                 error: FaultError::Status(409),
                 times: 2,
+                after: false,
             })
             .expect("valid regex"),
         ];
         assert_eq!(take_fault(&mut armed, "GET", "/api/v1/configmaps/a"), None);
         assert_eq!(
             take_fault(&mut armed, "PATCH", "/api/v1/namespaces/a/configmaps/b"),
-            Some(FaultError::Status(409))
+            Some(Injected {
+                error: FaultError::Status(409),
+                after: false
+            })
         );
         assert_eq!(
             take_fault(&mut armed, "PATCH", "/api/v1/namespaces/a/configmaps/b"),
-            Some(FaultError::Status(409))
+            Some(Injected {
+                error: FaultError::Status(409),
+                after: false
+            })
         );
         assert_eq!(
             take_fault(&mut armed, "PATCH", "/api/v1/namespaces/a/configmaps/b"),

@@ -234,6 +234,11 @@ async fn handle(
     };
 
     let (arrival, fault) = lock(&state).arrive(method.as_str(), &record.path);
+    // A fault `after` the request lets it through, then replaces its answer.
+    let (fault, after) = match fault {
+        Some(f) if f.after => (None, Some(f.error)),
+        f => (f.map(|f| f.error), None),
+    };
     let response = match fault {
         Some(FaultError::Reset) => {
             lock(&state).record(arrival, record);
@@ -261,6 +266,18 @@ async fn handle(
             let mut st = lock(&state);
             route(&mut st, &raw_path, &mut ctx)
         }
+    };
+    let response = match after {
+        None => response,
+        Some(FaultError::Reset) => {
+            lock(&state).record(arrival, record);
+            return Err(ResetConnection);
+        }
+        Some(FaultError::Timeout) => {
+            tokio::time::sleep(FAULT_TIMEOUT).await;
+            error_response(&ApiError::timeout())
+        }
+        Some(FaultError::Status(code)) => error_response(&ApiError::injected(code)),
     };
     record.status = response.status().as_u16();
     lock(&state).record(arrival, record);

@@ -2,7 +2,7 @@
 
 use super::State;
 use crate::kube::KubeSimError;
-use crate::kube::fault::{ArmedFault, Fault, FaultError, take_fault};
+use crate::kube::fault::{ArmedFault, Fault, Injected, take_fault};
 
 impl State {
     pub fn arm_fault(&mut self, f: Fault) -> Result<(), KubeSimError> {
@@ -20,7 +20,7 @@ impl State {
     }
 
     /// Numbers an arriving request and consumes the fault it triggers, if any.
-    pub fn arrive(&mut self, method: &str, path: &str) -> (u64, Option<FaultError>) {
+    pub fn arrive(&mut self, method: &str, path: &str) -> (u64, Option<Injected>) {
         self.arrivals += 1;
         (self.arrivals, take_fault(&mut self.faults, method, path))
     }
