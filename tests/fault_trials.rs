@@ -1,19 +1,23 @@
 //! Fault trials: the beacon played through `charm-sim` on a model with good and hostile
 //! consumers and other owners' objects, while a seeded random schedule makes the API server
-//! fail some hooks' requests (500, 409, 429, 503, 504, a timeout, a reset connection, 1 to 4
-//! times). After the faulted steps a few fault-free hooks run, and the trial must have
-//! converged:
+//! fail some hooks' requests (500, 409, 429, 503, 504, a timeout, a reset connection; 1 to 4
+//! times; before the request is performed or, `after`, once it took effect; left armed for
+//! the next hooks or not). After the faulted steps a few fault-free hooks run, and the trial
+//! must have converged:
 //!
 //! 1. the cluster (every object) and our relation databags equal those of the same steps
-//!    played with no fault at all;
+//!    played with no fault at all (after a teardown by `remove`: our policies, waypoint and
+//!    namespace labels);
 //! 2. no object of another owner was modified or deleted, nor did any write target one;
 //! 3. every hook exits 0 or 1 without a panic, and the fault-free hooks at the end exit 0,
 //!    the last one writing nothing;
 //! 4. no request is sent more than 1 + 3 times in a row, and no hook sends one path more
 //!    than 4 times as often as any fault-free hook does.
 //!
-//! `FAULT_TRIALS=<n>` changes the number of trials, `FAULT_SEED=<n>` the first seed (each
-//! trial's seed is printed with any failure; `FAULT_TRIALS=1 FAULT_SEED=<seed>` replays one).
+//! A trial that fails is a bug of the beacon or of the simulator. `FAULT_TRIALS=<n>` changes
+//! the number of trials, `FAULT_SEED=<n>` the first seed (each failure names its trial's seed:
+//! `FAULT_TRIALS=1 FAULT_SEED=<seed>` replays it), `FAULT_DENSITY=<percent>` the share of
+//! hooks given faults (30), and `FAULT_DUMP=<dir>` keeps every run's output there.
 
 mod common;
 
@@ -495,8 +499,48 @@ fn main_steps() -> Vec<Value> {
     ]
 }
 
-/// The fault-free hooks every trial ends with.
-const TAIL: [&str; 3] = ["update-status", "update-status", "config-changed"];
+/// The application scales to zero: `remove` tears down what is ours.
+fn teardown_steps() -> Vec<Value> {
+    vec![
+        hook("leader-elected"),
+        config("model-on-mesh", json!(true)),
+        hook("config-changed"),
+        rel_hook("service-mesh-relation-changed", 3, Some("mydb/0")),
+        json!({"update": {"planned_units": 0}}),
+        hook("remove"),
+    ]
+}
+
+/// Steps to play with faults, and the fault-free hooks that end them.
+struct Variant {
+    name: &'static str,
+    main: Vec<Value>,
+    tail: &'static [&'static str],
+    /// Whether the tail reconciles everything, so that the final cluster, status and
+    /// databags must equal the fault-free run's. `remove` only tears down our policies,
+    /// waypoint and namespace labels: what a failed hook before it did not do (publish
+    /// databags, label our pods) stays undone (Juju would have run that hook again first,
+    /// but these steps go on), so only those are compared.
+    hooks_converge: bool,
+}
+
+fn variants() -> Vec<Variant> {
+    vec![
+        Variant {
+            name: "hooks",
+            main: main_steps(),
+            tail: &["update-status", "update-status", "config-changed"],
+            hooks_converge: true,
+        },
+        // Juju runs a failed `remove` again.
+        Variant {
+            name: "teardown",
+            main: teardown_steps(),
+            tail: &["remove", "remove"],
+            hooks_converge: false,
+        },
+    ]
+}
 
 fn is_hook(step: &Value) -> bool {
     step.get("update").is_none()
@@ -554,13 +598,13 @@ const TARGETS: &[Target] = &[
         path: "/configmaps",
     },
     Target {
-        name: "statefulset patch",
-        method: Some("PATCH"),
+        name: "statefulset",
+        method: None,
         path: "/statefulsets/",
     },
     Target {
-        name: "service patch",
-        method: Some("PATCH"),
+        name: "service",
+        method: None,
         path: "/services/",
     },
     Target {
@@ -590,10 +634,15 @@ struct Armed {
     target: usize,
     error: usize,
     times: u32,
+    /// The request is performed, then its answer replaced by the error (charm-sim's
+    /// `after: true`): a write that took effect though the beacon saw it fail.
+    after: bool,
 }
 
 struct Trial {
     seed: u64,
+    /// Which of [`variants`].
+    variant: usize,
     /// Faults armed before the main step at each index (a hook).
     faults: BTreeMap<usize, Vec<Armed>>,
     /// Whether faults a hook did not consume stay armed for the next hooks (until the next
@@ -602,8 +651,10 @@ struct Trial {
 }
 
 impl Trial {
-    fn draw(seed: u64, steps: &[Value]) -> Trial {
+    fn draw(seed: u64, variants: &[Variant]) -> Trial {
         let mut rng = Rng::new(seed);
+        let variant = usize::from(rng.chance(20));
+        let steps = &variants[variant].main;
         let carry = rng.chance(50);
         let density = env_u64("FAULT_DENSITY", 30);
         let hooks: Vec<usize> = (0..steps.len()).filter(|&i| is_hook(&steps[i])).collect();
@@ -619,6 +670,7 @@ impl Trial {
         }
         Trial {
             seed,
+            variant,
             faults,
             carry,
         }
@@ -631,15 +683,16 @@ impl Trial {
                 target: rng.below(TARGETS.len()),
                 error: rng.weighted(&ERRORS.iter().map(|(_, w)| *w).collect::<Vec<_>>()),
                 times: 1 + u32::try_from(rng.weighted(&[45, 25, 15, 15])).expect("small"),
+                after: rng.chance(30),
             })
             .collect()
     }
 
-    /// The main steps with this trial's faults (each step's disarmed after its hook), then
-    /// the fault-free tail.
-    fn steps(&self, main: &[Value]) -> Vec<Value> {
+    /// The main steps with this trial's faults (armed before their hook and, unless
+    /// carried, disarmed after it), then the fault-free tail.
+    fn steps(&self, v: &Variant) -> Vec<Value> {
         let mut out = Vec::new();
-        for (i, step) in main.iter().enumerate() {
+        for (i, step) in v.main.iter().enumerate() {
             match self.faults.get(&i) {
                 Some(armed) => {
                     let faults: Vec<Value> = armed
@@ -650,7 +703,12 @@ impl Trial {
                             if let Some(method) = t.method {
                                 m["method"] = json!(method);
                             }
-                            json!({"match": m, "error": ERRORS[a.error].0, "times": a.times})
+                            json!({
+                                "match": m,
+                                "error": ERRORS[a.error].0,
+                                "times": a.times,
+                                "after": a.after,
+                            })
                         })
                         .collect();
                     out.push(json!({"update": {"faults": faults}}));
@@ -663,19 +721,20 @@ impl Trial {
             }
         }
         out.push(json!({"update": {"faults": []}}));
-        out.extend(TAIL.iter().map(|h| hook(h)));
+        out.extend(v.tail.iter().map(|h| hook(h)));
         out
     }
 
-    fn describe(&self, main: &[Value]) -> String {
-        let carry = if self.carry { " (carried)" } else { "" };
-        let mut s = format!("seed {:#x}{carry}:", self.seed);
+    fn describe(&self, v: &Variant) -> String {
+        let carry = if self.carry { ", carried" } else { "" };
+        let mut s = format!("seed {:#x} ({}{carry}):", self.seed, v.name);
         for (i, armed) in &self.faults {
-            let _ = write!(s, " [{}:", main[*i]);
+            let _ = write!(s, " [{}:", v.main[*i]);
             for a in armed {
+                let after = if a.after { " after" } else { "" };
                 let _ = write!(
                     s,
-                    " {} {}x{}",
+                    " {} {}x{}{after}",
                     TARGETS[a.target].name, ERRORS[a.error].0, a.times
                 );
             }
@@ -789,14 +848,21 @@ struct Reference {
     /// The same steps with no faults.
     clean: Value,
     clean_per_path: HashMap<(String, String), usize>,
+    /// How many fault-free hooks end the steps.
+    tail: usize,
+    /// Whether the status and databags are compared too (see [`Variant::hooks_converge`]).
+    hooks_converge: bool,
 }
 
 #[derive(Default)]
 struct Tally {
     trials: usize,
+    variants: BTreeMap<&'static str, usize>,
     faulted_hooks: usize,
     failed_hooks: usize,
     armed: BTreeMap<&'static str, u32>,
+    /// Of those, the ones answered after the request was performed.
+    armed_after: u32,
     /// Failed answers seen in faulted runs, by status (0: connection reset).
     answered: BTreeMap<u64, u32>,
     max_wall_ms: f64,
@@ -834,7 +900,7 @@ fn check(out: &Value, r: &Reference) -> Result<(), String> {
             return Err(format!("step {i} ({}) logged a panic", s["step"]));
         }
     }
-    let tail = &steps[steps.len() - TAIL.len()..];
+    let tail = &steps[steps.len() - r.tail..];
     for s in tail {
         if s["exit_code"] != 0 {
             return Err(format!(
@@ -848,7 +914,7 @@ fn check(out: &Value, r: &Reference) -> Result<(), String> {
             ));
         }
     }
-    let last = &tail[TAIL.len() - 1];
+    let last = &tail[r.tail - 1];
     let last_writes: Vec<String> = requests(last)
         .iter()
         .filter(|q| q["method"] != "GET")
@@ -862,7 +928,8 @@ fn check(out: &Value, r: &Reference) -> Result<(), String> {
             return Err(format!("the last hook still runs {tool}"));
         }
     }
-    if last["unit_status"] != clean_steps[clean_steps.len() - 1]["unit_status"] {
+    if r.hooks_converge && last["unit_status"] != clean_steps[clean_steps.len() - 1]["unit_status"]
+    {
         return Err(format!(
             "final status {} (without faults: {})",
             last["unit_status"],
@@ -871,11 +938,35 @@ fn check(out: &Value, r: &Reference) -> Result<(), String> {
     }
 
     // 1. Converged to what the fault-free run gives.
-    for key in ["kubernetes", "relations"] {
-        if out[key] != r.clean[key] {
+    if r.hooks_converge {
+        for key in ["kubernetes", "relations"] {
+            if out[key] != r.clean[key] {
+                return Err(format!(
+                    "final {key} differ from the fault-free run:\n{}",
+                    diff(&out[key], &r.clean[key])
+                ));
+            }
+        }
+    } else {
+        // What a teardown is responsible for: our policies, waypoint and namespace labels.
+        let torn_down = |o: &Value| -> Vec<Value> {
+            let kinds = [
+                "AuthorizationPolicy",
+                "Gateway",
+                "HorizontalPodAutoscaler",
+                "Namespace",
+            ];
+            let objects = o["kubernetes"].as_array().expect("objects").iter();
+            objects
+                .filter(|x| kinds.contains(&str_of(x, "kind")))
+                .cloned()
+                .collect()
+        };
+        let (got, want) = (torn_down(out), torn_down(&r.clean));
+        if got != want {
             return Err(format!(
-                "final {key} differ from the fault-free run:\n{}",
-                diff(&out[key], &r.clean[key])
+                "final policies, waypoint or namespaces differ from the fault-free run:\n{}",
+                diff(&Value::Array(got), &Value::Array(want))
             ));
         }
     }
@@ -937,13 +1028,13 @@ fn check(out: &Value, r: &Reference) -> Result<(), String> {
     Ok(())
 }
 
-fn record(tally: &mut Tally, trial: &Trial, main: &[Value], out: &Value) {
+fn record(tally: &mut Tally, trial: &Trial, v: &Variant, out: &Value) {
     tally.trials += 1;
     let steps = steps_of(out);
     // Output steps are the hooks, in order: map main-step indices to output indices.
     let mut at = 0;
     let mut out_index = HashMap::new();
-    for (i, s) in main.iter().enumerate() {
+    for (i, s) in v.main.iter().enumerate() {
         if is_hook(s) {
             out_index.insert(i, at);
             at += 1;
@@ -952,6 +1043,9 @@ fn record(tally: &mut Tally, trial: &Trial, main: &[Value], out: &Value) {
     for (i, armed) in &trial.faults {
         for a in armed {
             *tally.armed.entry(ERRORS[a.error].0).or_default() += a.times;
+            if a.after {
+                tally.armed_after += a.times;
+            }
         }
         let s = &steps[out_index[i]];
         tally.faulted_hooks += 1;
@@ -961,7 +1055,7 @@ fn record(tally: &mut Tally, trial: &Trial, main: &[Value], out: &Value) {
         let wall = s["wall_ms"].as_f64().expect("wall_ms");
         if wall > tally.max_wall_ms {
             tally.max_wall_ms = wall;
-            tally.max_wall_at = format!("{} in {}", s["step"], trial.describe(main));
+            tally.max_wall_at = format!("{} in {}", s["step"], trial.describe(v));
         }
         let mut chain: HashMap<(&str, &str, &str), (usize, u64)> = HashMap::new();
         for q in requests(s) {
@@ -1011,14 +1105,14 @@ fn env_u64(name: &str, default: u64) -> u64 {
     }
 }
 
-fn reference(main: &[Value]) -> Reference {
-    let initial = run_json(&scenario(vec![]));
+fn reference(v: &Variant, initial: &Value) -> Reference {
     let clean_trial = Trial {
         seed: 0,
+        variant: 0,
         faults: BTreeMap::new(),
         carry: false,
     };
-    let clean = run_json(&scenario(clean_trial.steps(main)));
+    let clean = run_json(&scenario(clean_trial.steps(v)));
     for (i, s) in steps_of(&clean).iter().enumerate() {
         assert_eq!(
             s["exit_code"], 0,
@@ -1033,21 +1127,84 @@ fn reference(main: &[Value]) -> Reference {
         }
     }
     if let Ok(dir) = std::env::var("FAULT_DUMP") {
-        let path = format!("{dir}/clean.json");
+        let path = format!("{dir}/clean-{}.json", v.name);
         std::fs::write(path, serde_json::to_vec_pretty(&clean).expect("JSON")).expect("dump");
+    }
+    if v.hooks_converge {
+        assert_eq!(
+            granted(&clean),
+            [
+                ("api", "frontend"),
+                ("api", "web"),
+                ("istio-beacon-k8s", "prometheus"),
+                ("modeloperator", "*"),
+                ("mydb", "myapp"),
+                ("shop", "web"),
+                ("web", "frontend"),
+            ],
+            "what the fault-free run allows"
+        );
     }
     let clean_per_path = max_per_path(&clean);
     Reference {
-        initial,
+        initial: initial.clone(),
         clean,
         clean_per_path,
+        tail: v.tail.len(),
+        hooks_converge: v.hooks_converge,
     }
+}
+
+/// What our policies allow after a run: (target, source app), sorted; `*` for any source.
+/// Every trial ends with the same: the hostile consumers gain nothing, faults or not.
+fn granted(out: &Value) -> Vec<(&str, &str)> {
+    let mut grants: Vec<(&str, &str)> = out["kubernetes"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter(|o| o["kind"] == "AuthorizationPolicy")
+        .filter(|o| {
+            o["metadata"]["labels"]["app.kubernetes.io/instance"] == "prod-istio-beacon-k8s"
+        })
+        .filter(|o| str_of(&o["metadata"], "name").starts_with("istio-beacon-k8s-prod-policy-"))
+        .flat_map(|o| {
+            let spec = &o["spec"];
+            assert_eq!(o["metadata"]["namespace"], "prod", "{o}");
+            let labels = &spec["selector"]["matchLabels"];
+            let target = labels["app.kubernetes.io/name"]
+                .as_str()
+                .or(labels["juju-modeloperator"].as_str())
+                .or(spec["targetRefs"][0]["name"].as_str())
+                .expect("a target");
+            let rules = spec["rules"].as_array().expect("rules").iter();
+            let sources: Vec<&str> = rules
+                .flat_map(|r| r["from"].as_array().into_iter().flatten())
+                .flat_map(|f| f["source"]["principals"].as_array().expect("principals"))
+                .map(|p| {
+                    p.as_str()
+                        .expect("principal")
+                        .rsplit('/')
+                        .next()
+                        .expect("sa")
+                })
+                .collect();
+            let sources = if sources.is_empty() {
+                vec!["*"]
+            } else {
+                sources
+            };
+            sources.into_iter().map(move |s| (target, s))
+        })
+        .collect();
+    grants.sort_unstable();
+    grants
 }
 
 /// Plays `seeds` (in parallel) and checks each; returns the failures and the tally.
 fn play(seeds: &[u64]) -> (Vec<String>, Tally) {
-    let main = main_steps();
-    let r = reference(&main);
+    let variants = variants();
+    let initial = run_json(&scenario(vec![]));
+    let references: Vec<Reference> = variants.iter().map(|v| reference(v, &initial)).collect();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(u64, Value)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
@@ -1056,8 +1213,8 @@ fn play(seeds: &[u64]) -> (Vec<String>, Tally) {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(&seed) = seeds.get(i) else { break };
-                    let trial = Trial::draw(seed, &main);
-                    let out = run_json(&scenario(trial.steps(&main)));
+                    let trial = Trial::draw(seed, &variants);
+                    let out = run_json(&scenario(trial.steps(&variants[trial.variant])));
                     if let Ok(dir) = std::env::var("FAULT_DUMP") {
                         let path = format!("{dir}/trial-{seed:#x}.json");
                         std::fs::write(path, serde_json::to_vec_pretty(&out).expect("JSON"))
@@ -1073,10 +1230,12 @@ fn play(seeds: &[u64]) -> (Vec<String>, Tally) {
     let mut tally = Tally::default();
     let mut failures = Vec::new();
     for (seed, out) in &results {
-        let trial = Trial::draw(*seed, &main);
-        record(&mut tally, &trial, &main, out);
-        if let Err(e) = check(out, &r) {
-            failures.push(format!("{}\n  {e}", trial.describe(&main)));
+        let trial = Trial::draw(*seed, &variants);
+        let v = &variants[trial.variant];
+        record(&mut tally, &trial, v, out);
+        *tally.variants.entry(v.name).or_default() += 1;
+        if let Err(e) = check(out, &references[trial.variant]) {
+            failures.push(format!("{}\n  {e}", trial.describe(v)));
         }
     }
     (failures, tally)
@@ -1084,12 +1243,12 @@ fn play(seeds: &[u64]) -> (Vec<String>, Tally) {
 
 fn report(tally: &Tally) {
     eprintln!(
-        "fault trials: {} trials, {} faulted hooks ({} exited 1)",
-        tally.trials, tally.faulted_hooks, tally.failed_hooks
+        "fault trials: {} trials {:?}, {} faulted hooks ({} exited 1)",
+        tally.trials, tally.variants, tally.faulted_hooks, tally.failed_hooks
     );
     eprintln!(
-        "faults armed (requests to fail), by kind: {:?}",
-        tally.armed
+        "faults armed (requests to fail), by kind: {:?}, {} of them after the request",
+        tally.armed, tally.armed_after
     );
     eprintln!(
         "failed answers seen (status, 0 = reset): {:?}; longest run of re-sent requests: 1 + {}",
@@ -1132,7 +1291,8 @@ type Alteration<'a> = Box<dyn Fn(&mut Value) + 'a>;
 /// would alter it, fails them.
 #[test]
 fn the_checks_catch_a_wrong_outcome() {
-    let r = reference(&main_steps());
+    let v = &variants()[0];
+    let r = reference(v, &run_json(&scenario(vec![])));
     check(&r.clean, &r).expect("the fault-free run passes");
     let last = steps_of(&r.clean).len() - 1;
     let foreign = path_of(&foreign_objects()[1]);
