@@ -5,7 +5,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 
-use beacon_core::desired::Desired;
+use beacon_core::desired::{Desired, NamespaceIntent};
 use beacon_core::kinds::{INSTANCE_LABEL, Kind, ObjectKey, SCOPE_LABEL, Scope};
 use beacon_core::names::Names;
 use beacon_core::plan::{Labels, Live, LiveObject};
@@ -417,19 +417,46 @@ pub async fn first_pod(
 }
 
 /// Owned objects in every scope (for the reconcile and the teardown).
-pub async fn read_owned(
-    client: &Client,
-    names: &Names,
-) -> Result<(Option<Vec<LiveObject>>, Option<Vec<Value>>, Vec<Value>), KubeFailure> {
+/// The owned objects of every scope, as the plan's [`Live`] holds them (the rest default).
+pub async fn read_owned(client: &Client, names: &Names) -> Result<Live, KubeFailure> {
     let policy_sel = owner_selector(names, &[Scope::Policy, Scope::ModelOperator]);
     let waypoint_sel = owner_selector(names, &[Scope::Waypoint]);
-    let (policies, gateways, hpas) = tokio::try_join!(
+    let traffic_sel = owner_selector(names, &[Scope::Traffic]);
+    let (policies, gateways, hpas, destination_rules, peer_authentications) = tokio::try_join!(
         list_policies(client, &policy_sel),
         list_owned(client, Kind::Gateway, &waypoint_sel),
         list_owned(client, Kind::HorizontalPodAutoscaler, &waypoint_sel),
+        list_owned(client, Kind::DestinationRule, &traffic_sel),
+        list_owned(client, Kind::PeerAuthentication, &traffic_sel),
     )?;
-    // HPAs are built in: a 404 here is not a missing CRD but an odd cluster; treat as none.
-    Ok((policies, gateways, hpas.unwrap_or_default()))
+    Ok(Live {
+        policies,
+        gateways,
+        // HPAs are built in: a 404 here is not a missing CRD but an odd cluster; none.
+        hpas: hpas.unwrap_or_default(),
+        destination_rules,
+        peer_authentications,
+        ..Live::default()
+    })
+}
+
+/// The Services of `namespace` bound to a waypoint (`istio.io/use-waypoint` set).
+async fn waypoint_services(
+    client: &Client,
+    namespace: &str,
+) -> Result<std::collections::BTreeSet<String>, KubeFailure> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &segment(namespace), &service_resource());
+    let params = ListParams::default().labels("istio.io/use-waypoint,istio.io/use-waypoint!=none");
+    let list = api
+        .list(&params)
+        .await
+        .map_err(|e| classify(&format!("list services in {namespace}"), e))?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .collect())
 }
 
 /// Everything the leader reconcile reads from the API server: the Kubernetes part of what
@@ -458,7 +485,16 @@ pub async fn read(
             .map(Some)
     };
     // Independent reads: issue them together (about one round trip of latency instead of eight).
-    let ((policies, gateways, hpas), namespace_labels, record, sts, svc, waypoint_ready) = tokio::try_join!(
+    let bound = async {
+        // Only to say which traffic intents no waypoint serves (a namespace on the mesh
+        // binds every Service).
+        let on_mesh = matches!(desired.namespace, NamespaceIntent::Add { .. });
+        if desired.traffic.services.is_empty() || on_mesh {
+            return Ok(None);
+        }
+        waypoint_services(client, model).await.map(Some)
+    };
+    let (owned, namespace_labels, record, sts, svc, waypoint_ready, waypoint_services) = tokio::try_join!(
         read_owned(client, names),
         read_namespace_labels(client, model),
         get(
@@ -470,6 +506,7 @@ pub async fn read(
         get(client, &statefulsets, Some(model), name),
         get(client, &services, Some(model), name),
         waypoint,
+        bound,
     )?;
     let label_record = record.map(|cm| {
         // Upstream stores json.dumps(labels); unreadable content counts as "nothing recorded".
@@ -481,14 +518,12 @@ pub async fn read(
             .unwrap_or_default()
     });
     let live = Live {
-        policies,
-        gateways,
-        hpas,
         namespace_labels,
         label_record,
         statefulset_labels: sts.map(|o| labels_at(&o, "/spec/template/metadata/labels")),
         service_labels: svc.map(|o| labels_at(&o, "/metadata/labels")),
-        ..Live::default()
+        waypoint_services,
+        ..owned
     };
     Ok((live, waypoint_ready))
 }
@@ -503,6 +538,19 @@ pub fn missing_crds(live: &Live, desired: &Desired) -> Vec<String> {
     }
     if live.gateways.is_none() && !desired.waypoint.is_empty() {
         out.push(missing_crd_message(Kind::Gateway));
+    }
+    for (kind, listed) in [
+        (Kind::DestinationRule, &live.destination_rules),
+        (Kind::PeerAuthentication, &live.peer_authentications),
+    ] {
+        let wanted = desired
+            .traffic
+            .objects
+            .iter()
+            .any(|o| Kind::of(o) == Some(kind));
+        if listed.is_none() && wanted {
+            out.push(missing_crd_message(kind));
+        }
     }
     out
 }

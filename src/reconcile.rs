@@ -83,6 +83,7 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     log_desired(&desired);
     let mut findings = Findings {
         skipped: desired.skipped.len(),
+        traffic_skipped: desired.traffic.skipped.len(),
         ..Findings::default()
     };
 
@@ -222,6 +223,7 @@ fn log_relation_writes(actions: &[plan::Action]) {
 /// Log what the pure core found wrong with consumer data.
 fn log_desired(desired: &Desired) {
     log_all(tracing::Level::ERROR, &desired.skipped);
+    log_all(tracing::Level::ERROR, &desired.traffic.skipped);
     log_all(tracing::Level::WARN, &desired.warnings);
 }
 
@@ -245,7 +247,7 @@ async fn remove(model: &Model) -> Result<(), HookError> {
     let names = Names::new(&ctx.model_name, &ctx.app_name)
         .map_err(|e| HookError::Blocked(e.to_string()))?;
     let client = kube_client().await?;
-    let (policies, gateways, hpas) = live::read_owned(&client, &names).await?;
+    let owned = live::read_owned(&client, &names).await?;
     let namespace_labels = match live::read_namespace_labels(&client, &ctx.model_name).await {
         Ok(labels) => labels,
         Err(KubeFailure::Blocked(msg)) => {
@@ -255,11 +257,8 @@ async fn remove(model: &Model) -> Result<(), HookError> {
         Err(e) => return Err(e.into()),
     };
     let live = Live {
-        policies,
-        gateways,
-        hpas,
         namespace_labels,
-        ..Live::default()
+        ..owned
     };
     let ownership = names.ownership(&ctx.model_name, &ctx.app_name);
     let teardown = plan::teardown(&live, &ownership, &ctx.model_name, &names.identity);

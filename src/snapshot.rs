@@ -16,6 +16,7 @@ use beacon_core::snapshot::{
     PROVIDE_CMR_MESH, SERVICE_MESH, Snapshot, TracingRelation,
 };
 use charm_runtime::{Event, HookEvent};
+use service_mesh::traffic::{MtlsMode, TRAFFIC_KEY};
 
 use crate::memo_store;
 
@@ -81,6 +82,28 @@ pub enum Purpose {
     Inspect,
 }
 
+/// `mtls-mode`: unset or empty (write nothing), `strict`, `permissive`.
+fn config_mtls(
+    config: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<MtlsMode>, SnapshotError> {
+    const KEY: &str = "mtls-mode";
+    let bad = |got: String| SnapshotError::Config {
+        key: KEY,
+        expected: "one of \"\", strict, permissive",
+        got,
+    };
+    match config.get(KEY) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => match s.trim() {
+            "" => Ok(None),
+            "strict" => Ok(Some(MtlsMode::Strict)),
+            "permissive" => Ok(Some(MtlsMode::Permissive)),
+            other => Err(bad(format!("{other:?}"))),
+        },
+        Some(other) => Err(bad(other.to_string())),
+    }
+}
+
 /// Read everything this hook needs from Juju.
 pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, SnapshotError> {
     let ctx = model.context();
@@ -98,6 +121,7 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
         )?,
         model_on_mesh: config_bool(config, "model-on-mesh", defaults.model_on_mesh)?,
         cross_model_namespaces: config_list(config, "cross-model-namespaces")?,
+        mtls_mode: config_mtls(config)?,
     };
     // Juju ≥ 3.4 already hides the relation being broken; older Juju does not.
     let broken = ctx.broken_relation_id();
@@ -160,7 +184,8 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
     // concurrently (a first contact is a relation-list and a relation-get each).
     let mut changed = false;
     let mut consumers = |endpoint: &'static str,
-                         key: &str|
+                         key: &str,
+                         extra: Option<&str>|
      -> Result<Vec<(u64, ConsumerEntry)>, SnapshotError> {
         if !leader && !inspect {
             return Ok(Vec::new());
@@ -187,17 +212,25 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
             let Some(app) = rel.app.clone() else {
                 return Ok(Found::NoApp);
             };
-            let value = model.remote_app_data(&rel)?.get(key).cloned();
+            let bag = model.remote_app_data(&rel)?;
+            let value = bag.get(key).cloned();
+            let traffic = extra.and_then(|k| bag.get(k).cloned());
             Ok(match cached {
                 // Unchanged: keep what it gave, unless another charm revision worked
                 // that out.
-                Some(stale) if stale.app == app && stale.value == value && !upgrading => {
+                Some(stale)
+                    if stale.app == app
+                        && stale.value == value
+                        && stale.traffic == traffic
+                        && !upgrading =>
+                {
                     Found::Unchanged
                 }
                 _ => Found::Fresh(ConsumerEntry {
                     endpoint: endpoint.to_owned(),
                     app,
                     value,
+                    traffic,
                     derived: None,
                 }),
             })
@@ -219,8 +252,8 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
         }
         Ok(out)
     };
-    let mesh_entries = consumers(SERVICE_MESH, "policies")?;
-    let cmr_entries = consumers(PROVIDE_CMR_MESH, "cmr_data")?;
+    let mesh_entries = consumers(SERVICE_MESH, "policies", Some(TRAFFIC_KEY))?;
+    let cmr_entries = consumers(PROVIDE_CMR_MESH, "cmr_data", None)?;
     changed |= !cache.relations.is_empty();
     let service_mesh: Vec<MeshRelation> = mesh_entries
         .into_iter()
@@ -228,6 +261,7 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
             id,
             remote_app: entry.app,
             policies: entry.value,
+            traffic: entry.traffic,
             derived: entry.derived,
         })
         .collect();

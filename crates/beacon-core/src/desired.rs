@@ -17,6 +17,7 @@ use crate::snapshot::{
     CHARM_TRACING, METRICS_ENDPOINT, METRICS_PROXY, MeshRelation, PROVIDE_CMR_MESH, SERVICE_MESH,
     Snapshot,
 };
+use crate::traffic::{Traffic, traffic};
 
 /// The port metrics-proxy serves the aggregated waypoint metrics on (the scrape job's port).
 pub const METRICS_PORT: u16 = crate::telemetry::scrape::METRICS_PORT;
@@ -189,6 +190,8 @@ pub struct Desired {
     pub modeloperator: Vec<Value>,
     pub pebble: PebbleLayer,
     pub skipped: Vec<Skipped>,
+    /// Consumers' traffic intents and `mtls-mode` ([`crate::traffic`]).
+    pub traffic: Traffic,
     /// Cross-model mesh data we could not read (logged; the relation is ignored).
     pub warnings: Vec<String>,
 }
@@ -276,6 +279,7 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
         modeloperator,
         pebble: pebble_layer(names),
         skipped,
+        traffic: traffic(snap, names),
         warnings,
     }
 }
@@ -297,6 +301,7 @@ pub fn consumer_memo(snap: &Snapshot, derived: &BTreeMap<u64, Derived>) -> Optio
             endpoint: SERVICE_MESH.to_owned(),
             app: rel.remote_app.clone(),
             value: rel.policies.clone(),
+            traffic: rel.traffic.clone(),
             derived: derived.get(&rel.id).or(rel.derived.as_ref()).cloned(),
         };
         (rel.id, entry)
@@ -306,6 +311,7 @@ pub fn consumer_memo(snap: &Snapshot, derived: &BTreeMap<u64, Derived>) -> Optio
             endpoint: PROVIDE_CMR_MESH.to_owned(),
             app: rel.remote_app.clone(),
             value: rel.cmr_data.clone(),
+            traffic: None,
             derived: None,
         };
         (rel.id, entry)

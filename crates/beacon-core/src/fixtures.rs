@@ -11,6 +11,7 @@ pub fn mesh(id: u64, app: &str, policies: Option<&str>) -> MeshRelation {
         id,
         remote_app: app.into(),
         policies: policies.map(Into::into),
+        traffic: None,
         derived: None,
     }
 }

@@ -22,20 +22,26 @@ pub enum Kind {
     AuthorizationPolicy,
     Gateway,
     HorizontalPodAutoscaler,
+    DestinationRule,
+    PeerAuthentication,
 }
 
 impl Kind {
     pub fn group(self) -> &'static str {
         match self {
-            Kind::AuthorizationPolicy => "security.istio.io",
+            Kind::AuthorizationPolicy | Kind::PeerAuthentication => "security.istio.io",
             Kind::Gateway => "gateway.networking.k8s.io",
             Kind::HorizontalPodAutoscaler => "autoscaling",
+            Kind::DestinationRule => "networking.istio.io",
         }
     }
 
     pub fn version(self) -> &'static str {
         match self {
-            Kind::AuthorizationPolicy | Kind::Gateway => "v1",
+            Kind::AuthorizationPolicy
+            | Kind::Gateway
+            | Kind::DestinationRule
+            | Kind::PeerAuthentication => "v1",
             Kind::HorizontalPodAutoscaler => "v2",
         }
     }
@@ -49,6 +55,8 @@ impl Kind {
             Kind::AuthorizationPolicy => "AuthorizationPolicy",
             Kind::Gateway => "Gateway",
             Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+            Kind::DestinationRule => "DestinationRule",
+            Kind::PeerAuthentication => "PeerAuthentication",
         }
     }
 
@@ -57,6 +65,8 @@ impl Kind {
             Kind::AuthorizationPolicy => "authorizationpolicies",
             Kind::Gateway => "gateways",
             Kind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
+            Kind::DestinationRule => "destinationrules",
+            Kind::PeerAuthentication => "peerauthentications",
         }
     }
 
@@ -66,6 +76,8 @@ impl Kind {
             "AuthorizationPolicy" => Some(Kind::AuthorizationPolicy),
             "Gateway" => Some(Kind::Gateway),
             "HorizontalPodAutoscaler" => Some(Kind::HorizontalPodAutoscaler),
+            "DestinationRule" => Some(Kind::DestinationRule),
+            "PeerAuthentication" => Some(Kind::PeerAuthentication),
             _ => None,
         }
     }
@@ -77,16 +89,27 @@ pub enum Scope {
     Waypoint,
     Policy,
     ModelOperator,
+    /// DestinationRules and PeerAuthentications: consumers' traffic intents and `mtls-mode`.
+    Traffic,
 }
 
+/// The scope value of the beacon's traffic objects (not in the Python beacon).
+pub const TRAFFIC_SCOPE: &str = "istio-traffic-intent";
+
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::Waypoint, Scope::Policy, Scope::ModelOperator];
+    pub const ALL: [Scope; 4] = [
+        Scope::Waypoint,
+        Scope::Policy,
+        Scope::ModelOperator,
+        Scope::Traffic,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Scope::Waypoint => labels::WAYPOINT_SCOPE,
             Scope::Policy => labels::AUTHORIZATION_POLICY_SCOPE,
             Scope::ModelOperator => labels::MODELOPERATOR_AUTHORIZATION_POLICY_SCOPE,
+            Scope::Traffic => TRAFFIC_SCOPE,
         }
     }
 

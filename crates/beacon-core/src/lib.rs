@@ -7,7 +7,7 @@
 //! The modules, in the order data flows through them (each uses only those before it):
 //! [`kinds`] and [`names`] (identities and labels), [`memo`] (what is remembered between
 //! hooks), [`snapshot`] (the model, typed), [`admission`] (what a consumer may ask for),
-//! [`telemetry`] and [`desired`] (what the beacon wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows); and for
+//! [`telemetry`], [`traffic`] and [`desired`] (what the beacon wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows); and for
 //! operators, [`report`] (`show-policies`) and [`access`] (`check-access`).
 
 pub mod access;
@@ -21,6 +21,7 @@ pub mod report;
 pub mod snapshot;
 pub mod status;
 pub mod telemetry;
+pub mod traffic;
 
 #[cfg(test)]
 mod fixtures;

@@ -23,6 +23,9 @@ pub struct ConsumerEntry {
     pub app: String,
     #[serde(with = "embedded_json")]
     pub value: Option<String>,
+    /// The `traffic` value (service-mesh), when the consumer sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic: Option<String>,
     /// What `value` gave (service-mesh), once computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derived: Option<Derived>,
@@ -160,6 +163,7 @@ mod tests {
                         endpoint: "service-mesh".into(),
                         app: format!("app{i}"),
                         value: v.map(str::to_owned),
+                        traffic: (i % 2 == 0).then(|| format!("{{\"version\": {i}}}")),
                         derived: None,
                     };
                     (i as u64, entry)

@@ -38,6 +38,12 @@ pub struct Live {
     pub gateways: Option<Vec<Value>>,
     /// Owned HorizontalPodAutoscalers.
     pub hpas: Vec<Value>,
+    /// Owned DestinationRules and PeerAuthentications (scope traffic); `None` for a kind
+    /// whose CRD is not installed.
+    pub destination_rules: Option<Vec<Value>>,
+    pub peer_authentications: Option<Vec<Value>>,
+    /// Services of the model bound to a waypoint (`istio.io/use-waypoint`), when read.
+    pub waypoint_services: Option<std::collections::BTreeSet<String>>,
     /// Labels of the model's Namespace.
     pub namespace_labels: Labels,
     /// The label record ConfigMap's `labels`; `None` when the ConfigMap does not exist.
@@ -209,7 +215,7 @@ impl Action {
             | Action::PatchLabelRecord { .. } => Phase::CharmLabels,
             Action::PatchNamespaceLabels { .. } => Phase::Waypoint,
             Action::Delete(key) | Action::Apply { key, .. }
-                if key.kind != Kind::AuthorizationPolicy =>
+                if matches!(key.kind, Kind::Gateway | Kind::HorizontalPodAutoscaler) =>
             {
                 Phase::Waypoint
             }
@@ -387,6 +393,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     );
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
+    plan_traffic(desired, live, &mut out);
 
     // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {
@@ -413,6 +420,42 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     out.actions
         .extend(writes.filter_map(|w| relation_data(w, &live.databags)));
     out
+}
+
+/// Consumers' traffic intents and `mtls-mode`: the owned DestinationRules and
+/// PeerAuthentications, pruned and applied like the waypoint's objects (a kind whose CRD is
+/// missing is neither listed nor written). A DestinationRule for a Service no waypoint
+/// handles takes no effect in ambient mode: said, not refused (the consumer may bind it
+/// later).
+fn plan_traffic(desired: &Desired, live: &Live, out: &mut Plan) {
+    let installed = |kind: Kind| match kind {
+        Kind::DestinationRule => live.destination_rules.is_some(),
+        Kind::PeerAuthentication => live.peer_authentications.is_some(),
+        _ => false,
+    };
+    let wanted: Vec<Value> = desired
+        .traffic
+        .objects
+        .iter()
+        .filter(|o| Kind::of(o).is_some_and(installed))
+        .cloned()
+        .collect();
+    let owned: Vec<&Value> = live
+        .destination_rules
+        .iter()
+        .flatten()
+        .chain(live.peer_authentications.iter().flatten())
+        .collect();
+    reconcile_scope(Scope::Traffic, &wanted, &owned, &desired.ownership, out);
+    if let Some(bound) = &live.waypoint_services {
+        for (service, origin) in &desired.traffic.services {
+            if !bound.contains(service) {
+                out.warnings.push(format!(
+                    "The traffic intent from {origin} shapes Service {service}, which no waypoint handles (no istio.io/use-waypoint): in ambient mode its DestinationRule takes no effect"
+                ));
+            }
+        }
+    }
 }
 
 /// The beacon's own StatefulSet pod template and Service labels, tracked in the label
@@ -729,7 +772,18 @@ fn delete_if_ours(
 /// (§4.5 remove).
 pub fn teardown(live: &Live, ownership: &Ownership, model: &str, identity: &str) -> Plan {
     let mut out = Plan::default();
-    for obj in live.gateways.iter().flatten().chain(&live.hpas) {
+    let traffic = live
+        .destination_rules
+        .iter()
+        .flatten()
+        .chain(live.peer_authentications.iter().flatten());
+    for obj in live
+        .gateways
+        .iter()
+        .flatten()
+        .chain(&live.hpas)
+        .chain(traffic)
+    {
         if let Some(key) = ObjectKey::of(obj) {
             delete_if_ours(key, &labels_of(obj), &managers_of(obj), ownership, &mut out);
         }

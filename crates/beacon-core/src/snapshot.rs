@@ -19,6 +19,8 @@ pub struct Config {
     pub model_on_mesh: bool,
     /// Namespaces cross-model consumers may open (see [`crate::admission`]); none by default.
     pub cross_model_namespaces: Vec<String>,
+    /// `mtls-mode`: a PeerAuthentication for the model's namespace; `None`: write none.
+    pub mtls_mode: Option<service_mesh::traffic::MtlsMode>,
 }
 
 impl Default for Config {
@@ -27,6 +29,7 @@ impl Default for Config {
             manage_authorization_policies: true,
             model_on_mesh: false,
             cross_model_namespaces: Vec::new(),
+            mtls_mode: None,
         }
     }
 }
@@ -38,6 +41,8 @@ pub struct MeshRelation {
     pub remote_app: String,
     /// The raw `policies` value of the consumer's app databag, if present.
     pub policies: Option<String>,
+    /// The raw `traffic` value (its traffic intent), if present.
+    pub traffic: Option<String>,
     /// What `policies` gave in an earlier hook, when it is remembered unchanged.
     pub derived: Option<Derived>,
 }

@@ -51,6 +51,8 @@ pub fn needs_write(
 pub struct Findings {
     /// Consumer policies left out because of bad data.
     pub skipped: usize,
+    /// Consumer traffic intents left out because of bad data.
+    pub traffic_skipped: usize,
     /// `<namespace>/<name>` of the waypoint Deployment when it is not ready yet.
     pub waypoint_unready: Option<String>,
     /// Problems retrying cannot fix (a missing CRD, missing RBAC), first one first.
@@ -66,6 +68,19 @@ pub fn final_status(outcome: &Findings) -> UnitStatus {
         n => Some(format!(
             "{n} policies skipped: invalid consumer data (see juju debug-log)"
         )),
+    };
+    let traffic = match outcome.traffic_skipped {
+        0 => None,
+        1 => {
+            Some("1 traffic intent skipped: invalid consumer data (see juju debug-log)".to_owned())
+        }
+        n => Some(format!(
+            "{n} traffic intents skipped: invalid consumer data (see juju debug-log)"
+        )),
+    };
+    let skipped = match (skipped, traffic) {
+        (Some(p), Some(t)) => Some(format!("{p}; {t}")),
+        (p, t) => p.or(t),
     };
     let with_skipped = |msg: String| match &skipped {
         Some(s) => format!("{msg}; {s}"),
@@ -125,6 +140,21 @@ mod tests {
     }
 
     #[test]
+    fn skipped_traffic_intents_are_counted_apart() {
+        let o = Findings {
+            skipped: 2,
+            traffic_skipped: 1,
+            ..Findings::default()
+        };
+        assert_eq!(
+            final_status(&o),
+            UnitStatus::Active(
+                "2 policies skipped: invalid consumer data (see juju debug-log); 1 traffic intent skipped: invalid consumer data (see juju debug-log)".into()
+            )
+        );
+    }
+
+    #[test]
     fn unready_waypoint_waits_naming_the_deployment() {
         let o = Findings {
             waypoint_unready: Some("prod/prod-istio-beacon-k8s-waypoint".into()),
@@ -142,6 +172,7 @@ mod tests {
     fn blocked_wins_over_waiting_and_keeps_the_skip_count() {
         let o = Findings {
             skipped: 2,
+            traffic_skipped: 0,
             waypoint_unready: Some("prod/w".into()),
             blocked: vec![
                 "AuthorizationPolicy CRD (security.istio.io/v1) not found: is Istio installed?"

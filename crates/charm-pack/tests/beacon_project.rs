@@ -117,6 +117,7 @@ fn config_has_upstream_options_and_ours() -> Result {
         ("cross-model-namespaces", "string", "\"\""),
         ("manage-authorization-policies", "boolean", "true"),
         ("model-on-mesh", "boolean", "false"),
+        ("mtls-mode", "string", "\"\""),
         ("ready-timeout", "int", "100"),
     ];
     let expected: Vec<(String, String, String)> = expected

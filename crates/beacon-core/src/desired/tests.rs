@@ -347,6 +347,7 @@ fn managed_off_desires_no_policies_at_all() {
             manage_authorization_policies: false,
             model_on_mesh,
             cross_model_namespaces: Vec::new(),
+            mtls_mode: None,
         };
         let d = run(&snap);
         assert!(d.policies.is_empty() && d.modeloperator.is_empty());
@@ -362,6 +363,7 @@ fn modeloperator_policy_only_with_managed_and_model_on_mesh() {
         manage_authorization_policies: true,
         model_on_mesh: true,
         cross_model_namespaces: Vec::new(),
+        mtls_mode: None,
     };
     let d = run(&snap);
     assert_eq!(

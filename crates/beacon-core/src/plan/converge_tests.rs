@@ -79,6 +79,8 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                     }
                     Kind::Gateway => live.gateways.as_mut(),
                     Kind::HorizontalPodAutoscaler => Some(&mut live.hpas),
+                    Kind::DestinationRule => live.destination_rules.as_mut(),
+                    Kind::PeerAuthentication => live.peer_authentications.as_mut(),
                 };
                 if let Some(list) = list {
                     list.retain(|o| ObjectKey::of(o).as_ref() != Some(&key));
@@ -113,6 +115,13 @@ fn one_plan_converges_and_the_next_is_empty() {
         "spec": {},
     });
     let mut variants = vec![example()];
+    // Traffic intents and mtls-mode converge too.
+    let mut shaped = example();
+    shaped.service_mesh[0].traffic = Some(
+        r#"{"version": 1, "load_balancer": {"simple": "LEAST_REQUEST"}, "mtls": "STRICT"}"#.into(),
+    );
+    shaped.config.mtls_mode = Some(service_mesh::traffic::MtlsMode::Permissive);
+    variants.push(shaped);
     for (manage, on_mesh, units) in [
         (true, true, 3),
         (false, true, 1),
@@ -124,6 +133,7 @@ fn one_plan_converges_and_the_next_is_empty() {
             manage_authorization_policies: manage,
             model_on_mesh: on_mesh,
             cross_model_namespaces: Vec::new(),
+            mtls_mode: None,
         };
         snap.planned_units = units;
         variants.push(snap);
@@ -133,6 +143,8 @@ fn one_plan_converges_and_the_next_is_empty() {
         let mut live = Live {
             policies: Some(LiveObject::from_value(&stale).into_iter().collect()),
             gateways: Some(vec![]),
+            destination_rules: Some(vec![]),
+            peer_authentications: Some(vec![]),
             statefulset_labels: Some(Default::default()),
             service_labels: Some(Default::default()),
             pebble_plan: Some(json!({})),

@@ -120,6 +120,7 @@ fn base_desired() -> Desired {
             layer: json!({"services": {"metrics-proxy": {"override": "replace", "command": "metrics-proxy"}}}),
         },
         skipped: vec![],
+        traffic: Default::default(),
         warnings: vec![],
     }
 }
@@ -140,6 +141,9 @@ fn converged_live() -> Live {
         refused: HashMap::new(),
         gateways: Some(vec![]),
         hpas: vec![],
+        destination_rules: Some(vec![]),
+        peer_authentications: Some(vec![]),
+        waypoint_services: None,
         namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
         label_record: Some(labels.clone()),
         statefulset_labels: Some(sts),
