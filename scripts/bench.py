@@ -17,7 +17,7 @@ spawned), its peak RSS, how many hook-tool processes it ran (and how many of the
 status-set), and the API requests by verb. Figures are printed, never asserted.
 
 usage: scripts/bench.py --charm-sim BIN --charm DIR [--sizes 1,100,1000] [--repeat 3]
-                       [--tool-client PATH]
+                       [--tool-client PATH] [--traffic]
 """
 
 import argparse
@@ -65,7 +65,18 @@ def consumer_policies(consumer: str) -> str:
     return json.dumps(policies)
 
 
-def scenario(n: int) -> dict:
+# A traffic intent (the `traffic` key) as service_mesh::traffic writes it.
+TRAFFIC = json.dumps(
+    {
+        "version": 1,
+        "load_balancer": {"simple": "LEAST_REQUEST"},
+        "connection_pool": {"tcp": {"max_connections": 100}},
+        "mtls": "STRICT",
+    }
+)
+
+
+def scenario(n: int, traffic: bool = False) -> dict:
     relations = [{"id": 1, "endpoint": "peers", "remote_units": []}]
     for i in range(n):
         app = f"consumer{i}"
@@ -75,7 +86,8 @@ def scenario(n: int) -> dict:
                 "endpoint": "service-mesh",
                 "remote_app": app,
                 "remote_units": [f"{app}/0"],
-                "remote_app_data": {"policies": consumer_policies(app)},
+                "remote_app_data": {"policies": consumer_policies(app)}
+                | ({"traffic": TRAFFIC} if traffic else {}),
             }
         )
     objects = [
@@ -173,10 +185,12 @@ def scenario(n: int) -> dict:
     }
 
 
-def run_once(charm_sim: list[str], charm: str, n: int, workdir: Path) -> list[dict]:
+def run_once(
+    charm_sim: list[str], charm: str, n: int, workdir: Path, traffic: bool = False
+) -> list[dict]:
     scen = workdir / f"bench-{n}.json"
     out = workdir / f"bench-{n}-out.json"
-    scen.write_text(json.dumps(scenario(n)))
+    scen.write_text(json.dumps(scenario(n, traffic)))
     subprocess.run(
         [*charm_sim, "--charm", charm, "--scenario", str(scen), "--out", str(out)],
         check=True,
@@ -185,6 +199,9 @@ def run_once(charm_sim: list[str], charm: str, n: int, workdir: Path) -> list[di
     policies = sum(1 for o in result["kubernetes"] if o.get("kind") == "AuthorizationPolicy")
     if policies < 10 * n:
         sys.exit(f"{n} consumers: {policies} AuthorizationPolicies at the end, not {10 * n}")
+    rules = sum(1 for o in result["kubernetes"] if o.get("kind") == "DestinationRule")
+    if traffic and rules != n:
+        sys.exit(f"{n} consumers: {rules} DestinationRules at the end, not {n}")
     rows = []
     for label, step in zip(HOOKS, result["steps"], strict=True):
         if step["exit_code"] != 0:
@@ -215,6 +232,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,100,1000")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--tool-client", help="charm-sim's --tool-client (default: its sibling)")
+    ap.add_argument(
+        "--traffic",
+        action="store_true",
+        help="every consumer also declares a traffic intent (a DestinationRule and a "
+        "PeerAuthentication each)",
+    )
     args = ap.parse_args()
     charm_sim = [args.charm_sim, "run"]
     if args.tool_client:
@@ -227,7 +250,10 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
-            runs = [run_once(charm_sim, args.charm, n, Path(tmp)) for _ in range(args.repeat)]
+            runs = [
+                run_once(charm_sim, args.charm, n, Path(tmp), args.traffic)
+                for _ in range(args.repeat)
+            ]
             for i, label in enumerate(HOOKS):
                 samples = [r[i] for r in runs]
                 verbs = samples[0]["verbs"]
