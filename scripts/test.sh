@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "pack + charmcraft analyse + expand-extensions"
 scripts/pack.sh
 
+step "fuzz beacon-core's consumer input, 60 s (scripts/fuzz.sh; fails on a crash)"
+scripts/fuzz.sh 60
+
 if cargo nextest --version >/dev/null 2>&1; then
   # nextest does not run doctests: run those first, so nextest's summary closes the output.
   step "doctests (cargo test --doc)"

@@ -29,7 +29,8 @@ use std::collections::BTreeSet;
 use beacon_core::desired::{Desired, MAX_POLICIES_LEN, desired};
 use beacon_core::names::Names;
 use beacon_core::snapshot::{CmrRelation, Config, MeshRelation, MetricsRelation, Snapshot};
-use invariants::{Counts, bodies, check};
+use invariants::fuzz_input::BEACONS;
+use invariants::{Counts, bodies, check_with, schema};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRunner};
@@ -37,18 +38,6 @@ use serde_json::{Value, json};
 
 const HOSTILE_CASES: u32 = 4_000;
 const GARBAGE_CASES: u32 = 3_000;
-
-/// Beacons (model, app) the cases run under: short, ordinary, and long enough that the
-/// derived names are hashed and policy names truncated.
-const BEACONS: [(&str, &str); 4] = [
-    ("prod", "istio-beacon-k8s"),
-    ("m", "b"),
-    (
-        "a-very-long-model-name-for-testing-purposes-0123456789",
-        "istio-beacon-k8s",
-    ),
-    ("welcome-k8s", "beacon"),
-];
 
 /// Namespaces a well-behaved cross-model consumer lives in (never a beacon's model).
 const CROSS_NAMESPACES: [&str; 3] = ["team", "other-model", "cos"];
@@ -138,6 +127,7 @@ impl Case {
                 id,
                 remote_app: c.app.clone(),
                 policies: c.policies.clone(),
+                traffic: None,
                 derived: None,
             });
             if let Some(data) = &c.cmr {
@@ -185,6 +175,40 @@ impl Case {
 
 fn run(snap: &Snapshot) -> Desired {
     desired(snap, &names(&snap.model, &snap.app))
+}
+
+/// The CRD schema, verbatim and strict, compiled by the `jsonschema` crate.
+fn jsonschemas() -> &'static [jsonschema::Validator; 2] {
+    static V: std::sync::OnceLock<[jsonschema::Validator; 2]> = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let s = invariants::schemas();
+        [&s.verbatim, &s.strict].map(|schema| {
+            jsonschema::options()
+                .with_draft(jsonschema::Draft::Draft4)
+                .build(schema)
+                .expect("schema compiles")
+        })
+    })
+}
+
+/// The dependency-free validator of `invariants/schema.rs` (what the fuzz target uses) and
+/// the `jsonschema` crate agree on `body`, for the verbatim and the strict schema.
+fn validators_agree(body: &Value) {
+    let s = invariants::schemas();
+    for (schema, crate_validator) in [&s.verbatim, &s.strict].into_iter().zip(jsonschemas()) {
+        let ours = schema::validate(schema, body);
+        let theirs = crate_validator.validate(body).map_err(|e| e.to_string());
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "validators disagree on {body}: ours {ours:?}, jsonschema {theirs:?}"
+        );
+    }
+}
+
+/// I2 and I3 ([`invariants::check`]), each body also validated by the `jsonschema` crate.
+fn check(snap: &Snapshot, d: &Desired) -> Counts {
+    check_with(snap, d, &validators_agree)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -764,6 +788,7 @@ fn config(model: &'static str, good: &[Consumer]) -> BoxedStrategy<Config> {
                 manage_authorization_policies: manage,
                 model_on_mesh: on_mesh,
                 cross_model_namespaces: namespaces,
+                mtls_mode: None,
             }
         })
         .boxed()
@@ -1087,6 +1112,7 @@ fn no_input_panics_or_emits_an_invalid_policy() {
                 manage_authorization_policies: g.manage,
                 model_on_mesh: g.on_mesh,
                 cross_model_namespaces: g.namespaces.clone(),
+                mtls_mode: None,
             },
             metrics: g.metrics.iter().map(|m| (m.clone(), None)).collect(),
             good: g
@@ -1239,7 +1265,53 @@ fn the_checkers_catch_what_they_are_for() {
             violates(|| invariants::check_body_valid(&bad)),
             "I2 missed: {bad}"
         );
+        validators_agree(&bad);
     }
+    // The schema verdicts of both validators, on more broken bodies.
+    let schema_breaks = [
+        edit(&|b| b["spec"]["targetRefs"][0]["kind"] = json!("")),
+        edit(&|b| b["spec"]["targetRefs"][0]["kind"] = json!("1Service")),
+        edit(&|b| b["spec"]["targetRefs"][0]["kind"] = json!("Servi_ce")),
+        edit(&|b| b["spec"]["targetRefs"][0]["group"] = json!("Apps")),
+        edit(&|b| b["spec"]["targetRefs"][0]["group"] = json!("a..b")),
+        edit(&|b| b["spec"]["targetRefs"][0]["group"] = json!("gateway.networking.k8s.io")),
+        edit(&|b| b["spec"]["targetRefs"][0]["name"] = json!("")),
+        edit(&|b| b["spec"]["targetRefs"][0]["name"] = json!("é".repeat(253))),
+        edit(&|b| b["spec"]["targetRefs"][0]["name"] = json!("é".repeat(254))),
+        edit(&|b| {
+            b["spec"]["targetRefs"] = json!(vec![json!({"kind": "Service", "name": "x"}); 17])
+        }),
+        edit(&|b| {
+            b["spec"]["targetRefs"] = json!(vec![json!({"kind": "Service", "name": "x"}); 16])
+        }),
+        edit(&|b| b["spec"]["targetRefs"][0] = json!({"name": "x"})),
+        edit(&|b| b["spec"]["rules"] = json!("x")),
+        edit(&|b| b["spec"]["rules"][0]["when"] = json!([{"values": ["a"]}])),
+        edit(&|b| {
+            b["spec"]["rules"][0]["from"][0]["source"]["serviceAccounts"] = json!(["a".repeat(321)])
+        }),
+        edit(&|b| b["spec"]["provider"] = json!({"name": 1})),
+        edit(&|b| b["spec"]["provider"] = json!({"name": "x"})),
+        edit(&|b| b["spec"]["action"] = json!("DENY")),
+        edit(&|b| b["spec"]["selector"] = json!({"matchLabels": {"a": "b".repeat(64)}})),
+        edit(&|b| b["spec"]["selector"] = json!({"matchLabels": {"a": 1}})),
+        edit(&|b| b["spec"]["bogus"] = json!(1)),
+        edit(&|b| b["metadata"]["labels"] = json!({"a": 1})),
+        edit(&|b| b["metadata"]["annotations"] = json!({})),
+        edit(&|b| b["status"] = json!({"observedGeneration": 1.5})),
+        edit(&|b| b["status"] = json!({"observedGeneration": "1", "conditions": [{"type": "x"}]})),
+        json!([]),
+        json!({"spec": []}),
+    ];
+    let strict = &invariants::schemas().strict;
+    let mut refused = 0;
+    for bad in &schema_breaks {
+        validators_agree(bad);
+        refused += usize::from(schema::validate(strict, bad).is_err());
+    }
+    // Most are refused; six are not (another group, a 253-character name, 16 targetRefs, a
+    // provider, DENY, a status of the right shape).
+    assert_eq!((refused, schema_breaks.len()), (21, 27));
     let mut unit = body.clone();
     let spec = unit["spec"].as_object_mut().unwrap();
     spec.remove("targetRefs");
@@ -1317,6 +1389,28 @@ fn the_checkers_catch_what_they_are_for() {
     let b = run(&changed.snapshot(false));
     check_isolation(&case, &a, &a);
     assert!(violates(|| check_isolation(&case, &a, &b)));
+}
+
+/// The fuzz target's committed seeds (real databags of tests/scenarios and the contract
+/// vectors, and any crash input added there) hold the invariants on stable too.
+#[test]
+fn the_fuzz_seeds_hold_the_invariants() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/consumer_databags");
+    let mut total = Counts::default();
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("seeds") {
+        let data = std::fs::read(entry.expect("entry").path()).expect("seed");
+        let snap = invariants::fuzz_input::snapshot(&data);
+        let counts = check(&snap, &run(&snap));
+        total.admitted += counts.admitted;
+        total.refused += counts.refused;
+        n += 1;
+    }
+    eprintln!(
+        "fuzz seeds: {n}; policies admitted: {}, refused: {}",
+        total.admitted, total.refused
+    );
+    assert!(n >= 10 && total.admitted > 0 && total.refused > 0);
 }
 
 #[test]

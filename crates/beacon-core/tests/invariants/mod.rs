@@ -18,6 +18,9 @@
 
 #![allow(dead_code)] // each includer uses its own part
 
+pub mod fuzz_input;
+pub mod schema;
+
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
@@ -35,31 +38,27 @@ pub const API_VERSION: &str = "security.istio.io/v1";
 
 /// The schema as the CRD has it, and strict: `additionalProperties: false` on every object
 /// that lists its properties (the API server would prune what it does not know, silently).
+/// Validated with [`schema::validate`]; `tests/hostile.rs` holds it to the `jsonschema`
+/// crate's verdict.
 pub struct Schemas {
-    pub verbatim: jsonschema::Validator,
-    pub strict: jsonschema::Validator,
+    pub verbatim: Value,
+    pub strict: Value,
 }
 
 pub fn schemas() -> &'static Schemas {
     static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
     SCHEMAS.get_or_init(|| {
         let raw: Value = serde_json::from_str(SCHEMA).expect("schema JSON");
-        let build = |schema: &Value| {
-            jsonschema::options()
-                .with_draft(jsonschema::Draft::Draft4)
-                .build(schema)
-                .expect("schema compiles")
-        };
         Schemas {
-            verbatim: build(&raw),
-            strict: build(&strict(raw)),
+            verbatim: raw.clone(),
+            strict: strict(raw),
         }
     })
 }
 
-/// The root gains `apiVersion`, `kind` and `metadata` (the CRD schema lists only `spec` and
+/// The schema made strict (see [`Schemas`]). The root gains `apiVersion`, `kind` and `metadata` (the CRD schema lists only `spec` and
 /// `status`), then every object node with `properties` is closed.
-fn strict(mut schema: Value) -> Value {
+pub fn strict(mut schema: Value) -> Value {
     let root = schema.as_object_mut().expect("schema object");
     let props = root
         .get_mut("properties")
@@ -167,10 +166,10 @@ fn fail(what: &str, body: &Value) -> ! {
 /// I2 for one AuthorizationPolicy body.
 pub fn check_body_valid(body: &Value) {
     let s = schemas();
-    if let Err(e) = s.verbatim.validate(body) {
+    if let Err(e) = schema::validate(&s.verbatim, body) {
         fail(&format!("I2: invalid against the CRD schema: {e}"), body);
     }
-    if let Err(e) = s.strict.validate(body) {
+    if let Err(e) = schema::validate(&s.strict, body) {
         fail(
             &format!("I2: a field the CRD does not know (it would be pruned): {e}"),
             body,
@@ -391,6 +390,11 @@ pub struct Counts {
 /// I2 and I3 on everything `d` (the desired state of `snap`) would apply, and the
 /// bookkeeping around it: one object per key, skips attributed to real relations.
 pub fn check(snap: &Snapshot, d: &Desired) -> Counts {
+    check_with(snap, d, &|_| {})
+}
+
+/// [`check`], also calling `more` on every AuthorizationPolicy body.
+pub fn check_with(snap: &Snapshot, d: &Desired, more: &dyn Fn(&Value)) -> Counts {
     let mut counts = Counts::default();
     let mut keys = BTreeSet::new();
     if !snap.config.manage_authorization_policies
@@ -403,6 +407,7 @@ pub fn check(snap: &Snapshot, d: &Desired) -> Counts {
             panic!("intent {}/{} has no body", intent.namespace, intent.name);
         };
         check_body_valid(&body);
+        more(&body);
         let meta = (
             body.pointer("/metadata/namespace").and_then(Value::as_str),
             body.pointer("/metadata/name").and_then(Value::as_str),
@@ -421,6 +426,7 @@ pub fn check(snap: &Snapshot, d: &Desired) -> Counts {
     }
     for body in &d.modeloperator {
         check_body_valid(body);
+        more(body);
         let ns = body.pointer("/metadata/namespace").and_then(Value::as_str);
         let name = body.pointer("/metadata/name").and_then(Value::as_str);
         if ns != Some(snap.model.as_str()) {
