@@ -57,7 +57,7 @@ fn intents_are_applied_changed_pruned_and_mtls_mode_toggles() {
     assert!(
         warnings
             .iter()
-            .any(|l| l.contains("service-mesh:4 (web)") && l.contains("no waypoint handles")),
+            .any(|l| l.contains("web (service-mesh:4 (web))") && l.contains("no waypoint handles")),
         "{warnings:?}"
     );
     // A no-op writes nothing.

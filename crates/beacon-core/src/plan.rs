@@ -448,12 +448,27 @@ fn plan_traffic(desired: &Desired, live: &Live, out: &mut Plan) {
         .collect();
     reconcile_scope(Scope::Traffic, &wanted, &owned, &desired.ownership, out);
     if let Some(bound) = &live.waypoint_services {
-        for (service, origin) in &desired.traffic.services {
-            if !bound.contains(service) {
-                out.warnings.push(format!(
-                    "The traffic intent from {origin} shapes Service {service}, which no waypoint handles (no istio.io/use-waypoint): in ambient mode its DestinationRule takes no effect"
-                ));
-            }
+        // One line however many: every log line is a process, and this holds every hook.
+        let unbound: Vec<String> = desired
+            .traffic
+            .services
+            .iter()
+            .filter(|(service, _)| !bound.contains(service))
+            .map(|(service, origin)| format!("{service} ({origin})"))
+            .collect();
+        if !unbound.is_empty() {
+            const LISTED: usize = 10;
+            let more = unbound.len().saturating_sub(LISTED);
+            let tail = if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            };
+            out.warnings.push(format!(
+                "{} traffic intents shape Services no waypoint handles (no istio.io/use-waypoint), where in ambient mode a DestinationRule takes no effect: {}{tail}",
+                unbound.len(),
+                unbound[..unbound.len().min(LISTED)].join(", ")
+            ));
         }
     }
 }

@@ -760,3 +760,36 @@ fn only_provably_ours_is_deleted() {
         .collect();
     assert_eq!(deleted, vec!["p-new", legacy_ours.key.name.as_str()]);
 }
+
+#[test]
+fn unbound_traffic_services_are_said_in_one_line() {
+    let mut d = base_desired();
+    d.traffic.services = (0..12)
+        .map(|i| {
+            let origin = crate::desired::Origin {
+                relation_id: i,
+                app: format!("app{i}"),
+            };
+            (format!("app{i}"), origin)
+        })
+        .collect();
+    let mut live = converged_live();
+    live.waypoint_services = Some(["app0".to_owned()].into());
+    let warnings: Vec<String> = plan(&d, &live)
+        .warnings
+        .into_iter()
+        .filter(|w| w.contains("traffic intents"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("11 traffic intents shape Services no waypoint handles"));
+    assert!(warnings[0].ends_with(" and 1 more"), "{}", warnings[0]);
+    assert!(!warnings[0].contains("app0 "));
+    // Not read (the model is on the mesh, or no intent): nothing said.
+    live.waypoint_services = None;
+    assert!(
+        plan(&d, &live)
+            .warnings
+            .iter()
+            .all(|w| !w.contains("traffic intents"))
+    );
+}
