@@ -167,7 +167,7 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceType>> {
 
 /// The CRDs shipped in `crates/charm-sim/crds/`.
 pub(crate) fn default_crds() -> Vec<Value> {
-    const FILES: [(&str, &str); 4] = [
+    const FILES: [(&str, &str); 11] = [
         (
             "security.istio.io__v1__AuthorizationPolicy.yaml",
             include_str!("../../crds/security.istio.io__v1__AuthorizationPolicy.yaml"),
@@ -183,6 +183,34 @@ pub(crate) fn default_crds() -> Vec<Value> {
         (
             "gateway.networking.k8s.io__v1__Gateway.yaml",
             include_str!("../../crds/gateway.networking.k8s.io__v1__Gateway.yaml"),
+        ),
+        (
+            "access.smi-spec.io__v1alpha3__TrafficTarget.yaml",
+            include_str!("../../crds/access.smi-spec.io__v1alpha3__TrafficTarget.yaml"),
+        ),
+        (
+            "specs.smi-spec.io__v1alpha4__HTTPRouteGroup.yaml",
+            include_str!("../../crds/specs.smi-spec.io__v1alpha4__HTTPRouteGroup.yaml"),
+        ),
+        (
+            "specs.smi-spec.io__v1alpha4__TCPRoute.yaml",
+            include_str!("../../crds/specs.smi-spec.io__v1alpha4__TCPRoute.yaml"),
+        ),
+        (
+            "consul.hashicorp.com__v1alpha1__ServiceIntentions.yaml",
+            include_str!("../../crds/consul.hashicorp.com__v1alpha1__ServiceIntentions.yaml"),
+        ),
+        (
+            "policy.linkerd.io__v1beta3__Server.yaml",
+            include_str!("../../crds/policy.linkerd.io__v1beta3__Server.yaml"),
+        ),
+        (
+            "policy.linkerd.io__v1alpha1__AuthorizationPolicy.yaml",
+            include_str!("../../crds/policy.linkerd.io__v1alpha1__AuthorizationPolicy.yaml"),
+        ),
+        (
+            "policy.linkerd.io__v1alpha1__MeshTLSAuthentication.yaml",
+            include_str!("../../crds/policy.linkerd.io__v1alpha1__MeshTLSAuthentication.yaml"),
         ),
     ];
     FILES
@@ -487,11 +515,16 @@ mod tests {
             let types = crd_types(&crd).expect("CRD compiles");
             let versions: Vec<String> = types.iter().map(|t| t.version.clone()).collect();
             let kind = types[0].kind.clone();
-            // Istio's DestinationRule also still serves v1alpha3.
-            let expected: &[&str] = if kind == "DestinationRule" {
-                &["v1", "v1alpha3", "v1beta1"]
-            } else {
-                &["v1", "v1beta1"]
+            // Istio's DestinationRule also still serves v1alpha3; the SMI, Consul and Linkerd
+            // CRDs (service_mesh::backends) serve one version each.
+            let expected: &[&str] = match (types[0].group.as_str(), kind.as_str()) {
+                (_, "DestinationRule") => &["v1", "v1alpha3", "v1beta1"],
+                ("access.smi-spec.io", _) => &["v1alpha3"],
+                ("specs.smi-spec.io", _) => &["v1alpha4"],
+                ("consul.hashicorp.com", _) => &["v1alpha1"],
+                ("policy.linkerd.io", "Server") => &["v1alpha1", "v1beta1", "v1beta2", "v1beta3"],
+                ("policy.linkerd.io", _) => &["v1alpha1"],
+                _ => &["v1", "v1beta1"],
             };
             assert_eq!(versions, expected, "{kind}");
             assert!(types.iter().all(|t| t.namespaced), "{kind}");
@@ -503,7 +536,14 @@ mod tests {
                 "AuthorizationPolicy",
                 "DestinationRule",
                 "PeerAuthentication",
-                "Gateway"
+                "Gateway",
+                "TrafficTarget",
+                "HTTPRouteGroup",
+                "TCPRoute",
+                "ServiceIntentions",
+                "Server",
+                "AuthorizationPolicy",
+                "MeshTLSAuthentication",
             ]
         );
         assert!(ap("v1").namespaced);
