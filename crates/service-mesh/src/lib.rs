@@ -8,6 +8,7 @@
 //! `python-repr` crate.
 
 pub mod authz;
+pub mod backends;
 pub mod istio;
 pub mod labels;
 pub mod model;

@@ -1,4 +1,6 @@
-//! `PolicyResourceManager`: keeps the Istio policies owned by one charm (and scope) in sync.
+//! `PolicyResourceManager`: keeps the Istio policies owned by one charm (and scope) in sync —
+//! or, with [`PolicyResourceManager::with_backend`], the SMI, Consul or Linkerd objects
+//! [`crate::backends`] renders for the same policies.
 //!
 //! Ownership is label-based only ([`INSTANCE_LABEL`](crate::labels::INSTANCE_LABEL) + a
 //! [`SCOPE_LABEL`](crate::labels::SCOPE_LABEL)); owned objects
@@ -15,6 +17,7 @@ use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::backends::{Backend, Outcome};
 use crate::istio::{
     AUTHORIZATION_POLICY_API_VERSION, AUTHORIZATION_POLICY_KIND, BuildError,
     build_authorization_policy,
@@ -128,10 +131,15 @@ pub fn plan(
 #[derive(Debug, Error)]
 pub enum PrmError {
     /// Python: `TypeError("raw_policy of type 'X' is not a supported policy resource type…")`.
+    /// `supported` lists the backend's kinds (Istio: `['AuthorizationPolicy']`).
     #[error(
-        "raw_policy of type '{kind}' ({api_version}) is not a supported policy resource type. Supported types: ['AuthorizationPolicy']"
+        "raw_policy of type '{kind}' ({api_version}) is not a supported policy resource type. Supported types: {supported}"
     )]
-    UnsupportedRawPolicy { api_version: String, kind: String },
+    UnsupportedRawPolicy {
+        api_version: String,
+        kind: String,
+        supported: String,
+    },
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error("listing owned {kind} failed: {source}")]
@@ -156,14 +164,18 @@ pub struct ReconcileReport {
     pub deleted: Vec<ResourceKey>,
     pub unchanged: Vec<ResourceKey>,
     /// Policies the builder refused (unit policies with L7 fields); nothing was created for them.
+    /// Istio backend only; other backends report through `outcomes`.
     pub skipped: Vec<BuildError>,
+    /// One per policy, in order: rendered exactly, narrowed or refused (Istio: exact or
+    /// refused, as `skipped`).
+    pub outcomes: Vec<Outcome>,
 }
 
 /// Result of [`PolicyResourceManager::reconcile`].
 #[derive(Debug)]
 pub enum ReconcileOutcome {
     Reconciled(ReconcileReport),
-    /// Policies are desired but the policy CRD is not installed (LIST answered 404).
+    /// Policies are desired but a policy CRD of the backend is not installed (LIST answered 404).
     CrdMissing,
 }
 
@@ -186,7 +198,37 @@ pub fn authorization_policy_resource() -> ApiResource {
     }
 }
 
-/// Manages the `AuthorizationPolicy` objects of one charm and scope.
+/// What a manager wants in the cluster, before ownership labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// The objects: rendered for the policies, then the raw ones.
+    pub bodies: Vec<Value>,
+    /// Policies the Istio builder refused (Istio backend only).
+    pub skipped: Vec<BuildError>,
+    /// One per policy, in order.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// The `ApiResource`s of the kinds `backend` renders.
+pub fn backend_resources(backend: &Backend) -> Vec<ApiResource> {
+    backend
+        .kinds()
+        .iter()
+        .map(|(api_version, kind, plural)| {
+            let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+            ApiResource {
+                group: group.into(),
+                version: version.into(),
+                api_version: (*api_version).into(),
+                kind: (*kind).into(),
+                plural: (*plural).into(),
+            }
+        })
+        .collect()
+}
+
+/// Manages the policy objects (Istio `AuthorizationPolicy` by default, or another backend's
+/// kinds) of one charm and scope.
 pub struct PolicyResourceManager {
     client: kube::Client,
     app: String,
@@ -195,7 +237,8 @@ pub struct PolicyResourceManager {
     /// Labels of objects written by an older owner scheme, also swept (see
     /// [`PolicyResourceManager::with_legacy_labels`]).
     legacy_labels: Option<Vec<(String, String)>>,
-    resource: ApiResource,
+    backend: Backend,
+    resources: Vec<ApiResource>,
 }
 
 impl PolicyResourceManager {
@@ -228,8 +271,46 @@ impl PolicyResourceManager {
             model: model.to_owned(),
             labels,
             legacy_labels: None,
-            resource: authorization_policy_resource(),
+            backend: Backend::Istio,
+            resources: vec![authorization_policy_resource()],
         }
+    }
+
+    /// Render for `backend` instead of Istio (the default): the policies become that mesh's
+    /// objects ([`Backend::render`]: per-policy outcomes in [`ReconcileReport::outcomes`]), raw
+    /// policies may be any of its kinds, and owned objects of each of its kinds are managed.
+    /// Switching backends on an existing manager does not sweep the old backend's objects: a
+    /// manager for the old backend (same labels) must `delete()` them.
+    pub fn with_backend(mut self, backend: Backend) -> Self {
+        self.resources = match backend {
+            Backend::Istio => vec![authorization_policy_resource()],
+            _ => backend_resources(&backend),
+        };
+        self.backend = backend;
+        self
+    }
+
+    /// The backend rendered for.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    fn resource_of(&self, key: &ResourceKey) -> ApiResource {
+        self.resources
+            .iter()
+            .find(|r| r.group == key.group && r.kind == key.kind)
+            .cloned()
+            .map(|mut r| {
+                // The version the desired body (or the listed object) names.
+                r.version.clone_from(&key.version);
+                r.api_version = if r.group.is_empty() {
+                    r.version.clone()
+                } else {
+                    format!("{}/{}", r.group, r.version)
+                };
+                r
+            })
+            .unwrap_or_else(|| self.resources[0].clone())
     }
 
     pub fn labels(&self) -> &[(String, String)] {
@@ -261,62 +342,136 @@ impl PolicyResourceManager {
         policies: &[MeshPolicy],
         raw_policies: &[Value],
     ) -> Result<(Vec<Value>, Vec<BuildError>), PrmError> {
+        self.desired_with_outcomes(policies, raw_policies)
+            .map(|d| (d.bodies, d.skipped))
+    }
+
+    /// [`Self::desired`], with one [`Outcome`] per policy.
+    pub fn desired_with_outcomes(
+        &self,
+        policies: &[MeshPolicy],
+        raw_policies: &[Value],
+    ) -> Result<Desired, PrmError> {
         for raw in raw_policies {
             let api_version = raw
                 .get("apiVersion")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             let kind = raw.get("kind").and_then(Value::as_str).unwrap_or_default();
-            if api_version != AUTHORIZATION_POLICY_API_VERSION || kind != AUTHORIZATION_POLICY_KIND
-            {
+            let supported = match self.backend {
+                Backend::Istio => {
+                    api_version == AUTHORIZATION_POLICY_API_VERSION
+                        && kind == AUTHORIZATION_POLICY_KIND
+                }
+                _ => self
+                    .backend
+                    .kinds()
+                    .iter()
+                    .any(|(a, k, _)| *a == api_version && *k == kind),
+            };
+            if !supported {
+                let kinds: Vec<String> = self
+                    .backend
+                    .kinds()
+                    .iter()
+                    .map(|(_, k, _)| format!("'{k}'"))
+                    .collect();
                 return Err(PrmError::UnsupportedRawPolicy {
                     api_version: api_version.to_owned(),
                     kind: kind.to_owned(),
+                    supported: format!("[{}]", kinds.join(", ")),
                 });
             }
         }
+        if self.backend != Backend::Istio {
+            let rendered = self.backend.render(&self.app, &self.model, policies);
+            for o in &rendered.outcomes {
+                match o {
+                    Outcome::Exact => {}
+                    Outcome::Narrowed(why) => {
+                        tracing::warn!("{} policy narrowed: {why}", self.backend.name());
+                    }
+                    Outcome::Refused(why) => {
+                        tracing::error!("{} policy refused: {why}", self.backend.name());
+                    }
+                }
+            }
+            let mut bodies = rendered.objects;
+            bodies.extend(raw_policies.iter().cloned());
+            return Ok(Desired {
+                bodies,
+                skipped: vec![],
+                outcomes: rendered.outcomes,
+            });
+        }
         let mut bodies = Vec::new();
         let mut skipped = Vec::new();
+        let mut outcomes = Vec::new();
         for p in policies {
             match build_authorization_policy(&self.app, &self.model, p) {
-                Ok(b) => bodies.push(b),
+                Ok(b) => {
+                    bodies.push(b);
+                    outcomes.push(Outcome::Exact);
+                }
                 Err(e) => {
                     // The Python library logs this at ERROR.
                     tracing::error!("skipping policy: {e}");
+                    outcomes.push(Outcome::Refused(e.to_string()));
                     skipped.push(e);
                 }
             }
         }
         bodies.extend(raw_policies.iter().cloned());
-        Ok((bodies, skipped))
+        Ok(Desired {
+            bodies,
+            skipped,
+            outcomes,
+        })
     }
 
     /// All owned objects (legacy-labelled ones included) across all namespaces, sorted and
-    /// unique by key; `None` when the CRD is not installed.
+    /// unique by key; `None` when a CRD of the backend is not installed.
     pub async fn list_owned(&self) -> Result<Option<Vec<LiveObject>>, PrmError> {
-        let Some(mut live) = self.list_labelled(&self.labels).await? else {
-            return Ok(None);
-        };
-        if let Some(legacy) = &self.legacy_labels {
-            live.extend(self.list_labelled(legacy).await?.unwrap_or_default());
+        let (live, missing) = self.list_owned_kinds().await?;
+        Ok((missing == 0).then_some(live))
+    }
+
+    /// The owned objects of every installed kind, and how many kinds are not installed.
+    async fn list_owned_kinds(&self) -> Result<(Vec<LiveObject>, usize), PrmError> {
+        let mut live = vec![];
+        let mut missing = 0;
+        for resource in &self.resources {
+            let Some(found) = self.list_labelled(resource, &self.labels).await? else {
+                missing += 1;
+                continue;
+            };
+            live.extend(found);
+            if let Some(legacy) = &self.legacy_labels {
+                live.extend(
+                    self.list_labelled(resource, legacy)
+                        .await?
+                        .unwrap_or_default(),
+                );
+            }
         }
         live.sort_by(|a, b| a.key.cmp(&b.key));
         live.dedup_by(|a, b| a.key == b.key);
-        Ok(Some(live))
+        Ok((live, missing))
     }
 
     async fn list_labelled(
         &self,
+        resource: &ApiResource,
         labels: &[(String, String)],
     ) -> Result<Option<Vec<LiveObject>>, PrmError> {
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &self.resource);
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
         let lp = ListParams::default().labels(&selector(labels));
         let list = match api.list(&lp).await {
             Ok(list) => list,
             Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
             Err(source) => {
                 return Err(PrmError::List {
-                    kind: self.resource.kind.clone(),
+                    kind: resource.kind.clone(),
                     source: Box::new(source),
                 });
             }
@@ -326,14 +481,14 @@ impl PolicyResourceManager {
             .into_iter()
             .filter_map(|obj| {
                 let Some(name) = obj.metadata.name.clone() else {
-                    tracing::warn!("ignoring a listed {} without a name", self.resource.kind);
+                    tracing::warn!("ignoring a listed {} without a name", resource.kind);
                     return None;
                 };
                 Some(LiveObject {
                     key: ResourceKey {
-                        group: self.resource.group.clone(),
-                        version: self.resource.version.clone(),
-                        kind: self.resource.kind.clone(),
+                        group: resource.group.clone(),
+                        version: resource.version.clone(),
+                        kind: resource.kind.clone(),
                         namespace: obj.metadata.namespace.clone().unwrap_or_default(),
                         name,
                     },
@@ -349,7 +504,7 @@ impl PolicyResourceManager {
         let mut errors = Vec::new();
         for key in keys {
             let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), &key.namespace, &self.resource);
+                Api::namespaced_with(self.client.clone(), &key.namespace, &self.resource_of(key));
             match api.delete(&key.name, &DeleteParams::default()).await {
                 Ok(_) => tracing::info!("deleted {key}"),
                 Err(kube::Error::Api(status)) if status.code == 404 => {}
@@ -367,20 +522,23 @@ impl PolicyResourceManager {
         policies: &[MeshPolicy],
         raw_policies: &[Value],
     ) -> Result<ReconcileOutcome, PrmError> {
-        let (desired, skipped) = self.desired(policies, raw_policies)?;
+        let Desired {
+            bodies: desired,
+            skipped,
+            outcomes,
+        } = self.desired_with_outcomes(policies, raw_policies)?;
         if desired.is_empty() {
             let deleted = self.delete().await?;
             return Ok(ReconcileOutcome::Reconciled(ReconcileReport {
                 deleted,
                 skipped,
+                outcomes,
                 ..ReconcileReport::default()
             }));
         }
         let Some(live) = self.list_owned().await? else {
-            tracing::warn!(
-                "{} CRD not found: cannot create policies",
-                self.resource.kind
-            );
+            let kinds: Vec<&str> = self.resources.iter().map(|r| r.kind.as_str()).collect();
+            tracing::warn!("{} CRD not found: cannot create policies", kinds.join("/"));
             return Ok(ReconcileOutcome::CrdMissing);
         };
         let plan = plan(&desired, &live, &self.labels)?;
@@ -389,7 +547,7 @@ impl PolicyResourceManager {
         let mut applied = Vec::new();
         for (key, body) in plan.apply {
             let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), &key.namespace, &self.resource);
+                Api::namespaced_with(self.client.clone(), &key.namespace, &self.resource_of(&key));
             if let Err(source) = api.patch(&key.name, &params, &Patch::Apply(&body)).await {
                 return Err(PrmError::Apply {
                     key: Box::new(key),
@@ -407,16 +565,17 @@ impl PolicyResourceManager {
             deleted: plan.delete,
             unchanged: plan.unchanged,
             skipped,
+            outcomes,
         }))
     }
 
-    /// Delete every owned object (404s ignored). A missing CRD means there is nothing to
-    /// delete ("CRD not found, skipping deletion").
+    /// Delete every owned object (404s ignored). A missing CRD means there is nothing of that
+    /// kind to delete ("CRD not found, skipping deletion").
     pub async fn delete(&self) -> Result<Vec<ResourceKey>, PrmError> {
-        let Some(live) = self.list_owned().await? else {
+        let (live, missing) = self.list_owned_kinds().await?;
+        if missing > 0 {
             tracing::info!("CRD not found, skipping deletion");
-            return Ok(Vec::new());
-        };
+        }
         let mut keys: Vec<ResourceKey> = live.into_iter().map(|l| l.key).collect();
         keys.sort();
         let errors = self.delete_keys(&keys).await;
