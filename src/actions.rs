@@ -134,9 +134,7 @@ async fn check_access(model: &Model) -> Result<Map<String, Value>, String> {
         None => None,
     };
     let found = Found {
-        service_labels: service
-            .as_ref()
-            .map(|s| live::labels_at(s, "/metadata/labels")),
+        service_labels: service.as_ref().map(|s| beacon_core::kinds::labels_of(s)),
         pod,
         namespace_labels,
     };

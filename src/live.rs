@@ -6,7 +6,9 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 
 use beacon_core::desired::{Desired, NamespaceIntent};
-use beacon_core::kinds::{INSTANCE_LABEL, Kind, ObjectKey, SCOPE_LABEL, Scope};
+use beacon_core::kinds::{
+    INSTANCE_LABEL, Kind, ObjectKey, SCOPE_LABEL, Scope, labels_at, labels_of,
+};
 use beacon_core::names::Names;
 use beacon_core::plan::{Labels, Live, LiveObject};
 
@@ -308,17 +310,6 @@ pub async fn get(
     }
 }
 
-pub fn labels_at(obj: &Value, pointer: &str) -> Labels {
-    obj.pointer(pointer)
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Every AuthorizationPolicy in `namespace`, whoever owns it, as JSON (for `check-access`);
 /// none when the CRD is not installed.
 pub async fn list_namespace_policies(
@@ -412,7 +403,7 @@ pub async fn first_pod(
             .and_then(Value::as_str)
             .unwrap_or("default")
             .to_owned();
-        (labels_at(&value, "/metadata/labels"), sa)
+        (labels_of(&value), sa)
     }))
 }
 
@@ -521,7 +512,7 @@ pub async fn read(
         namespace_labels,
         label_record,
         statefulset_labels: sts.map(|o| labels_at(&o, "/spec/template/metadata/labels")),
-        service_labels: svc.map(|o| labels_at(&o, "/metadata/labels")),
+        service_labels: svc.map(|o| labels_of(&o)),
         waypoint_services,
         ..owned
     };
@@ -557,7 +548,7 @@ pub fn missing_crds(live: &Live, desired: &Desired) -> Vec<String> {
 
 pub async fn read_namespace_labels(client: &Client, model: &str) -> Result<Labels, KubeFailure> {
     match get(client, &namespace_resource(), None, model).await? {
-        Some(ns) => Ok(labels_at(&ns, "/metadata/labels")),
+        Some(ns) => Ok(labels_of(&ns)),
         None => Err(KubeFailure::Blocked(format!("Namespace {model} not found"))),
     }
 }

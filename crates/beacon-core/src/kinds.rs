@@ -196,8 +196,14 @@ pub type Labels = std::collections::BTreeMap<String, String>;
 
 /// The labels (string values) of an object body.
 pub fn labels_of(object: &Value) -> Labels {
+    labels_at(object, "/metadata/labels")
+}
+
+/// The string-valued entries of the map at `pointer` in `object` (e.g. a pod template's
+/// labels); empty when there is none.
+pub fn labels_at(object: &Value, pointer: &str) -> Labels {
     object
-        .pointer("/metadata/labels")
+        .pointer(pointer)
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
