@@ -18,11 +18,11 @@
 //! with ports, so Consul renders only port-less L7 endpoints.
 //!
 //! The evaluator follows Consul's documentation, "Service intentions configuration entry
-//! reference" (developer.hashicorp.com/consul/docs/reference/config-entry/service-intentions:
+//! reference" (developer.hashicorp.com/consul/docs/v1.15.x/connect/config-entries/service-intentions:
 //! for a source, `action` (L4) and `permissions` (L7) are exclusive; permissions are tried in
 //! order and the first match decides; no match falls to the default; L7 permissions need an
 //! HTTP service) and "Service intentions overview" / precedence
-//! (developer.hashicorp.com/consul/docs/secure-mesh/intention: exact source names and
+//! (developer.hashicorp.com/consul/docs/connect/intentions: exact source names and
 //! namespaces take precedence over `*`; only one intention controls a pair), with the default
 //! deny (ACL `default_policy = deny`), and consul-k8s v2.0.3 `control-plane/api/v1alpha1/
 //! serviceintentions_types.go` for the CRD fields.

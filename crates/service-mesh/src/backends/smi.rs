@@ -21,8 +21,12 @@
 //! destination ServiceAccount on any of its rules; a TCPRoute rule matches a connection on one
 //! of its ports (no ports: any); an HTTPRouteGroup rule matches an HTTP request matching one of
 //! the named matches (none named: all) — `pathRegex` as an RE2 regex over the whole path
-//! (Envoy `safe_regex` route match, `pkg/envoy/rds/route`), `methods` containing the method or
-//! `*`; header matches are not modelled (a match with headers never matches here).
+//! and each method as an RE2 regex over `:method` (`*` = `.*`): OSM
+//! `pkg/envoy/rds/route/route_config.go` `buildRoute` / `getHeadersForRoute` (Envoy
+//! `safe_regex` route and header matches are full matches); header matches are not modelled
+//! (a match with headers never matches here). OSM would turn a `host` header match into an
+//! `:authority` regex, but Istio's host matching (case-insensitive, ports) is not reproduced,
+//! so hosts stay refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 
