@@ -13,6 +13,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "Python oracles (.venv)"
 scripts/setup-python.sh
 
+step "the real Python beacon's dependencies (.venv-python-beacon), for tests/python_beacon_traffic.rs"
+scripts/setup-python-beacon.sh
+
 step "kubectl (Debian's kubernetes-client), a client-go peer for charm-sim's API server"
 scripts/setup-kubectl.sh
 
