@@ -134,7 +134,7 @@ async fn check_access(model: &Model) -> Result<Map<String, Value>, String> {
         None => None,
     };
     let found = Found {
-        service_labels: service.as_ref().map(|s| beacon_core::kinds::labels_of(s)),
+        service_labels: service.as_ref().map(beacon_core::kinds::labels_of),
         pod,
         namespace_labels,
     };
