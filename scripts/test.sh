@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # THE test command: sets everything up on a fresh machine, then checks everything.
-#   1. scripts/setup-python.sh  .venv with the Python oracles the tests compare against
+#   1. scripts/setup-python.sh  .venv with the Python oracles the tests compare against;
+#      scripts/setup-python-beacon.sh, .venv-python-beacon (the real Python beacon's deps);
+#      scripts/setup-kubectl.sh, kubectl from Debian (a client-go peer for charm-sim)
 #   2. cargo fmt --check, cargo clippy -D warnings (whole workspace, all targets)
 #   3. scripts/pack.sh          release builds, .charm files, charmcraft analyse + expand-extensions
-#   4. the workspace tests      cargo nextest if installed (plus doctests), else cargo test
+#   4. scripts/fuzz.sh 60       cargo-fuzz on nightly over beacon-core's consumer input
+#   5. the workspace tests      cargo nextest if installed (plus doctests), else cargo test
 # The tests run last so that the closing lines of the output are the test runner's summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
