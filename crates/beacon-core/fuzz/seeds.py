@@ -84,10 +84,25 @@ def cross_model():
                                      namespaces=["team", "prod"])
 
 
+def traffic():
+    """A traffic intent (crates/service-mesh/src/traffic), next to the worked example's policies."""
+    intent = {"version": 1, "load_balancer": {"simple": "LEAST_REQUEST"},
+              "connection_pool": {"tcp": {"max_connections": 100, "connect_timeout": "5s"}},
+              "outlier_detection": {"consecutive_5xx_errors": 5, "interval": "10s"},
+              "tls": {"mode": "ISTIO_MUTUAL"}, "ports": [{"port": 8080, "load_balancer": {"simple": "RANDOM"}}],
+              "mtls": "STRICT"}
+    policies = json.dumps([{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod",
+                            "target_app_name": "mydb", "target_type": "app", "endpoints": [{"ports": [8080]}]}])
+    data = seed([("service-mesh", "mydb", policies)])
+    # mtls-mode strict (control byte 0, bits 3-5 = 4), and a `t` relation carrying the intent.
+    data = bytes([4 << 3]) + data[1:] + SEP + b"tmydb" + VAL + json.dumps(intent).encode()
+    yield "traffic-intent", data
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     seen = set()
-    for name, data in [*scenarios(), *contract_vectors(), *cross_model()]:
+    for name, data in [*scenarios(), *contract_vectors(), *cross_model(), *traffic()]:
         digest = hashlib.sha1(data).hexdigest()[:12]
         if digest in seen:
             continue

@@ -1,6 +1,6 @@
 //! Snapshot → the state the beacon wants (pure, no I/O).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -336,11 +336,38 @@ fn policies(
     }
     let cmr = cmr_map(snap, warnings);
     let mut intents: Vec<Arc<PolicyIntent>> = Vec::new();
-    // Two consumers asking for the identical policy give one object. The name carries the
-    // hash of the policy's content, so (namespace, name) identifies the body.
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut push = |intent: PolicyIntent| {
-        if seen.insert((intent.namespace.clone(), intent.name.clone())) {
+    // Two consumers asking for the identical policy give one object: (namespace, name) and
+    // digest identify the body. The name carries only 32 bits of the digest, and where its
+    // target part does not name the target (`custom-selector`, or cut to 30 characters) a
+    // consumer can try policies until one takes the name of another's: then the later one
+    // (relation order) is named with 64 bits of its digest ([`disambiguated`]), so neither
+    // is lost, and the earlier keeps its name whatever a later consumer sends.
+    let mut seen: HashMap<(String, String), (String, Option<Origin>)> = HashMap::new();
+    let mut collisions = Vec::new();
+    let mut push = |mut intent: PolicyIntent| {
+        let key = (intent.namespace.clone(), intent.name.clone());
+        if let Some((digest, holder)) = seen.get(&key) {
+            if *digest == intent.digest {
+                return;
+            }
+            let Some(name) = disambiguated(&intent.name, &intent.digest) else {
+                return;
+            };
+            let who = |o: &Option<Origin>| {
+                o.as_ref()
+                    .map_or("the beacon".to_owned(), |o| o.to_string())
+            };
+            collisions.push(format!(
+                "A policy of {} is named {name}: its name {} is that of a different policy of {}",
+                who(&intent.origin),
+                intent.name,
+                who(holder)
+            ));
+            intent.name = name;
+        }
+        let key = (intent.namespace.clone(), intent.name.clone());
+        if let std::collections::hash_map::Entry::Vacant(slot) = seen.entry(key) {
+            slot.insert((intent.digest.clone(), intent.origin.clone()));
             intents.push(Arc::new(intent));
         }
     };
@@ -409,12 +436,25 @@ fn policies(
             Err(err) => warnings.push(format!("cannot build the beacon's own policy: {err}")),
         }
     }
+    warnings.extend(collisions);
     let modeloperator = if snap.config.model_on_mesh {
         vec![modeloperator_policy(snap, names)]
     } else {
         Vec::new()
     };
     (intents, modeloperator, all_derived)
+}
+
+/// `name` (ending in the first 8 hex digits of `digest`) ending in the first 16 instead, cut
+/// before them to stay within 253 characters. No name ends in 16 hex digits otherwise, so it
+/// collides only with a policy whose digest has the same 64 first bits.
+fn disambiguated(name: &str, digest: &str) -> Option<String> {
+    let stem = name.strip_suffix(digest.get(..8)?)?.strip_suffix('-')?;
+    let long = digest.get(..16)?;
+    let stem = stem.get(..stem.len().min(253 - 1 - long.len()))?;
+    let name = format!("{}-{long}", stem.trim_end_matches('-'));
+    admission::dns1123_subdomain(&name).ok()?;
+    Some(name)
 }
 
 /// Namespace, name and digest of one of the beacon's own policies, if it can be applied. Its

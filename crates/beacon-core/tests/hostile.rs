@@ -35,6 +35,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRunner};
 use serde_json::{Value, json};
+use service_mesh::traffic::MtlsMode;
 
 const HOSTILE_CASES: u32 = 4_000;
 const GARBAGE_CASES: u32 = 3_000;
@@ -1049,6 +1050,64 @@ struct Garbage {
     namespaces: Vec<String>,
     consumers: Vec<(String, Option<String>, Option<Option<String>>)>,
     metrics: Vec<String>,
+    /// The consumers' `traffic` values (another key of their databag) and `mtls-mode`.
+    traffic: Vec<Option<String>>,
+    mtls: u8,
+}
+
+/// A `traffic` value: mostly the shape of a traffic intent, with odd values.
+fn traffic_text() -> BoxedStrategy<String> {
+    let value = prop_oneof![
+        select(vec![
+            "1",
+            "0",
+            "-1",
+            "65536",
+            "2147483648",
+            "1e400",
+            "null",
+            "true",
+            "\"\"",
+            "\"10s\"",
+            "\"0s\"",
+            "\"8761h\"",
+            "\"1m30s\"",
+            "\"STRICT\"",
+            "\"LEAST_REQUEST\"",
+            "[]",
+            "{}",
+            "{\"simple\": \"RANDOM\"}",
+            "{\"http_cookie\": {\"name\": \"a b\"}}",
+            "[{\"port\": 8080}]",
+            "[{\"port\": 0}]",
+            "{\"mode\": \"MUTUAL\"}",
+            "{\"tcp\": {\"max_connections\": 0}}",
+            "\"a.b\"",
+            "\"\\ud800\"",
+        ])
+        .prop_map(String::from),
+        weird_name().prop_map(|s| q(&s)),
+    ];
+    let key = select(vec![
+        "version",
+        "service",
+        "load_balancer",
+        "connection_pool",
+        "outlier_detection",
+        "tls",
+        "ports",
+        "mtls",
+        "bogus",
+    ]);
+    prop_oneof![
+        4 => prop::collection::vec((key, value), 0..5).prop_map(|entries| {
+            let entries: Vec<(String, String)> =
+                entries.into_iter().map(|(k, v)| (q(k), v)).collect();
+            object(&entries)
+        }),
+        1 => any::<String>(),
+    ]
+    .boxed()
 }
 
 fn garbage() -> impl Strategy<Value = Garbage> {
@@ -1081,15 +1140,19 @@ fn garbage() -> impl Strategy<Value = Garbage> {
             0..5,
         ),
         prop::collection::vec(s, 0..2),
+        prop::collection::vec(prop::option::of(traffic_text()), 5),
+        0u8..5,
     )
         .prop_map(
-            |(beacon, manage, on_mesh, namespaces, consumers, metrics)| Garbage {
+            |(beacon, manage, on_mesh, namespaces, consumers, metrics, traffic, mtls)| Garbage {
                 beacon,
                 manage,
                 on_mesh,
                 namespaces,
                 consumers,
                 metrics,
+                traffic,
+                mtls,
             },
         )
 }
@@ -1129,7 +1192,18 @@ fn no_input_panics_or_emits_an_invalid_policy() {
             ids: (0..g.consumers.len() as u64).collect(),
         };
         let _ = (model, app);
-        let snap = case.snapshot(false);
+        let mut snap = case.snapshot(false);
+        for (rel, traffic) in snap.service_mesh.iter_mut().zip(&g.traffic) {
+            rel.traffic = traffic.clone();
+        }
+        snap.config.mtls_mode = [
+            MtlsMode::Unset,
+            MtlsMode::Disable,
+            MtlsMode::Permissive,
+            MtlsMode::Strict,
+        ]
+        .get(usize::from(g.mtls))
+        .copied();
         let d = run(&snap);
         let counts = check(&snap, &d);
         let mut t = tally.borrow_mut();

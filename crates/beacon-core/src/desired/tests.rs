@@ -330,6 +330,82 @@ fn an_identical_policy_asked_for_twice_gives_one_object() {
     );
 }
 
+/// A unit policy of `app` on its own pods by selector, from myapp, on `ports`.
+fn selector_policy(app: &str, ports: &str) -> String {
+    format!(
+        r#"[{{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_selector_labels": {{"app.kubernetes.io/name": "{app}"}}, "target_type": "unit", "endpoints": [{{"ports": [{ports}]}}]}}]"#
+    )
+}
+
+#[test]
+fn a_policy_named_like_another_consumers_does_not_replace_it() {
+    // The attack: a selector policy's name is `...-custom-selector-<32 bits of its hash>`, so
+    // a consumer can try policies on its own pods until one has another consumer's name (a
+    // birthday search found this pair in 0.5 s). The first of two such policies used to be
+    // the only one: "good"'s policy was silently dropped when "evil" came first, and evil's
+    // when good did. Both are kept; the earlier keeps the name.
+    let good = selector_policy("good", "16600");
+    let evil = selector_policy("evil", "733, 1");
+    let name = "istio-beacon-k8s-prod-policy-myapp-prod-custom-selector-34673c63";
+    let spec_of = |d: &Desired, app: &str| {
+        bodies(d)
+            .into_iter()
+            .find(|b| {
+                b.pointer("/spec/selector/matchLabels/app.kubernetes.io~1name") == Some(&json!(app))
+            })
+            .unwrap_or_else(|| panic!("no policy of {app}: {:?}", names_of(&bodies(d))))
+    };
+    let mut snap = example();
+    snap.metrics.clear();
+    snap.service_mesh = vec![mesh(3, "good", Some(&good))];
+    let alone = run(&snap);
+    assert_eq!(names_of(&bodies(&alone)), [name]);
+    let good_alone = spec_of(&alone, "good");
+
+    // evil related after good: good's policy is untouched, evil's gets the longer name.
+    snap.service_mesh.push(mesh(4, "evil", Some(&evil)));
+    let d = run(&snap);
+    assert!(d.skipped.is_empty(), "{:?}", d.skipped);
+    assert_eq!(spec_of(&d, "good"), good_alone);
+    let evil_body = spec_of(&d, "evil");
+    let long = evil_body["metadata"]["name"].as_str().expect("name");
+    assert_eq!(long.len(), name.len() + 8, "{long}");
+    assert!(long.starts_with("istio-beacon-k8s-prod-policy-myapp-prod-custom-selector-"));
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    assert!(
+        d.warnings[0].contains("service-mesh:4 (evil)")
+            && d.warnings[0].contains("service-mesh:3 (good)"),
+        "{:?}",
+        d.warnings
+    );
+
+    // evil first: good's policy is still there, the same but for its name.
+    snap.service_mesh.reverse();
+    let d = run(&snap);
+    let mut good_second = spec_of(&d, "good");
+    assert_ne!(good_second["metadata"]["name"], json!(name));
+    good_second["metadata"]["name"] = json!(name);
+    assert_eq!(good_second, good_alone);
+    assert_eq!(bodies(&d).len(), 2);
+}
+
+#[test]
+fn a_disambiguated_name_stays_a_name() {
+    let digest = "0123456789abcdef".repeat(4);
+    assert_eq!(
+        disambiguated("b-m-policy-a-b-custom-selector-01234567", &digest).as_deref(),
+        Some("b-m-policy-a-b-custom-selector-0123456789abcdef")
+    );
+    // 253 characters: cut before the hash, never ending in '-'.
+    let full = format!("{}-{}", "a".repeat(243), &digest[..8]);
+    let long = disambiguated(&full, &digest).expect("a name");
+    assert_eq!(long.len(), 253);
+    let cut_at_dash = format!("{}-b-{}", "a".repeat(234), &digest[..8]);
+    let long = disambiguated(&cut_at_dash, &digest).expect("a name");
+    assert!(long.len() <= 253 && !long.contains("--"), "{long}");
+    assert_eq!(disambiguated("no-hash-here", &digest), None);
+}
+
 #[test]
 fn missing_policies_key_is_an_empty_list() {
     let mut snap = example();

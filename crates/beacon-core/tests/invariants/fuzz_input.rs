@@ -4,14 +4,17 @@
 //!
 //! Sections split on the byte 0xFF (never in UTF-8):
 //! - section 0, control bytes: byte 0 bit 0 = manage-authorization-policies off, bit 1 =
-//!   model-on-mesh, bit 2 = not the leader; byte 1 picks the beacon (model, app);
+//!   model-on-mesh, bit 2 = not the leader, bits 3-5 = `mtls-mode` (none, unset, disable,
+//!   permissive, strict); byte 1 picks the beacon (model, app);
 //! - section 1: `cross-model-namespaces`, split on `,`;
-//! - each further section, one relation: a kind byte (`m` service-mesh, `c` provide-cmr-mesh,
-//!   `p` metrics-endpoint; anything else is skipped), the remote app name, then 0xFE and the
-//!   value (`policies`, `cmr_data`, or the scraper's bind address; no 0xFE: none). Text is
-//!   decoded lossily.
+//! - each further section, one relation: a kind byte (`m` service-mesh, `t` service-mesh with
+//!   a `traffic` value instead of `policies`, `c` provide-cmr-mesh, `p` metrics-endpoint;
+//!   anything else is skipped), the remote app name, then 0xFE and the value (`policies`,
+//!   `traffic`, `cmr_data`, or the scraper's bind address; no 0xFE: none). Text is decoded
+//!   lossily.
 
 use beacon_core::snapshot::{CmrRelation, Config, MeshRelation, MetricsRelation, Snapshot};
+use service_mesh::traffic::MtlsMode;
 
 /// The beacons (model, app) an input may pick: short, ordinary, and long enough that
 /// derived names are hashed and policy names truncated.
@@ -53,7 +56,13 @@ pub fn snapshot(data: &[u8]) -> Snapshot {
             manage_authorization_policies: flags & 1 == 0,
             model_on_mesh: flags & 2 != 0,
             cross_model_namespaces: namespaces,
-            mtls_mode: None,
+            mtls_mode: match (flags >> 3) & 7 {
+                1 => Some(MtlsMode::Unset),
+                2 => Some(MtlsMode::Disable),
+                3 => Some(MtlsMode::Permissive),
+                4 => Some(MtlsMode::Strict),
+                _ => None,
+            },
         },
         service_mesh: vec![],
         cmr: vec![],
@@ -78,6 +87,13 @@ pub fn snapshot(data: &[u8]) -> Snapshot {
                 remote_app: remote,
                 policies: value,
                 traffic: None,
+                derived: None,
+            }),
+            b't' => snap.service_mesh.push(MeshRelation {
+                id,
+                remote_app: remote,
+                policies: None,
+                traffic: value,
                 derived: None,
             }),
             b'c' => snap.cmr.push(CmrRelation {
