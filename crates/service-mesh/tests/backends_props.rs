@@ -113,7 +113,11 @@ fn idx(b: &Backend) -> usize {
 fn no_backend_is_wider_than_istio_and_exact_means_equal() {
     let stats = Stats::default();
     let reqs = requests();
-    let cases = 256;
+    // BACKENDS_CASES=n for a longer run.
+    let cases = std::env::var("BACKENDS_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
