@@ -496,7 +496,7 @@ fn derive(
         Err(reason) => {
             derived.skipped.push(DerivedSkip {
                 index: None,
-                reason,
+                reason: bounded(reason),
             });
             return (derived, parsed);
         }
@@ -521,11 +521,27 @@ fn derive(
             }
             Err(reason) => derived.skipped.push(DerivedSkip {
                 index: Some(index),
-                reason,
+                reason: bounded(reason),
             }),
         }
     }
     (derived, parsed)
+}
+
+/// The most of a skip reason that is logged and remembered: reasons quote the consumer's
+/// values, which may be up to [`MAX_POLICIES_LEN`] long.
+pub const MAX_REASON_LEN: usize = 1000;
+
+/// `reason`, cut to [`MAX_REASON_LEN`] bytes (at a character boundary) with a note of its size.
+fn bounded(reason: String) -> String {
+    if reason.len() <= MAX_REASON_LEN {
+        return reason;
+    }
+    let mut cut = MAX_REASON_LEN;
+    while !reason.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}... ({} bytes in all)", &reason[..cut], reason.len())
 }
 
 /// One element of a consumer's `policies`: the policy, or why it is skipped.

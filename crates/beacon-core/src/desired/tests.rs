@@ -407,6 +407,30 @@ fn a_disambiguated_name_stays_a_name() {
 }
 
 #[test]
+fn a_skip_quotes_at_most_a_kilobyte_of_the_consumers_data() {
+    // A consumer's value is quoted in the reason logged for its skip: a megabyte of it made a
+    // megabyte-long log line (juju-log's argument limit is 128 KiB) on every hook.
+    let long = "é".repeat(400_000);
+    let policies = format!(
+        r#"[{{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "{long}"}}]"#
+    );
+    let mut snap = example();
+    snap.service_mesh = vec![mesh(3, "mydb", Some(&policies))];
+    let d = run(&snap);
+    assert_eq!(d.skipped.len(), 1);
+    let reason = &d.skipped[0].reason;
+    assert!(reason.len() <= MAX_REASON_LEN + 40, "{}", reason.len());
+    assert!(reason.starts_with("target_app_name \"éé"), "{reason:.80}");
+    let size: usize = reason
+        .rsplit_once("... (")
+        .and_then(|(_, tail)| tail.strip_suffix(" bytes in all)"))
+        .and_then(|n| n.parse().ok())
+        .expect("the size of the whole reason");
+    assert!(size > long.len(), "{size}");
+    assert_eq!(bounded("short".into()), "short");
+}
+
+#[test]
 fn missing_policies_key_is_an_empty_list() {
     let mut snap = example();
     snap.metrics.clear();

@@ -15,6 +15,9 @@
 //!   (`remote-` + 32 hex) only namespaces the operator listed, never `M`, pinned to its
 //!   `cmr_data` app (in its `cmr_data` model) when it sent valid `cmr_data`. The beacon's own
 //!   policies target the beacon's pods in `M`.
+//!
+//! Also: one object per key, skips attributed to relations of the snapshot, and skip
+//! reasons (which are logged) of bounded size.
 
 #![allow(dead_code)] // each includer uses its own part
 
@@ -448,6 +451,10 @@ pub fn check_with(snap: &Snapshot, d: &Desired, more: &dyn Fn(&Value)) -> Counts
         let rel = snap.service_mesh.iter().find(|r| r.id == skip.relation_id);
         if rel.map(|r| r.remote_app.as_str()) != Some(skip.remote_app.as_str()) {
             panic!("skip attributed to a relation that is not there: {skip}");
+        }
+        // Reasons are logged on every hook: a consumer's megabyte must not become one.
+        if skip.reason.len() > beacon_core::desired::MAX_REASON_LEN + 64 {
+            panic!("a skip reason of {} bytes", skip.reason.len());
         }
         counts.refused += 1;
     }
