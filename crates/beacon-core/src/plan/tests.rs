@@ -60,6 +60,15 @@ fn owned_policy(name: &str, instance: &str, scope: &str, port: u16) -> LiveObjec
     LiveObject::from_value(&body).expect("keyed")
 }
 
+/// The apply of `base_desired`'s policy `p-new`.
+fn apply_new(d: &Desired) -> Action {
+    Action::ApplyPolicy {
+        key: policy_key("p-new"),
+        intent: d.policies[0].clone(),
+        owner_instance: OWNER.into(),
+    }
+}
+
 fn policy_key(name: &str) -> ObjectKey {
     ObjectKey {
         kind: Kind::AuthorizationPolicy,
@@ -192,18 +201,7 @@ fn changed_policy_deletes_the_old_and_applies_the_new() {
     let p = plan(&d, &live);
     assert_eq!(
         p.actions,
-        vec![
-            Action::Delete(ObjectKey {
-                kind: Kind::AuthorizationPolicy,
-                namespace: "prod".into(),
-                name: "p-old".into()
-            }),
-            Action::ApplyPolicy {
-                key: policy_key("p-new"),
-                intent: d.policies[0].clone(),
-                owner_instance: OWNER.into()
-            },
-        ]
+        vec![Action::Delete(policy_key("p-old")), apply_new(&d),]
     );
 }
 
@@ -217,14 +215,7 @@ fn same_name_with_different_spec_is_reapplied() {
         99,
     )]);
     let d = base_desired();
-    assert_eq!(
-        plan(&d, &live).actions,
-        vec![Action::ApplyPolicy {
-            key: policy_key("p-new"),
-            intent: d.policies[0].clone(),
-            owner_instance: OWNER.into()
-        }]
-    );
+    assert_eq!(plan(&d, &live).actions, vec![apply_new(&d)]);
 }
 
 #[test]
@@ -242,11 +233,9 @@ fn legacy_owned_objects_are_pruned_and_other_scopes_untouched() {
     v.push(other_scope);
     assert_eq!(
         plan(&base_desired(), &live).actions,
-        vec![Action::Delete(ObjectKey {
-            kind: Kind::AuthorizationPolicy,
-            namespace: "prod".into(),
-            name: "istio-beacon-k8s-prod-policy-legacy".into()
-        })]
+        vec![Action::Delete(policy_key(
+            "istio-beacon-k8s-prod-policy-legacy"
+        ))]
     );
 }
 
@@ -551,14 +540,7 @@ fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
     for stale in [record("6", &d.policies[0].digest), record("7", "other")] {
         live.applied = [(key.clone(), stale)].into();
         let p = plan(&d, &live);
-        assert_eq!(
-            p.actions,
-            vec![Action::ApplyPolicy {
-                key: policy_key("p-new"),
-                intent: d.policies[0].clone(),
-                owner_instance: OWNER.into()
-            }]
-        );
+        assert_eq!(p.actions, vec![apply_new(&d)]);
         assert_eq!(p.applying.get(&key), Some(&d.policies[0].digest));
         assert!(p.verified.is_empty() && p.recorded.is_empty());
     }
@@ -650,11 +632,7 @@ fn batches_group_only_independent_neighbours() {
         name: "w".into(),
     };
     let d = base_desired();
-    let apply_policy = Action::ApplyPolicy {
-        key: policy_key("p-new"),
-        intent: d.policies[0].clone(),
-        owner_instance: OWNER.into(),
-    };
+    let apply_policy = apply_new(&d);
     let relation = |id: u64| Action::SetRelationData {
         endpoint: "service-mesh".into(),
         relation_id: id,
