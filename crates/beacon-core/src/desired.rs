@@ -13,6 +13,7 @@ use crate::kinds::{
 };
 use crate::memo::{ConsumerEntry, Consumers, Derived, DerivedIntent, DerivedSkip};
 use crate::names::Names;
+pub use crate::snapshot::Origin;
 use crate::snapshot::{
     CHARM_TRACING, METRICS_ENDPOINT, METRICS_PROXY, MeshRelation, PROVIDE_CMR_MESH, SERVICE_MESH,
     Snapshot,
@@ -89,19 +90,6 @@ impl std::fmt::Display for Skipped {
             "Skipping {which} from service-mesh:{} ({}): {}",
             self.relation_id, self.remote_app, self.reason
         )
-    }
-}
-
-/// The consumer relation an intent comes from, for log lines about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Origin {
-    pub relation_id: u64,
-    pub app: String,
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "service-mesh:{} ({})", self.relation_id, self.app)
     }
 }
 

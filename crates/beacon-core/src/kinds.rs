@@ -155,7 +155,7 @@ impl std::fmt::Display for ObjectKey {
 pub struct Ownership {
     /// The field manager every write of ours carries (the app name, as the Python beacon's).
     pub field_manager: String,
-    /// The legacy owner label value, if it can exist (see [`crate::names::Names`]).
+    /// The legacy owner label value, if it can exist (`Names::legacy_instance`).
     pub legacy_instance: Option<String>,
     /// `<app>-<model>-`: how the names of policies (ours and the Python beacon's) start.
     pub name_prefix: String,

@@ -17,7 +17,8 @@ pub const METRICS_PROXY: &str = "metrics-proxy";
 pub struct Config {
     pub manage_authorization_policies: bool,
     pub model_on_mesh: bool,
-    /// Namespaces cross-model consumers may open (see [`crate::admission`]); none by default.
+    /// Namespaces cross-model consumers may open (see the admission module); none by
+    /// default.
     pub cross_model_namespaces: Vec<String>,
     /// `mtls-mode`: a PeerAuthentication for the model's namespace; `None`: write none.
     pub mtls_mode: Option<service_mesh::traffic::MtlsMode>,
@@ -31,6 +32,19 @@ impl Default for Config {
             cross_model_namespaces: Vec::new(),
             mtls_mode: None,
         }
+    }
+}
+
+/// The consumer relation an intent comes from, for log lines about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub relation_id: u64,
+    pub app: String,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "service-mesh:{} ({})", self.relation_id, self.app)
     }
 }
 

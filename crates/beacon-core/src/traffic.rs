@@ -14,10 +14,9 @@ use service_mesh::traffic::{
 };
 
 use crate::admission::{dns1123_subdomain, is_cross_model};
-use crate::desired::Origin;
 use crate::kinds::{INSTANCE_LABEL, SCOPE_LABEL, Scope};
 use crate::names::Names;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Origin, Snapshot};
 
 /// What the consumers' intents and `mtls-mode` give.
 #[derive(Debug, Clone, Default, PartialEq)]
