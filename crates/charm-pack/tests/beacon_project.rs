@@ -114,10 +114,10 @@ fn config_has_upstream_options_and_ours() -> Result {
     seen.sort();
     // Upstream's three, and ours (documented as not in the Python charm).
     let expected = [
-        ("cross-model-namespaces", "string", "\"\""),
+        ("cross-model-namespaces", "string", "''"),
         ("manage-authorization-policies", "boolean", "true"),
         ("model-on-mesh", "boolean", "false"),
-        ("mtls-mode", "string", "\"\""),
+        ("mtls-mode", "string", "''"),
         ("ready-timeout", "int", "100"),
     ];
     let expected: Vec<(String, String, String)> = expected
