@@ -100,9 +100,14 @@ fn log_batch(batch: &[Action]) {
     for action in batch {
         tracing::trace!("{action}");
     }
-    let verb = match batch.first().and_then(Batch::of) {
-        Some(Batch::PolicyDelete) => "Deleting",
-        _ => "Applying",
+    let (verb, kind) = match batch.first().and_then(Batch::of) {
+        Some(Batch::Delete(kind)) => ("Deleting", kind),
+        Some(Batch::Apply(kind)) => ("Applying", kind),
+        _ => ("Applying", Kind::AuthorizationPolicy),
+    };
+    let kinds = match kind {
+        Kind::AuthorizationPolicy => "AuthorizationPolicies".to_owned(),
+        other => format!("{}s", other.name()),
     };
     let names: Vec<&str> = batch
         .iter()
@@ -120,11 +125,7 @@ fn log_batch(batch: &[Action]) {
     } else {
         String::new()
     };
-    tracing::info!(
-        "{verb} {} AuthorizationPolicies: {}{tail}",
-        batch.len(),
-        names.join(", ")
-    );
+    tracing::info!("{verb} {} {kinds}: {}{tail}", batch.len(), names.join(", "));
 }
 
 /// Writes to the API server with our field manager.

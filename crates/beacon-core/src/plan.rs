@@ -341,30 +341,37 @@ impl Plan {
 /// Writes that may run concurrently with their neighbours of the same batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Batch {
-    PolicyDelete,
-    PolicyApply,
+    /// Deletes of objects of one kind.
+    Delete(Kind),
+    /// Applies of objects of one kind.
+    Apply(Kind),
     RelationData,
 }
 
 impl Batch {
     pub fn of(action: &Action) -> Option<Batch> {
+        // Policies and traffic objects are independent of one another; the waypoint's
+        // Gateway and HPA keep upstream's one-at-a-time order.
+        let independent = |kind: Kind| {
+            matches!(
+                kind,
+                Kind::AuthorizationPolicy | Kind::DestinationRule | Kind::PeerAuthentication
+            )
+        };
         match action {
-            Action::Delete(key) if key.kind == Kind::AuthorizationPolicy => {
-                Some(Batch::PolicyDelete)
-            }
-            Action::Apply { key, .. } if key.kind == Kind::AuthorizationPolicy => {
-                Some(Batch::PolicyApply)
-            }
-            Action::ApplyPolicy { .. } => Some(Batch::PolicyApply),
+            Action::Delete(key) if independent(key.kind) => Some(Batch::Delete(key.kind)),
+            Action::Apply { key, .. } if independent(key.kind) => Some(Batch::Apply(key.kind)),
+            Action::ApplyPolicy { .. } => Some(Batch::Apply(Kind::AuthorizationPolicy)),
             Action::SetRelationData { .. } => Some(Batch::RelationData),
             _ => None,
         }
     }
 }
 
-/// The plan's actions in execution order, grouped: consecutive policy deletes, consecutive
-/// policy applies, and consecutive relation-data writes each form one batch of independent
-/// writes (sent concurrently); every other action is a batch of its own. Deletes still all
+/// The plan's actions in execution order, grouped: consecutive deletes or applies of
+/// AuthorizationPolicies (or of DestinationRules, or of PeerAuthentications), and
+/// consecutive relation-data writes, each form one batch of independent writes (sent
+/// concurrently, logged in one line); every other action is a batch of its own. Deletes still all
 /// finish before the applies start, as upstream orders them.
 pub fn batches(actions: &[Action]) -> impl Iterator<Item = &[Action]> {
     actions.chunk_by(|a, b| Batch::of(a).is_some() && Batch::of(a) == Batch::of(b))

@@ -639,9 +639,18 @@ fn batches_group_only_independent_neighbours() {
         app: [("k".to_owned(), "v".to_owned())].into(),
         unit: BTreeMap::new(),
     };
+    let rule = |name: &str| {
+        Action::Delete(ObjectKey {
+            kind: Kind::DestinationRule,
+            namespace: "prod".into(),
+            name: name.into(),
+        })
+    };
     let actions = vec![
         Action::Delete(gateway.clone()),
         Action::Delete(gateway.clone()),
+        rule("r1"),
+        rule("r2"),
         delete("a"),
         delete("b"),
         apply_policy.clone(),
@@ -651,9 +660,10 @@ fn batches_group_only_independent_neighbours() {
         delete("c"),
     ];
     let sizes: Vec<usize> = batches(&actions).map(<[Action]>::len).collect();
-    // Waypoint writes are never batched; policy deletes, policy applies and relation data
-    // each are, and a batch never spans two kinds of write.
-    assert_eq!(sizes, vec![1, 1, 2, 2, 2, 1]);
+    // Waypoint writes are never batched; policy deletes, traffic-object deletes, policy
+    // applies and relation data each are, and a batch never spans two kinds of write (nor
+    // two kinds of object).
+    assert_eq!(sizes, vec![1, 1, 2, 2, 2, 2, 1]);
     let flattened: Vec<&Action> = batches(&actions).flatten().collect();
     assert_eq!(flattened, actions.iter().collect::<Vec<_>>(), "order kept");
     assert_eq!(batches(&[]).count(), 0);
