@@ -440,13 +440,15 @@ fn plan_traffic(desired: &Desired, live: &Live, out: &mut Plan) {
         Kind::PeerAuthentication => live.peer_authentications.is_some(),
         _ => false,
     };
-    let wanted: Vec<Value> = desired
+    let mut wanted: Vec<Value> = desired
         .traffic
         .objects
         .iter()
         .filter(|o| Kind::of(o).is_some_and(installed))
         .cloned()
         .collect();
+    // One kind after the other, so that their writes form batches.
+    wanted.sort_by_key(Kind::of);
     let owned: Vec<&Value> = live
         .destination_rules
         .iter()
