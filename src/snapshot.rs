@@ -16,6 +16,7 @@ use beacon_core::snapshot::{
     PROVIDE_CMR_MESH, SERVICE_MESH, Snapshot, TracingRelation,
 };
 use charm_runtime::{Event, HookEvent};
+use service_mesh::backends::Backend;
 use service_mesh::traffic::{MtlsMode, TRAFFIC_KEY};
 
 use crate::memo_store;
@@ -104,6 +105,26 @@ fn config_mtls(
     }
 }
 
+/// `mesh-backend`: unset or empty (Istio), `istio`, `smi`, `consul`, `linkerd`.
+fn config_backend(
+    config: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Backend, SnapshotError> {
+    const KEY: &str = "mesh-backend";
+    let bad = |got: String| SnapshotError::Config {
+        key: KEY,
+        expected: "one of istio, smi, consul, linkerd",
+        got,
+    };
+    match config.get(KEY) {
+        None | Some(serde_json::Value::Null) => Ok(Backend::Istio),
+        Some(serde_json::Value::String(s)) => match s.trim() {
+            "" => Ok(Backend::Istio),
+            name => Backend::from_name(name).ok_or_else(|| bad(format!("{name:?}"))),
+        },
+        Some(other) => Err(bad(other.to_string())),
+    }
+}
+
 /// Read everything this hook needs from Juju.
 pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, SnapshotError> {
     let ctx = model.context();
@@ -122,6 +143,7 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
         model_on_mesh: config_bool(config, "model-on-mesh", defaults.model_on_mesh)?,
         cross_model_namespaces: config_list(config, "cross-model-namespaces")?,
         mtls_mode: config_mtls(config)?,
+        mesh_backend: config_backend(config)?,
     };
     // Juju ≥ 3.4 already hides the relation being broken; older Juju does not.
     let broken = ctx.broken_relation_id();
@@ -407,4 +429,44 @@ fn reads_own_bags(event: &Event) -> bool {
 pub fn tracing_remote_data(model: &charm_runtime::Model) -> Option<BTreeMap<String, String>> {
     let rel = model.relations(CHARM_TRACING).ok()?.into_iter().next()?;
     model.remote_app_data(&rel).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        let mut map = serde_json::Map::new();
+        map.insert("mesh-backend".into(), value);
+        map
+    }
+
+    #[test]
+    fn mesh_backend_names_a_backend_or_blocks() {
+        assert_eq!(
+            config_backend(&serde_json::Map::new()).ok(),
+            Some(Backend::Istio)
+        );
+        for name in ["istio", "smi", "consul", "linkerd"] {
+            let got = config_backend(&config(name.into())).ok();
+            assert_eq!(got.as_ref().map(Backend::name), Some(name));
+        }
+        assert_eq!(
+            config_backend(&config("".into())).ok(),
+            Some(Backend::Istio)
+        );
+        for bad in [serde_json::json!("osm"), serde_json::json!(true)] {
+            let err = config_backend(&config(bad)).err();
+            assert!(
+                matches!(
+                    err,
+                    Some(SnapshotError::Config {
+                        key: "mesh-backend",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+        }
+    }
 }

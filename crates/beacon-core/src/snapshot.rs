@@ -22,6 +22,8 @@ pub struct Config {
     pub cross_model_namespaces: Vec<String>,
     /// `mtls-mode`: a PeerAuthentication for the model's namespace; `None`: write none.
     pub mtls_mode: Option<service_mesh::traffic::MtlsMode>,
+    /// `mesh-backend`: which mesh consumer policies are rendered for (Istio by default).
+    pub mesh_backend: service_mesh::backends::Backend,
 }
 
 impl Default for Config {
@@ -31,6 +33,7 @@ impl Default for Config {
             model_on_mesh: false,
             cross_model_namespaces: Vec::new(),
             mtls_mode: None,
+            mesh_backend: service_mesh::backends::Backend::Istio,
         }
     }
 }

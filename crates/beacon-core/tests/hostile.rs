@@ -790,6 +790,7 @@ fn config(model: &'static str, good: &[Consumer]) -> BoxedStrategy<Config> {
                 model_on_mesh: on_mesh,
                 cross_model_namespaces: namespaces,
                 mtls_mode: None,
+                ..Config::default()
             }
         })
         .boxed()
@@ -1176,6 +1177,7 @@ fn no_input_panics_or_emits_an_invalid_policy() {
                 model_on_mesh: g.on_mesh,
                 cross_model_namespaces: g.namespaces.clone(),
                 mtls_mode: None,
+                ..Config::default()
             },
             metrics: g.metrics.iter().map(|m| (m.clone(), None)).collect(),
             good: g

@@ -116,6 +116,7 @@ fn config_has_upstream_options_and_ours() -> Result {
     let expected = [
         ("cross-model-namespaces", "string", "''"),
         ("manage-authorization-policies", "boolean", "true"),
+        ("mesh-backend", "string", "istio"),
         ("model-on-mesh", "boolean", "false"),
         ("mtls-mode", "string", "''"),
         ("ready-timeout", "int", "100"),

@@ -448,6 +448,7 @@ fn managed_off_desires_no_policies_at_all() {
             model_on_mesh,
             cross_model_namespaces: Vec::new(),
             mtls_mode: None,
+            ..Config::default()
         };
         let d = run(&snap);
         assert!(d.policies.is_empty() && d.modeloperator.is_empty());
@@ -464,6 +465,7 @@ fn modeloperator_policy_only_with_managed_and_model_on_mesh() {
         model_on_mesh: true,
         cross_model_namespaces: Vec::new(),
         mtls_mode: None,
+        ..Config::default()
     };
     let d = run(&snap);
     assert_eq!(

@@ -134,6 +134,7 @@ fn one_plan_converges_and_the_next_is_empty() {
             model_on_mesh: on_mesh,
             cross_model_namespaces: Vec::new(),
             mtls_mode: None,
+            ..Config::default()
         };
         snap.planned_units = units;
         variants.push(snap);

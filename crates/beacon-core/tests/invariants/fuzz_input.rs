@@ -63,6 +63,7 @@ pub fn snapshot(data: &[u8]) -> Snapshot {
                 4 => Some(MtlsMode::Strict),
                 _ => None,
             },
+            ..Config::default()
         },
         service_mesh: vec![],
         cmr: vec![],
