@@ -81,9 +81,15 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     let desired = desired(snap, &names);
     memo_store::save_consumers(ctx, desired.consumer_memo.as_ref());
     log_desired(&desired);
+    let refused = desired
+        .backend_findings
+        .iter()
+        .filter(|f| f.refused)
+        .count();
     let mut findings = Findings {
-        skipped: desired.skipped.len(),
+        skipped: desired.skipped.len() + refused,
         traffic_skipped: desired.traffic.skipped.len(),
+        narrowed: desired.backend_findings.len() - refused,
         ..Findings::default()
     };
 
@@ -224,6 +230,7 @@ fn log_relation_writes(actions: &[plan::Action]) {
 fn log_desired(desired: &Desired) {
     log_all(tracing::Level::ERROR, &desired.skipped);
     log_all(tracing::Level::ERROR, &desired.traffic.skipped);
+    log_all(tracing::Level::WARN, &desired.backend_findings);
     log_all(tracing::Level::WARN, &desired.warnings);
 }
 

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::{Value, json};
+use service_mesh::backends::{Backend, Outcome};
 use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, ProviderAppData};
 
 use crate::admission::{self, Consumer};
@@ -93,6 +94,43 @@ impl std::fmt::Display for Skipped {
     }
 }
 
+/// A policy the `mesh-backend` could not say exactly: narrowed (a subset of what was asked
+/// is allowed) or refused (nothing of it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendFinding {
+    /// The consumer that asked (`None`: the beacon's own policy).
+    pub origin: Option<Origin>,
+    /// The policy's name as an Istio AuthorizationPolicy (identifies it in the log).
+    pub policy: String,
+    /// The backend's name (`smi`, `consul`, `linkerd`).
+    pub backend: &'static str,
+    /// Refused (skipped whole) rather than narrowed.
+    pub refused: bool,
+    pub reason: String,
+}
+
+impl std::fmt::Display for BackendFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let from = self
+            .origin
+            .as_ref()
+            .map_or("the beacon".to_owned(), |o| o.to_string());
+        if self.refused {
+            write!(
+                f,
+                "Skipping policy {} from {from}: mesh-backend {} cannot express it: {}",
+                self.policy, self.backend, self.reason
+            )
+        } else {
+            write!(
+                f,
+                "Narrowing policy {} from {from} for mesh-backend {}: {}",
+                self.policy, self.backend, self.reason
+            )
+        }
+    }
+}
+
 /// The most a consumer's `policies` value may hold: ten thousand ordinary policies fit many
 /// times over, and a body near the API server's request limit would be refused anyway.
 pub const MAX_POLICIES_LEN: usize = 1 << 20;
@@ -136,23 +174,24 @@ impl PolicyIntent {
     /// The body as applied: the built policy with our ownership labels. `None` only if a
     /// consumer element no longer parses as it did when it was derived (a corrupt memo).
     pub fn body(&self, owner_instance: &str) -> Option<Value> {
-        let parsed;
-        let policy = match &self.source {
-            PolicySource::Parsed(policy) => policy,
-            PolicySource::Consumer { raw, index } => {
-                parsed = service_mesh::parse_policies(raw)
-                    .ok()?
-                    .into_iter()
-                    .nth(*index)?
-                    .ok()?;
-                &parsed
-            }
-        };
+        let policy = self.policy()?;
         Some(with_owner_labels(
-            service_mesh::istio::build_checked(&self.name, policy),
+            service_mesh::istio::build_checked(&self.name, &policy),
             owner_instance,
             Scope::Policy,
         ))
+    }
+
+    /// The policy this intent is built from. `None` as for [`PolicyIntent::body`].
+    pub fn policy(&self) -> Option<MeshPolicy> {
+        match &self.source {
+            PolicySource::Parsed(policy) => Some(policy.clone()),
+            PolicySource::Consumer { raw, index } => service_mesh::parse_policies(raw)
+                .ok()?
+                .into_iter()
+                .nth(*index)?
+                .ok(),
+        }
     }
 }
 
@@ -166,8 +205,14 @@ pub struct Desired {
     /// Gateway + HPA; empty at 0 planned units.
     pub waypoint: Vec<Value>,
     pub namespace: NamespaceIntent,
-    /// AuthorizationPolicies in scope `istio-authorization-policy`.
+    /// AuthorizationPolicies in scope `istio-authorization-policy` (none when `mesh-backend`
+    /// is not Istio).
     pub policies: Vec<Arc<PolicyIntent>>,
+    /// The objects a non-Istio `mesh-backend` renders the same policies into, with our
+    /// ownership labels in scope [`Scope::Backend`]; empty with Istio.
+    pub backend_objects: Vec<Value>,
+    /// The policies the backend narrowed or refused (logged; counted in the status).
+    pub backend_findings: Vec<BackendFinding>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
     /// What proves an owned-labelled object ours to delete.
@@ -222,7 +267,17 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
 
-    let (policies, modeloperator, derived) = policies(snap, names, &mut skipped, &mut warnings);
+    let (mut policies, mut modeloperator, derived) =
+        policies(snap, names, &mut skipped, &mut warnings);
+    let (backend_objects, backend_findings) = if snap.config.mesh_backend == Backend::Istio {
+        (Vec::new(), Vec::new())
+    } else {
+        // The same policies, for the chosen mesh; the Istio objects we own are pruned.
+        let rendered = backend_render(snap, names, &policies, &mut warnings);
+        policies.clear();
+        modeloperator.clear();
+        rendered
+    };
     // Report in databag order, whichever stage (parse, target check, build) caught it.
     skipped.sort_by_key(|s| (s.relation_id, s.index));
     let waypoint = if snap.planned_units >= 1 {
@@ -261,6 +316,8 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
         waypoint,
         namespace,
         policies,
+        backend_objects,
+        backend_findings,
         owner_instance: names.instance.clone(),
         ownership: names.ownership(&snap.model, &snap.app),
         consumer_memo: consumer_memo(snap, &derived),
@@ -270,6 +327,57 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
         traffic: traffic(snap, names),
         warnings,
     }
+}
+
+/// The admitted policies (`intents`: the consumers' and the beacon's own) rendered by the
+/// non-Istio `mesh-backend`: its objects with our ownership labels, and one finding per
+/// policy it narrowed or refused, naming the consumer that asked.
+fn backend_render(
+    snap: &Snapshot,
+    names: &Names,
+    intents: &[Arc<PolicyIntent>],
+    warnings: &mut Vec<String>,
+) -> (Vec<Value>, Vec<BackendFinding>) {
+    let backend = &snap.config.mesh_backend;
+    let mut policies = Vec::with_capacity(intents.len());
+    let mut origins = Vec::with_capacity(intents.len());
+    for intent in intents {
+        match intent.policy() {
+            Some(policy) => {
+                policies.push(policy);
+                origins.push(intent);
+            }
+            None => warnings.push(format!(
+                "cannot read the policy {} again; left out",
+                intent.name
+            )),
+        }
+    }
+    let rendered = backend.render(&snap.app, &snap.model, &policies);
+    let findings = origins
+        .iter()
+        .zip(&rendered.outcomes)
+        .filter_map(|(intent, outcome)| {
+            let (refused, reason) = match outcome {
+                Outcome::Exact => return None,
+                Outcome::Narrowed(why) => (false, why),
+                Outcome::Refused(why) => (true, why),
+            };
+            Some(BackendFinding {
+                origin: intent.origin.clone(),
+                policy: intent.name.clone(),
+                backend: backend.name(),
+                refused,
+                reason: bounded(reason.clone()),
+            })
+        })
+        .collect();
+    let objects = rendered
+        .objects
+        .into_iter()
+        .map(|object| with_owner_labels(object, &names.instance, Scope::Backend))
+        .collect();
+    (objects, findings)
 }
 
 /// The consumer memo to keep after this hook: the consumer data of this snapshot, with what

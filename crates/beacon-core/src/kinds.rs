@@ -91,17 +91,23 @@ pub enum Scope {
     ModelOperator,
     /// DestinationRules and PeerAuthentications: consumers' traffic intents and `mtls-mode`.
     Traffic,
+    /// The objects a non-Istio `mesh-backend` renders the consumer policies into.
+    Backend,
 }
 
 /// The scope value of the beacon's traffic objects (not in the Python beacon).
 pub const TRAFFIC_SCOPE: &str = "istio-traffic-intent";
+/// The scope value of the objects a non-Istio `mesh-backend` renders (not in the Python
+/// beacon).
+pub const BACKEND_SCOPE: &str = "mesh-backend-policy";
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Waypoint,
         Scope::Policy,
         Scope::ModelOperator,
         Scope::Traffic,
+        Scope::Backend,
     ];
 
     pub fn label(self) -> &'static str {
@@ -110,6 +116,7 @@ impl Scope {
             Scope::Policy => labels::AUTHORIZATION_POLICY_SCOPE,
             Scope::ModelOperator => labels::MODELOPERATOR_AUTHORIZATION_POLICY_SCOPE,
             Scope::Traffic => TRAFFIC_SCOPE,
+            Scope::Backend => BACKEND_SCOPE,
         }
     }
 

@@ -53,6 +53,8 @@ pub struct Findings {
     pub skipped: usize,
     /// Consumer traffic intents left out because of bad data.
     pub traffic_skipped: usize,
+    /// Policies the `mesh-backend` rendered narrower than asked (refused ones are skipped).
+    pub narrowed: usize,
     /// `<namespace>/<name>` of the waypoint Deployment when it is not ready yet.
     pub waypoint_unready: Option<String>,
     /// Problems retrying cannot fix (a missing CRD, missing RBAC), first one first.
@@ -78,10 +80,17 @@ pub fn final_status(outcome: &Findings) -> UnitStatus {
             "{n} traffic intents skipped: invalid consumer data (see juju debug-log)"
         )),
     };
-    let skipped = match (skipped, traffic) {
-        (Some(p), Some(t)) => Some(format!("{p}; {t}")),
-        (p, t) => p.or(t),
+    let narrowed = match outcome.narrowed {
+        0 => None,
+        1 => Some(
+            "1 policy narrowed: the mesh cannot express all of it (see juju debug-log)".to_owned(),
+        ),
+        n => Some(format!(
+            "{n} policies narrowed: the mesh cannot express all of them (see juju debug-log)"
+        )),
     };
+    let parts: Vec<String> = [skipped, traffic, narrowed].into_iter().flatten().collect();
+    let skipped = (!parts.is_empty()).then(|| parts.join("; "));
     let with_skipped = |msg: String| match &skipped {
         Some(s) => format!("{msg}; {s}"),
         None => msg,
@@ -173,6 +182,7 @@ mod tests {
         let o = Findings {
             skipped: 2,
             traffic_skipped: 0,
+            narrowed: 0,
             waypoint_unready: Some("prod/w".into()),
             blocked: vec![
                 "AuthorizationPolicy CRD (security.istio.io/v1) not found: is Istio installed?"
@@ -251,5 +261,32 @@ mod write_tests {
         assert!(needs_write(None, &active, false));
         // After Maintenance the unit no longer shows the final status, whatever it was.
         assert!(needs_write(Some(&active), &active, true));
+    }
+
+    #[test]
+    fn narrowed_policies_have_their_own_count() {
+        let findings = Findings {
+            skipped: 1,
+            narrowed: 2,
+            ..Findings::default()
+        };
+        assert_eq!(
+            final_status(&findings),
+            UnitStatus::Active(
+                "1 policy skipped: invalid consumer data (see juju debug-log); 2 policies narrowed: the mesh cannot express all of them (see juju debug-log)".into()
+            )
+        );
+        let one = Findings {
+            narrowed: 1,
+            blocked: vec!["x".into()],
+            ..Findings::default()
+        };
+        assert_eq!(
+            final_status(&one),
+            UnitStatus::Blocked(
+                "x; 1 policy narrowed: the mesh cannot express all of it (see juju debug-log)"
+                    .into()
+            )
+        );
     }
 }

@@ -634,3 +634,105 @@ fn memo_of(d: &Desired, id: u64) -> Option<crate::memo::Derived> {
     let memo = d.consumer_memo.as_ref().expect("a new memo");
     memo.relations[&id].derived.clone()
 }
+
+#[test]
+fn a_non_istio_backend_renders_the_same_policies_instead_of_istio_objects() {
+    for name in ["smi", "consul", "linkerd"] {
+        let backend = Backend::from_name(name).expect("a backend");
+        let istio = run(&example());
+        let admitted: Vec<MeshPolicy> = istio
+            .policies
+            .iter()
+            .map(|p| p.policy().expect("parsed"))
+            .collect();
+        let expected = backend.render("istio-beacon-k8s", "prod", &admitted);
+
+        let mut snap = example();
+        snap.config.model_on_mesh = true;
+        snap.config.mesh_backend = backend.clone();
+        let d = run(&snap);
+        // No Istio policy is wanted, so the plan prunes ours.
+        assert!(
+            d.policies.is_empty() && d.modeloperator.is_empty(),
+            "{name}"
+        );
+        // (Consul intentions have no ports: every policy of the example is refused.)
+        assert_eq!(
+            d.backend_objects.is_empty(),
+            !expected.outcomes.iter().any(Outcome::rendered),
+            "{name}"
+        );
+        assert_eq!(d.backend_objects.len(), expected.objects.len(), "{name}");
+        for (object, bare) in d.backend_objects.iter().zip(&expected.objects) {
+            assert_eq!(
+                object.pointer("/metadata/labels"),
+                Some(&owner("mesh-backend-policy")),
+                "{name}"
+            );
+            assert_eq!(object.get("spec"), bare.get("spec"), "{name}");
+            let kind = object.get("kind").and_then(Value::as_str);
+            assert!(
+                backend.kinds().iter().any(|(_, k, _)| Some(*k) == kind),
+                "{name}: {kind:?}"
+            );
+        }
+        // One finding per policy not rendered exactly, in order, naming who asked.
+        let not_exact: Vec<(Option<u64>, bool)> = istio
+            .policies
+            .iter()
+            .zip(&expected.outcomes)
+            .filter(|(_, o)| **o != Outcome::Exact)
+            .map(|(p, o)| {
+                (
+                    p.origin.as_ref().map(|o| o.relation_id),
+                    matches!(o, Outcome::Refused(_)),
+                )
+            })
+            .collect();
+        let found: Vec<(Option<u64>, bool)> = d
+            .backend_findings
+            .iter()
+            .map(|f| (f.origin.as_ref().map(|o| o.relation_id), f.refused))
+            .collect();
+        assert_eq!(found, not_exact, "{name}");
+        // The consumer memo does not depend on the backend.
+        assert_eq!(d.consumer_memo, run(&example()).consumer_memo, "{name}");
+    }
+}
+
+#[test]
+fn a_backend_finding_names_the_relation_and_the_app() {
+    let mut snap = example();
+    snap.config.mesh_backend = Backend::Smi;
+    let d = run(&snap);
+    // mydb's app policy limits HTTP methods and paths to ports: SMI cannot say that.
+    let refused = d
+        .backend_findings
+        .iter()
+        .find(|f| f.refused)
+        .expect("a refusal");
+    let line = refused.to_string();
+    assert!(line.starts_with("Skipping policy istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3 from service-mesh:3 (mydb): mesh-backend smi"), "{line}");
+    let narrowed = BackendFinding {
+        refused: false,
+        ..refused.clone()
+    };
+    assert!(
+        narrowed
+            .to_string()
+            .starts_with("Narrowing policy istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3 from service-mesh:3 (mydb) for mesh-backend smi: "),
+    );
+    // With Istio nothing is rendered by a backend.
+    let istio = run(&example());
+    assert!(istio.backend_objects.is_empty() && istio.backend_findings.is_empty());
+}
+
+#[test]
+fn an_unmanaged_beacon_renders_nothing_for_any_backend() {
+    let mut snap = example();
+    snap.config.manage_authorization_policies = false;
+    snap.config.mesh_backend = Backend::Consul(Default::default());
+    let d = run(&snap);
+    assert!(d.backend_objects.is_empty() && d.backend_findings.is_empty());
+    assert!(d.policies.is_empty());
+}

@@ -119,6 +119,8 @@ fn base_desired() -> Desired {
             identity: "prod.istio-beacon-k8s".into(),
         },
         policies: vec![Arc::new(intent("p-new", 80))],
+        backend_objects: vec![],
+        backend_findings: vec![],
         owner_instance: OWNER.into(),
         ownership: ownership(),
         consumer_memo: None,
