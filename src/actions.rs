@@ -62,7 +62,7 @@ async fn show_policies(model: &Model) -> Result<Map<String, Value>, String> {
     let snap = snapshot::read(model, Purpose::Inspect).map_err(|e| e.to_string())?;
     let names = Names::new(&snap.model, &snap.app).map_err(|e| e.to_string())?;
     let client = reconcile::kube_client().await.map_err(|e| e.to_string())?;
-    let owned = live::read_owned(&client, &names)
+    let owned = live::read_owned(&client, &names, &[])
         .await
         .map_err(|e| cluster("the owned AuthorizationPolicies", e))?
         .policies;

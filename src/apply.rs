@@ -107,6 +107,8 @@ fn log_batch(batch: &[Action]) {
     };
     let kinds = match kind {
         Kind::AuthorizationPolicy => "AuthorizationPolicies".to_owned(),
+        Kind::LinkerdAuthorizationPolicy => "Linkerd AuthorizationPolicies".to_owned(),
+        Kind::ServiceIntentions => "ServiceIntentions".to_owned(),
         other => format!("{}s", other.name()),
     };
     let names: Vec<&str> = batch

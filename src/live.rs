@@ -99,6 +99,13 @@ fn deployment_resource() -> ApiResource {
 fn missing_crd_message(kind: Kind) -> String {
     let hint = match kind {
         Kind::Gateway => "is the Gateway API installed?",
+        Kind::TrafficTarget | Kind::HttpRouteGroup | Kind::TcpRoute => {
+            "are the SMI CRDs installed (mesh-backend=smi)?"
+        }
+        Kind::ServiceIntentions => "is Consul installed (mesh-backend=consul)?",
+        Kind::LinkerdServer | Kind::LinkerdAuthorizationPolicy | Kind::MeshTlsAuthentication => {
+            "is Linkerd installed (mesh-backend=linkerd)?"
+        }
         _ => "is Istio installed?",
     };
     format!(
@@ -409,18 +416,30 @@ pub async fn first_pod(
 
 /// Owned objects in every scope (for the reconcile and the teardown).
 /// The owned objects of every scope, as the plan's [`Live`] holds them (the rest default).
-pub async fn read_owned(client: &Client, names: &Names) -> Result<Live, KubeFailure> {
+/// `backend_kinds`: the `mesh-backend` kinds to list too ([`backend_kinds`]).
+pub async fn read_owned(
+    client: &Client,
+    names: &Names,
+    backend_kinds: &[Kind],
+) -> Result<Live, KubeFailure> {
     let policy_sel = owner_selector(names, &[Scope::Policy, Scope::ModelOperator]);
     let waypoint_sel = owner_selector(names, &[Scope::Waypoint]);
     let traffic_sel = owner_selector(names, &[Scope::Traffic]);
-    let (policies, gateways, hpas, destination_rules, peer_authentications) = tokio::try_join!(
+    let backend_sel = owner_selector(names, &[Scope::Backend]);
+    let backend = futures::future::try_join_all(backend_kinds.iter().map(|&kind| {
+        let selector = &backend_sel;
+        async move { Ok::<_, KubeFailure>((kind, list_owned(client, kind, selector).await?)) }
+    }));
+    let (policies, gateways, hpas, destination_rules, peer_authentications, backend) = tokio::try_join!(
         list_policies(client, &policy_sel),
         list_owned(client, Kind::Gateway, &waypoint_sel),
         list_owned(client, Kind::HorizontalPodAutoscaler, &waypoint_sel),
         list_owned(client, Kind::DestinationRule, &traffic_sel),
         list_owned(client, Kind::PeerAuthentication, &traffic_sel),
+        backend,
     )?;
     Ok(Live {
+        backend: backend.into_iter().collect(),
         policies,
         gateways,
         // HPAs are built in: a 404 here is not a missing CRD but an odd cluster; none.
@@ -429,6 +448,17 @@ pub async fn read_owned(client: &Client, names: &Names) -> Result<Live, KubeFail
         peer_authentications,
         ..Live::default()
     })
+}
+
+/// The `mesh-backend` kinds a hook lists: the current backend's always (none for Istio);
+/// every non-Istio backend's on hooks that read everything (`everything`), so that a switch
+/// of backend, which comes with config-changed, deletes the previous backend's objects.
+pub fn backend_kinds(backend: &service_mesh::backends::Backend, everything: bool) -> Vec<Kind> {
+    if everything {
+        Kind::BACKEND.to_vec()
+    } else {
+        Kind::of_backend(backend)
+    }
 }
 
 /// The Services of `namespace` bound to a waypoint (`istio.io/use-waypoint` set).
@@ -459,6 +489,7 @@ pub async fn read(
     model: &str,
     desired: &Desired,
     names: &Names,
+    backend_kinds: &[Kind],
 ) -> Result<(Live, Option<bool>), KubeFailure> {
     let name = &desired.charm_labels.workload_name;
     let (configmaps, statefulsets, services) = (
@@ -486,7 +517,7 @@ pub async fn read(
         waypoint_services(client, model).await.map(Some)
     };
     let (owned, namespace_labels, record, sts, svc, waypoint_ready, waypoint_services) = tokio::try_join!(
-        read_owned(client, names),
+        read_owned(client, names, backend_kinds),
         read_namespace_labels(client, model),
         get(
             client,
@@ -541,6 +572,15 @@ pub fn missing_crds(live: &Live, desired: &Desired) -> Vec<String> {
             .any(|o| Kind::of(o) == Some(kind));
         if listed.is_none() && wanted {
             out.push(missing_crd_message(kind));
+        }
+    }
+    for (kind, listed) in &live.backend {
+        let wanted = desired
+            .backend_objects
+            .iter()
+            .any(|o| Kind::of(o) == Some(*kind));
+        if listed.is_none() && wanted {
+            out.push(missing_crd_message(*kind));
         }
     }
     out

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use beacon_core::desired::{Desired, RelationWrite, consumer_memo, desired, provider_databags};
+use beacon_core::kinds::Kind;
 use beacon_core::memo::Published;
 use beacon_core::names::Names;
 use beacon_core::plan::{self, Live};
@@ -94,19 +95,23 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     };
 
     let client = kube_client().await?;
-    let (kube_live, waypoint_ready) = match live::read(&client, &snap.model, &desired, &names).await
-    {
-        Ok(read) => read,
-        Err(KubeFailure::Blocked(msg)) => {
-            // Still publish relation data: it needs no API server.
-            findings.blocked.push(msg);
-            publish(model, snap, &desired.provider_databags)?;
-            publish(model, snap, &desired.telemetry_databags)?;
-            save_published(model, snap, &desired)?;
-            return finish(model, status::final_status(&findings), false);
-        }
-        Err(retry) => return Err(retry.into()),
-    };
+    let backend_kinds = live::backend_kinds(
+        &snap.config.mesh_backend,
+        snapshot::reads_everything(&ctx.event),
+    );
+    let (kube_live, waypoint_ready) =
+        match live::read(&client, &snap.model, &desired, &names, &backend_kinds).await {
+            Ok(read) => read,
+            Err(KubeFailure::Blocked(msg)) => {
+                // Still publish relation data: it needs no API server.
+                findings.blocked.push(msg);
+                publish(model, snap, &desired.provider_databags)?;
+                publish(model, snap, &desired.telemetry_databags)?;
+                save_published(model, snap, &desired)?;
+                return finish(model, status::final_status(&findings), false);
+            }
+            Err(retry) => return Err(retry.into()),
+        };
     findings
         .blocked
         .extend(live::missing_crds(&kube_live, &desired));
@@ -254,7 +259,8 @@ async fn remove(model: &Model) -> Result<(), HookError> {
     let names = Names::new(&ctx.model_name, &ctx.app_name)
         .map_err(|e| HookError::Blocked(e.to_string()))?;
     let client = kube_client().await?;
-    let owned = live::read_owned(&client, &names).await?;
+    // Whichever mesh-backend was used, its objects go too.
+    let owned = live::read_owned(&client, &names, &Kind::BACKEND).await?;
     let namespace_labels = match live::read_namespace_labels(&client, &ctx.model_name).await {
         Ok(labels) => labels,
         Err(KubeFailure::Blocked(msg)) => {

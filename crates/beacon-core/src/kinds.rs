@@ -24,15 +24,81 @@ pub enum Kind {
     HorizontalPodAutoscaler,
     DestinationRule,
     PeerAuthentication,
+    /// The kinds of the non-Istio `mesh-backend`s ([`Kind::BACKEND`]).
+    /// SMI `access.smi-spec.io` TrafficTarget.
+    TrafficTarget,
+    /// SMI `specs.smi-spec.io` HTTPRouteGroup.
+    HttpRouteGroup,
+    /// SMI `specs.smi-spec.io` TCPRoute.
+    TcpRoute,
+    /// Consul `consul.hashicorp.com` ServiceIntentions.
+    ServiceIntentions,
+    /// Linkerd `policy.linkerd.io` Server.
+    LinkerdServer,
+    /// Linkerd `policy.linkerd.io` AuthorizationPolicy (not Istio's).
+    LinkerdAuthorizationPolicy,
+    /// Linkerd `policy.linkerd.io` MeshTLSAuthentication.
+    MeshTlsAuthentication,
 }
 
 impl Kind {
+    /// Every kind a non-Istio backend renders.
+    pub const BACKEND: [Kind; 7] = [
+        Kind::TrafficTarget,
+        Kind::HttpRouteGroup,
+        Kind::TcpRoute,
+        Kind::ServiceIntentions,
+        Kind::LinkerdServer,
+        Kind::LinkerdAuthorizationPolicy,
+        Kind::MeshTlsAuthentication,
+    ];
+
+    /// The kinds `backend` renders into (none for Istio: its policies are
+    /// [`Kind::AuthorizationPolicy`], reconciled in their own scopes).
+    pub fn of_backend(backend: &service_mesh::backends::Backend) -> Vec<Kind> {
+        if *backend == service_mesh::backends::Backend::Istio {
+            return Vec::new();
+        }
+        backend
+            .kinds()
+            .iter()
+            .filter_map(|(api_version, kind, _)| Kind::from_api(api_version, kind))
+            .collect()
+    }
+
+    /// The kind of `apiVersion` and `kind`, if it is one of ours.
+    pub fn from_api(api_version: &str, kind: &str) -> Option<Kind> {
+        let group = api_version.split('/').next().unwrap_or_default();
+        let found = match (group, kind) {
+            ("policy.linkerd.io", "AuthorizationPolicy") => Kind::LinkerdAuthorizationPolicy,
+            (_, "AuthorizationPolicy") => Kind::AuthorizationPolicy,
+            (_, "Gateway") => Kind::Gateway,
+            (_, "HorizontalPodAutoscaler") => Kind::HorizontalPodAutoscaler,
+            (_, "DestinationRule") => Kind::DestinationRule,
+            (_, "PeerAuthentication") => Kind::PeerAuthentication,
+            (_, "TrafficTarget") => Kind::TrafficTarget,
+            (_, "HTTPRouteGroup") => Kind::HttpRouteGroup,
+            (_, "TCPRoute") => Kind::TcpRoute,
+            (_, "ServiceIntentions") => Kind::ServiceIntentions,
+            ("policy.linkerd.io", "Server") => Kind::LinkerdServer,
+            (_, "MeshTLSAuthentication") => Kind::MeshTlsAuthentication,
+            _ => return None,
+        };
+        (found.group() == group).then_some(found)
+    }
+
     pub fn group(self) -> &'static str {
         match self {
             Kind::AuthorizationPolicy | Kind::PeerAuthentication => "security.istio.io",
             Kind::Gateway => "gateway.networking.k8s.io",
             Kind::HorizontalPodAutoscaler => "autoscaling",
             Kind::DestinationRule => "networking.istio.io",
+            Kind::TrafficTarget => "access.smi-spec.io",
+            Kind::HttpRouteGroup | Kind::TcpRoute => "specs.smi-spec.io",
+            Kind::ServiceIntentions => "consul.hashicorp.com",
+            Kind::LinkerdServer
+            | Kind::LinkerdAuthorizationPolicy
+            | Kind::MeshTlsAuthentication => "policy.linkerd.io",
         }
     }
 
@@ -43,6 +109,12 @@ impl Kind {
             | Kind::DestinationRule
             | Kind::PeerAuthentication => "v1",
             Kind::HorizontalPodAutoscaler => "v2",
+            Kind::TrafficTarget => "v1alpha3",
+            Kind::HttpRouteGroup | Kind::TcpRoute => "v1alpha4",
+            Kind::ServiceIntentions
+            | Kind::LinkerdAuthorizationPolicy
+            | Kind::MeshTlsAuthentication => "v1alpha1",
+            Kind::LinkerdServer => "v1beta3",
         }
     }
 
@@ -57,6 +129,13 @@ impl Kind {
             Kind::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Kind::DestinationRule => "DestinationRule",
             Kind::PeerAuthentication => "PeerAuthentication",
+            Kind::TrafficTarget => "TrafficTarget",
+            Kind::HttpRouteGroup => "HTTPRouteGroup",
+            Kind::TcpRoute => "TCPRoute",
+            Kind::ServiceIntentions => "ServiceIntentions",
+            Kind::LinkerdServer => "Server",
+            Kind::LinkerdAuthorizationPolicy => "AuthorizationPolicy",
+            Kind::MeshTlsAuthentication => "MeshTLSAuthentication",
         }
     }
 
@@ -67,18 +146,31 @@ impl Kind {
             Kind::HorizontalPodAutoscaler => "horizontalpodautoscalers",
             Kind::DestinationRule => "destinationrules",
             Kind::PeerAuthentication => "peerauthentications",
+            Kind::TrafficTarget => "traffictargets",
+            Kind::HttpRouteGroup => "httproutegroups",
+            Kind::TcpRoute => "tcproutes",
+            Kind::ServiceIntentions => "serviceintentions",
+            Kind::LinkerdServer => "servers",
+            Kind::LinkerdAuthorizationPolicy => "authorizationpolicies",
+            Kind::MeshTlsAuthentication => "meshtlsauthentications",
         }
     }
 
     /// The kind of an object body, from its `kind` field.
+    /// An object without `apiVersion` is read by its `kind` alone, as Istio's (or the
+    /// Gateway API's, autoscaling's) kind of that name.
     pub fn of(object: &Value) -> Option<Kind> {
-        match object.get("kind")?.as_str()? {
-            "AuthorizationPolicy" => Some(Kind::AuthorizationPolicy),
-            "Gateway" => Some(Kind::Gateway),
-            "HorizontalPodAutoscaler" => Some(Kind::HorizontalPodAutoscaler),
-            "DestinationRule" => Some(Kind::DestinationRule),
-            "PeerAuthentication" => Some(Kind::PeerAuthentication),
-            _ => None,
+        let kind = object.get("kind")?.as_str()?;
+        match object.get("apiVersion").and_then(Value::as_str) {
+            Some(api_version) => Kind::from_api(api_version, kind),
+            None => match kind {
+                "AuthorizationPolicy" => Some(Kind::AuthorizationPolicy),
+                "Gateway" => Some(Kind::Gateway),
+                "HorizontalPodAutoscaler" => Some(Kind::HorizontalPodAutoscaler),
+                "DestinationRule" => Some(Kind::DestinationRule),
+                "PeerAuthentication" => Some(Kind::PeerAuthentication),
+                _ => None,
+            },
         }
     }
 }
@@ -238,4 +330,34 @@ pub fn with_owner_labels(body: Value, instance: &str, scope: Scope) -> Value {
         (SCOPE_LABEL.to_owned(), scope.label().to_owned()),
     ];
     with_labels(body, &labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use service_mesh::backends::Backend;
+
+    #[test]
+    fn every_backend_kind_is_one_of_ours_and_linkerd_policies_are_not_istio_ones() {
+        for name in ["smi", "consul", "linkerd"] {
+            let backend = Backend::from_name(name).expect("backend");
+            let kinds = Kind::of_backend(&backend);
+            assert_eq!(kinds.len(), backend.kinds().len(), "{name}");
+            for (kind, (api_version, name, plural)) in kinds.iter().zip(backend.kinds()) {
+                assert_eq!(kind.api_version(), *api_version);
+                assert_eq!(kind.name(), *name);
+                assert_eq!(kind.plural(), *plural);
+                assert!(Kind::BACKEND.contains(kind));
+            }
+        }
+        assert!(Kind::of_backend(&Backend::Istio).is_empty());
+        let linkerd = serde_json::json!({"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "AuthorizationPolicy"});
+        assert_eq!(Kind::of(&linkerd), Some(Kind::LinkerdAuthorizationPolicy));
+        let istio = serde_json::json!({"apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy"});
+        assert_eq!(Kind::of(&istio), Some(Kind::AuthorizationPolicy));
+        let bare = serde_json::json!({"kind": "AuthorizationPolicy"});
+        assert_eq!(Kind::of(&bare), Some(Kind::AuthorizationPolicy));
+        let foreign = serde_json::json!({"apiVersion": "example.com/v1", "kind": "Server"});
+        assert_eq!(Kind::of(&foreign), None);
+    }
 }

@@ -42,6 +42,10 @@ pub struct Live {
     /// whose CRD is not installed.
     pub destination_rules: Option<Vec<Value>>,
     pub peer_authentications: Option<Vec<Value>>,
+    /// Owned objects of the `mesh-backend` kinds listed this hook (scope
+    /// [`Scope::Backend`]), by kind; `None` for a kind whose CRD is not installed. A kind
+    /// not in the map was not listed: its objects are neither applied nor pruned.
+    pub backend: BTreeMap<Kind, Option<Vec<Value>>>,
     /// Services of the model bound to a waypoint (`istio.io/use-waypoint`), when read.
     pub waypoint_services: Option<std::collections::BTreeSet<String>>,
     /// Labels of the model's Namespace.
@@ -401,6 +405,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
     plan_traffic(desired, live, &mut out);
+    plan_backend(desired, live, &mut out);
 
     // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {
@@ -427,6 +432,27 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     out.actions
         .extend(writes.filter_map(|w| relation_data(w, &live.databags)));
     out
+}
+
+/// The objects of a non-Istio `mesh-backend`: those of the kinds listed this hook are
+/// pruned and applied like the waypoint's (a kind whose CRD is missing is neither listed
+/// nor written). Every backend's kinds are listed on hooks that read everything, so a
+/// switch of backend (config-changed) deletes the previous backend's objects.
+fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
+    let installed = |kind: Kind| matches!(live.backend.get(&kind), Some(Some(_)));
+    let mut wanted: Vec<Value> = desired
+        .backend_objects
+        .iter()
+        .filter(|o| Kind::of(o).is_some_and(installed))
+        .cloned()
+        .collect();
+    // One kind after the other, so that their writes form batches.
+    wanted.sort_by_key(Kind::of);
+    let owned: Vec<&Value> = live.backend.values().flatten().flatten().collect();
+    if wanted.is_empty() && owned.is_empty() {
+        return;
+    }
+    reconcile_scope(Scope::Backend, &wanted, &owned, &desired.ownership, out);
 }
 
 /// Consumers' traffic intents and `mtls-mode`: the owned DestinationRules and
@@ -800,7 +826,8 @@ pub fn teardown(live: &Live, ownership: &Ownership, model: &str, identity: &str)
         .destination_rules
         .iter()
         .flatten()
-        .chain(live.peer_authentications.iter().flatten());
+        .chain(live.peer_authentications.iter().flatten())
+        .chain(live.backend.values().flatten().flatten());
     for obj in live
         .gateways
         .iter()

@@ -42,6 +42,9 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                 {
                     list.retain(|o| ObjectKey::of(o).as_ref() != Some(key));
                 }
+                for list in live.backend.values_mut().flatten() {
+                    list.retain(|o| ObjectKey::of(o).as_ref() != Some(key));
+                }
                 if let Some(list) = live.policies.as_mut() {
                     list.retain(|o| o.key != *key);
                 }
@@ -81,6 +84,7 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                     Kind::HorizontalPodAutoscaler => Some(&mut live.hpas),
                     Kind::DestinationRule => live.destination_rules.as_mut(),
                     Kind::PeerAuthentication => live.peer_authentications.as_mut(),
+                    backend => live.backend.get_mut(&backend).and_then(Option::as_mut),
                 };
                 if let Some(list) = list {
                     list.retain(|o| ObjectKey::of(o).as_ref() != Some(&key));

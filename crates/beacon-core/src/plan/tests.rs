@@ -154,6 +154,7 @@ fn converged_live() -> Live {
         hpas: vec![],
         destination_rules: Some(vec![]),
         peer_authentications: Some(vec![]),
+        backend: BTreeMap::new(),
         waypoint_services: None,
         namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
         label_record: Some(labels.clone()),
@@ -781,5 +782,146 @@ fn unbound_traffic_services_are_said_in_one_line() {
             .warnings
             .iter()
             .all(|w| !w.contains("traffic intents"))
+    );
+}
+
+/// A Consul ServiceIntentions `name` as listed, labelled in `scope` by `instance`, written by
+/// `manager`.
+fn intentions(name: &str, scope: &str, manager: &str, source: &str) -> Value {
+    json!({
+        "apiVersion": "consul.hashicorp.com/v1alpha1",
+        "kind": "ServiceIntentions",
+        "metadata": {
+            "name": name,
+            "namespace": "prod",
+            "labels": {"app.kubernetes.io/instance": OWNER, "kubernetes-resource-handler-scope": scope},
+            "managedFields": [{"manager": manager}],
+        },
+        "spec": {"destination": {"name": "myapp"}, "sources": [{"name": source, "action": "allow"}]},
+    })
+}
+
+/// A Linkerd Server as listed, ours.
+fn linkerd_server(name: &str) -> Value {
+    json!({
+        "apiVersion": "policy.linkerd.io/v1beta3",
+        "kind": "Server",
+        "metadata": {
+            "name": name,
+            "namespace": "prod",
+            "labels": {"app.kubernetes.io/instance": OWNER, "kubernetes-resource-handler-scope": "mesh-backend-policy"},
+            "managedFields": [{"manager": "istio-beacon-k8s"}],
+        },
+        "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "myapp"}}, "port": 80},
+    })
+}
+
+fn backend_key(kind: Kind, name: &str) -> ObjectKey {
+    ObjectKey {
+        kind,
+        namespace: "prod".into(),
+        name: name.into(),
+    }
+}
+
+#[test]
+fn backend_objects_are_applied_and_pruned_in_their_own_scope() {
+    let wanted = |source: &str| {
+        let mut body = intentions("myapp", "mesh-backend-policy", "x", source);
+        body["metadata"]
+            .as_object_mut()
+            .expect("meta")
+            .remove("managedFields");
+        body
+    };
+    let mut desired = base_desired();
+    desired.policies.clear();
+    desired.backend_objects = vec![wanted("client")];
+    let mut live = converged_live();
+    live.policies = Some(vec![]);
+    // The Consul kind is listed and holds nothing: the intentions are applied.
+    live.backend = [(Kind::ServiceIntentions, Some(vec![]))].into();
+    let p = plan(&desired, &live);
+    assert_eq!(
+        p.actions,
+        vec![Action::Apply {
+            key: backend_key(Kind::ServiceIntentions, "myapp"),
+            body: wanted("client"),
+        }]
+    );
+    // In place: nothing to do.
+    live.backend = [(
+        Kind::ServiceIntentions,
+        Some(vec![intentions(
+            "myapp",
+            "mesh-backend-policy",
+            "istio-beacon-k8s",
+            "client",
+        )]),
+    )]
+    .into();
+    assert!(plan(&desired, &live).actions.is_empty());
+    // Changed: applied again.
+    desired.backend_objects = vec![wanted("other")];
+    assert_eq!(plan(&desired, &live).actions.len(), 1);
+    // A switch to another backend (here: none wanted) with every backend kind listed: our
+    // objects of the old backend are deleted; another manager's, or another scope's, stay.
+    desired.backend_objects.clear();
+    live.backend = [
+        (
+            Kind::ServiceIntentions,
+            Some(vec![
+                intentions("myapp", "mesh-backend-policy", "istio-beacon-k8s", "client"),
+                intentions("theirs", "mesh-backend-policy", "consul-operator", "client"),
+                intentions(
+                    "traffic",
+                    "istio-traffic-intent",
+                    "istio-beacon-k8s",
+                    "client",
+                ),
+            ]),
+        ),
+        (Kind::LinkerdServer, Some(vec![linkerd_server("myapp-80")])),
+        (Kind::TrafficTarget, None),
+    ]
+    .into();
+    let p = plan(&desired, &live);
+    assert_eq!(
+        p.actions,
+        vec![
+            Action::Delete(backend_key(Kind::ServiceIntentions, "myapp")),
+            Action::Delete(backend_key(Kind::LinkerdServer, "myapp-80")),
+        ]
+    );
+    assert!(
+        p.warnings.iter().any(|w| w.contains("theirs")),
+        "{:?}",
+        p.warnings
+    );
+}
+
+#[test]
+fn backend_objects_of_a_kind_not_listed_or_not_installed_are_not_written() {
+    let mut desired = base_desired();
+    desired.policies.clear();
+    desired.backend_objects = vec![linkerd_server("myapp-80")];
+    let mut live = converged_live();
+    live.policies = Some(vec![]);
+    assert!(plan(&desired, &live).actions.is_empty());
+    live.backend = [(Kind::LinkerdServer, None)].into();
+    assert!(plan(&desired, &live).actions.is_empty());
+}
+
+#[test]
+fn teardown_deletes_our_backend_objects() {
+    let mut live = Live {
+        backend: [(Kind::LinkerdServer, Some(vec![linkerd_server("myapp-80")]))].into(),
+        ..Live::default()
+    };
+    live.namespace_labels = Default::default();
+    let p = teardown(&live, &ownership(), "prod", "prod.istio-beacon-k8s");
+    assert_eq!(
+        p.actions,
+        vec![Action::Delete(backend_key(Kind::LinkerdServer, "myapp-80"))]
     );
 }
