@@ -238,18 +238,28 @@ fn labels_json(labels: &[(String, String)]) -> String {
 }
 
 /// The provider app databag for every service-mesh relation (§2.1): `labels` (empty with
-/// model-on-mesh, the namespace already carries them) and `mesh_type`.
+/// model-on-mesh, the namespace already carries them) and `mesh_type`. With a non-Istio
+/// `mesh-backend` neither: the consumer library only knows `mesh_type` `istio` (and reads an
+/// empty bag as "no data"), and Istio's labels would put its pods on a mesh that is not the
+/// one enforcing; the keys are wanted empty, which deletes them (`relation-set`).
 pub fn provider_databags(snap: &Snapshot, names: &Names) -> Vec<RelationWrite> {
-    let labels = if snap.config.model_on_mesh {
-        Vec::new()
+    let bag: Vec<(String, String)> = if snap.config.mesh_backend != Backend::Istio {
+        ["labels", "mesh_type"]
+            .into_iter()
+            .map(|k| (k.to_owned(), String::new()))
+            .collect()
     } else {
-        names.mesh_labels(&snap.model)
+        let labels = if snap.config.model_on_mesh {
+            Vec::new()
+        } else {
+            names.mesh_labels(&snap.model)
+        };
+        ProviderAppData {
+            labels,
+            mesh_type: MeshType::Istio,
+        }
+        .to_databag()
     };
-    let bag = ProviderAppData {
-        labels,
-        mesh_type: MeshType::Istio,
-    }
-    .to_databag();
     snap.service_mesh
         .iter()
         .map(|rel| RelationWrite {

@@ -784,13 +784,21 @@ fn relation_data(write: &RelationWrite, databags: &BTreeMap<u64, LocalBags>) -> 
     let diff = |want: &BTreeMap<String, String>,
                 have: &BTreeMap<String, String>|
      -> BTreeMap<String, String> {
+        // An empty value deletes the key (relation-set): wanted empty is satisfied by absent.
         want.iter()
-            .filter(|(k, v)| have.get(*k) != Some(*v))
+            .filter(|(k, v)| match have.get(*k) {
+                Some(current) => current != *v,
+                None => !v.is_empty(),
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
     let app = if current.app_published.as_deref() == Some(fingerprint(&write.app).as_str()) {
         BTreeMap::new()
+    } else if current.app_published.is_some() {
+        // Not read back this hook (what we published is remembered, and differs): all of it,
+        // deletions too.
+        write.app.clone()
     } else {
         diff(&write.app, &current.app)
     };

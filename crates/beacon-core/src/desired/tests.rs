@@ -736,3 +736,21 @@ fn an_unmanaged_beacon_renders_nothing_for_any_backend() {
     assert!(d.backend_objects.is_empty() && d.backend_findings.is_empty());
     assert!(d.policies.is_empty());
 }
+
+#[test]
+fn a_non_istio_backend_publishes_no_labels_and_no_mesh_type() {
+    for name in ["smi", "consul", "linkerd"] {
+        let mut snap = example();
+        snap.config.mesh_backend = Backend::from_name(name).expect("backend");
+        let d = run(&snap);
+        let empty: BTreeMap<String, String> = [
+            ("labels".to_owned(), String::new()),
+            ("mesh_type".to_owned(), String::new()),
+        ]
+        .into();
+        assert_eq!(d.provider_databags.len(), 1, "{name}");
+        assert_eq!(d.provider_databags[0].app, empty, "{name}");
+    }
+    let istio = run(&example());
+    assert_eq!(istio.provider_databags[0].app["mesh_type"], "\"istio\"");
+}

@@ -495,6 +495,57 @@ fn relation_data_sets_only_changed_keys() {
 }
 
 #[test]
+fn an_empty_wanted_value_deletes_the_key_and_is_satisfied_by_its_absence() {
+    let mut d = base_desired();
+    d.provider_databags[0].app = [
+        ("labels".to_owned(), String::new()),
+        ("mesh_type".to_owned(), String::new()),
+    ]
+    .into();
+    // converged_live's bag holds mesh_type: deleted (an empty value); labels is absent.
+    assert_eq!(
+        plan(&d, &converged_live()).actions,
+        vec![Action::SetRelationData {
+            endpoint: "service-mesh".into(),
+            relation_id: 3,
+            app: [("mesh_type".to_owned(), String::new())].into(),
+            unit: Default::default(),
+        }]
+    );
+    // Once deleted: nothing to write.
+    let mut live = converged_live();
+    live.databags.insert(3, LocalBags::default());
+    assert!(plan(&d, &live).actions.is_empty());
+    // Not read back (only what was published is remembered, and it differs): every key,
+    // the deletions too; remembered as published: nothing.
+    live.databags.insert(
+        3,
+        LocalBags {
+            app_published: Some("an older fingerprint".into()),
+            ..LocalBags::default()
+        },
+    );
+    let wanted = d.provider_databags[0].app.clone();
+    assert_eq!(
+        plan(&d, &live).actions,
+        vec![Action::SetRelationData {
+            endpoint: "service-mesh".into(),
+            relation_id: 3,
+            app: wanted.clone(),
+            unit: Default::default(),
+        }]
+    );
+    live.databags.insert(
+        3,
+        LocalBags {
+            app_published: Some(fingerprint(&wanted)),
+            ..LocalBags::default()
+        },
+    );
+    assert!(plan(&d, &live).actions.is_empty());
+}
+
+#[test]
 fn teardown_deletes_everything_owned_and_our_namespace_labels() {
     let mut live = converged_live();
     live.gateways = Some(vec![
