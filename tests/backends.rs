@@ -440,3 +440,40 @@ fn a_missing_crd_of_the_backend_blocks_naming_it() {
         assert!(object(&out, "Gateway", "prod", "prod-istio-beacon-k8s-waypoint").is_some());
     }
 }
+
+/// The paths of a step's API requests.
+fn request_paths(out: &Value, i: usize) -> Vec<String> {
+    step(out, i)["api_requests"]
+        .as_array()
+        .expect("api_requests")
+        .iter()
+        .filter_map(|r| r["path"].as_str().map(str::to_owned))
+        .collect()
+}
+
+const BACKEND_GROUPS: [&str; 4] = [
+    "access.smi-spec.io",
+    "specs.smi-spec.io",
+    "consul.hashicorp.com",
+    "policy.linkerd.io",
+];
+
+#[test]
+fn with_istio_only_hooks_that_read_everything_list_the_other_meshes() {
+    let out = play(&demo(json!({}), json!(["config-changed", "update-status"])));
+    let touches = |i: usize| {
+        request_paths(&out, i)
+            .into_iter()
+            .filter(|p| {
+                BACKEND_GROUPS
+                    .iter()
+                    .any(|g| p.contains(&format!("/apis/{g}/")))
+            })
+            .collect::<Vec<_>>()
+    };
+    // config-changed lists each of the 7 kinds once (a switch away deletes their objects).
+    assert_eq!(touches(0).len(), 7, "{:?}", touches(0));
+    // A no-op update-status sends nothing more than before the option existed.
+    assert!(touches(1).is_empty(), "{:?}", touches(1));
+    assert!(writes(&out, 1).is_empty());
+}

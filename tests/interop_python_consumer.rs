@@ -287,3 +287,50 @@ fn python_consumer_through_our_beacon_and_back() {
         serde_json::from_str::<Value>(LABELS).expect("JSON")
     );
 }
+
+/// Under a non-Istio `mesh-backend` the beacon publishes no `labels` or `mesh_type` (it
+/// deletes the keys it wrote under Istio); the real library reads that bag as "no data":
+/// the consumer's hook succeeds and it puts no Istio label on its workload.
+#[test]
+fn python_consumer_reads_a_non_istio_beacon_as_no_data() {
+    let mut scenario = beacon_scenario(POLICIES);
+    scenario["steps"].as_array_mut().expect("steps").extend([
+        json!({"update": {"config": {"mesh-backend": "linkerd"}}}),
+        json!("config-changed"),
+    ]);
+    let out = play(charm_dir(), &scenario);
+    assert_all_ok(&out, "beacon");
+    let provider = app_data(&out, 3).clone();
+    assert_eq!(provider, json!({}), "no labels, no mesh_type");
+
+    let workload = json!([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mydb", "namespace": "prod"},
+         "spec": {"serviceName": "mydb", "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "mydb"}},
+                               "spec": {"containers": [{"name": "charm", "image": "charm"}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mydb", "namespace": "prod"},
+         "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
+    ]);
+    let charm = consumer_charm();
+    let out = play(
+        charm.path(),
+        &consumer_scenario(
+            provider,
+            workload,
+            json!([{"hook": "service-mesh-relation-changed", "relation": 1}]),
+        ),
+    );
+    assert_all_ok(&out, "consumer with a non-Istio beacon's data");
+    assert_eq!(
+        out["steps"][0]["unit_status"],
+        json!({"status": "active", "message": "mesh_type=None labels={}"})
+    );
+    let sts = object(&out, "StatefulSet", "prod", "mydb").expect("StatefulSet mydb");
+    assert_eq!(
+        sts["spec"]["template"]["metadata"]["labels"],
+        json!({"app.kubernetes.io/name": "mydb"})
+    );
+    let svc = object(&out, "Service", "prod", "mydb").expect("Service mydb");
+    assert_eq!(svc["metadata"]["labels"], Value::Null);
+}
