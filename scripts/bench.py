@@ -44,8 +44,9 @@ HOOKS = (
 )
 
 
-def consumer_policies(consumer: str) -> str:
-    """The `policies` value one consumer writes: 10 app policies from 10 clients."""
+def consumer_policies(consumer: str, l7: bool = True) -> str:
+    """The `policies` value one consumer writes: 10 app policies from 10 clients (with
+    methods and paths, or with ports only: what every mesh backend can say exactly)."""
     policies = [
         {
             "source_namespace": MODEL,
@@ -56,12 +57,18 @@ def consumer_policies(consumer: str) -> str:
             "target_service": None,
             "target_type": "app",
             "endpoints": [
-                {"hosts": None, "ports": [8000 + k], "methods": ["GET", "POST"], "paths": ["/api"]}
+                {
+                    "hosts": None,
+                    "ports": [8000 + k],
+                    "methods": ["GET", "POST"] if l7 else None,
+                    "paths": ["/api"] if l7 else None,
+                }
             ],
         }
         for k in range(10)
     ]
-    # The consumer library writes with Python json.dumps defaults; so do we here.
+    # The consumer library writes with Python json.dumps defaults; so do we here (key order
+    # and spacing; None is null).
     return json.dumps(policies)
 
 
@@ -86,7 +93,7 @@ def scenario(n: int, traffic: bool = False, backend: str = "istio") -> dict:
                 "endpoint": "service-mesh",
                 "remote_app": app,
                 "remote_units": [f"{app}/0"],
-                "remote_app_data": {"policies": consumer_policies(app)}
+                "remote_app_data": {"policies": consumer_policies(app, backend == "istio")}
                 | ({"traffic": TRAFFIC} if traffic else {}),
             }
         )
