@@ -278,7 +278,7 @@ impl KubeWriter {
         let params = PatchParams::apply(&self.field_manager).force();
         let request = match apply_request(key, &params, body) {
             Ok(request) => request,
-            Err(e) if key.kind == Kind::AuthorizationPolicy => {
+            Err(e) if skipped_alone(key.kind) => {
                 return Ok(refused(
                     key,
                     origin,
@@ -300,8 +300,7 @@ impl KubeWriter {
             }),
             // Bad request, namespace missing, too large, invalid.
             Err(kube::Error::Api(status))
-                if key.kind == Kind::AuthorizationPolicy
-                    && matches!(status.code, 400 | 404 | 413 | 422) =>
+                if skipped_alone(key.kind) && matches!(status.code, 400 | 404 | 413 | 422) =>
             {
                 let why = format!(
                     "the API server rejected it (HTTP {}): {}",
@@ -312,6 +311,13 @@ impl KubeWriter {
             Err(e) => Err(classify(&format!("apply {key}"), e)),
         }
     }
+}
+
+/// Whether an object of `kind` the API server refuses is skipped alone (logged, counted)
+/// rather than failing the hook: it is built from consumer data (AuthorizationPolicies, and
+/// the objects of a non-Istio `mesh-backend`).
+fn skipped_alone(kind: Kind) -> bool {
+    kind == Kind::AuthorizationPolicy || Kind::BACKEND.contains(&kind)
 }
 
 /// Log why a policy was not applied, naming the consumer that asked for it.

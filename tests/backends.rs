@@ -477,3 +477,35 @@ fn with_istio_only_hooks_that_read_everything_list_the_other_meshes() {
     assert!(touches(1).is_empty(), "{:?}", touches(1));
     assert!(writes(&out, 1).is_empty());
 }
+
+#[test]
+fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
+    let mut scenario = demo(
+        json!({"mesh-backend": "linkerd"}),
+        json!(["config-changed", "update-status", "update-status"]),
+    );
+    scenario["faults"] = json!([
+        {"match": {"method": "PATCH", "path_regex": ".*/servers/istio-beacon-k8s-prod-mydb-9090"}, "error": 422, "times": 1}
+    ]);
+    let out = play(&scenario);
+    for i in 0..3 {
+        assert_eq!(exit_code(&out, i), 0, "step {i}");
+    }
+    // Refused: logged, counted with mydb's refused policy; everything else written.
+    assert_eq!(
+        status(&out, 0),
+        active("2 policies skipped: invalid consumer data (see juju debug-log)")
+    );
+    assert!(
+        logs(&out, 0, "ERROR")
+            .iter()
+            .any(|l| l.starts_with("Skipping Server prod/istio-beacon-k8s-prod-mydb-9090")),
+        "{:?}",
+        logs(&out, 0, "ERROR")
+    );
+    assert_eq!(backend_objects(&out, "linkerd").len(), 6);
+    // The next hook sends it again; then nothing.
+    assert_eq!(writes(&out, 1).len(), 1, "{:?}", writes(&out, 1));
+    assert_eq!(status(&out, 1), active(demo_expectation("linkerd").0));
+    assert!(writes(&out, 2).is_empty());
+}
