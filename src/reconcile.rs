@@ -235,7 +235,20 @@ fn log_relation_writes(actions: &[plan::Action]) {
 fn log_desired(desired: &Desired) {
     log_all(tracing::Level::ERROR, &desired.skipped);
     log_all(tracing::Level::ERROR, &desired.traffic.skipped);
-    log_all(tracing::Level::WARN, &desired.backend_findings);
+    // A backend may narrow or refuse thousands of policies, on every hook: the first few
+    // and a count (every log line is a process).
+    const LOGGED_FINDINGS: usize = 10;
+    let findings = &desired.backend_findings;
+    log_all(
+        tracing::Level::WARN,
+        &findings[..findings.len().min(LOGGED_FINDINGS)],
+    );
+    if findings.len() > LOGGED_FINDINGS {
+        tracing::warn!(
+            "... and {} more policies the mesh-backend narrowed or refused",
+            findings.len() - LOGGED_FINDINGS
+        );
+    }
     log_all(tracing::Level::WARN, &desired.warnings);
 }
 

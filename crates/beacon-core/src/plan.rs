@@ -360,7 +360,7 @@ impl Batch {
             matches!(
                 kind,
                 Kind::AuthorizationPolicy | Kind::DestinationRule | Kind::PeerAuthentication
-            )
+            ) || Kind::BACKEND.contains(&kind)
         };
         match action {
             Action::Delete(key) if independent(key.kind) => Some(Batch::Delete(key.kind)),
@@ -373,7 +373,8 @@ impl Batch {
 }
 
 /// The plan's actions in execution order, grouped: consecutive deletes or applies of
-/// AuthorizationPolicies (or of DestinationRules, or of PeerAuthentications), and
+/// AuthorizationPolicies (or of DestinationRules, PeerAuthentications, or one kind of a
+/// non-Istio mesh-backend's objects), and
 /// consecutive relation-data writes, each form one batch of independent writes (sent
 /// concurrently, logged in one line); every other action is a batch of its own. Deletes still all
 /// finish before the applies start, as upstream orders them.
