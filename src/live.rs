@@ -163,8 +163,8 @@ struct ManagedBy {
 /// everything else (managedFields above all) skipped while parsing. Thousands of policies
 /// are listed on every hook, and most are never looked at more closely.
 #[derive(serde::Deserialize)]
-struct PolicyListBody {
-    items: Vec<PolicyItem>,
+struct Page<T> {
+    items: Vec<T>,
     #[serde(default)]
     metadata: ListMeta,
 }
@@ -200,8 +200,14 @@ struct PolicyMeta {
     managed_fields: Vec<ManagedBy>,
 }
 
-fn list_request(kind: Kind, params: &ListParams) -> Result<http::Request<Vec<u8>>, KubeFailure> {
-    let path = <DynamicObject as kube::Resource>::url_path(&resource(kind), None);
+/// The LIST request of `kind` in `namespace` (all namespaces: `None`).
+fn list_request(
+    kind: Kind,
+    namespace: Option<&str>,
+    params: &ListParams,
+) -> Result<http::Request<Vec<u8>>, KubeFailure> {
+    let namespace = namespace.map(segment);
+    let path = <DynamicObject as kube::Resource>::url_path(&resource(kind), namespace.as_deref());
     kube::core::Request::new(path).list(params).map_err(|e| {
         classify(
             &format!("list {}", kind.plural()),
@@ -210,39 +216,57 @@ fn list_request(kind: Kind, params: &ListParams) -> Result<http::Request<Vec<u8>
     })
 }
 
+/// LIST `kind` in `namespace` (all: `None`) in pages of [`POLICY_PAGE`], each item decoded as
+/// `T` and turned into an `O` before the next page is read. `Ok(None)`: the CRD is missing.
+async fn list_paged<T: serde::de::DeserializeOwned, O>(
+    client: &Client,
+    kind: Kind,
+    namespace: Option<&str>,
+    params: ListParams,
+    mut convert: impl FnMut(T) -> O,
+) -> Result<Option<Vec<O>>, KubeFailure> {
+    let mut params = params.limit(POLICY_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let request = list_request(kind, namespace, &params)?;
+        let page = match client.request::<Page<T>>(request).await {
+            Ok(page) => page,
+            Err(e) if api_code(&e) == Some(404) => return Ok(None),
+            Err(e) => {
+                let what = match namespace {
+                    Some(ns) => format!("list {} in {ns}", kind.plural()),
+                    None => format!("list {}", kind.plural()),
+                };
+                return Err(classify(&what, e));
+            }
+        };
+        out.extend(page.items.into_iter().map(&mut convert));
+        match page.metadata.continue_token.filter(|t| !t.is_empty()) {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(Some(out)),
+        }
+    }
+}
+
 /// LIST owned AuthorizationPolicies across all namespaces. `Ok(None)`: the CRD is missing.
 pub async fn list_policies(
     client: &Client,
     selector: &str,
 ) -> Result<Option<Vec<LiveObject>>, KubeFailure> {
     let kind = Kind::AuthorizationPolicy;
-    let mut params = ListParams::default().labels(selector).limit(POLICY_PAGE);
-    let mut out = Vec::new();
-    loop {
-        let page = match client
-            .request::<PolicyListBody>(list_request(kind, &params)?)
-            .await
-        {
-            Ok(page) => page,
-            Err(e) if api_code(&e) == Some(404) => return Ok(None),
-            Err(e) => return Err(classify(&format!("list {}", kind.plural()), e)),
-        };
-        out.extend(page.items.into_iter().map(|item| LiveObject {
-            key: ObjectKey {
-                kind,
-                namespace: item.metadata.namespace.unwrap_or_default(),
-                name: item.metadata.name,
-            },
-            labels: item.metadata.labels,
-            managers: managers(item.metadata.managed_fields),
-            resource_version: item.metadata.resource_version,
-            spec: item.spec,
-        }));
-        match page.metadata.continue_token.filter(|t| !t.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(Some(out)),
-        }
-    }
+    let params = ListParams::default().labels(selector);
+    list_paged(client, kind, None, params, |item: PolicyItem| LiveObject {
+        key: ObjectKey {
+            kind,
+            namespace: item.metadata.namespace.unwrap_or_default(),
+            name: item.metadata.name,
+        },
+        labels: item.metadata.labels,
+        managers: managers(item.metadata.managed_fields),
+        resource_version: item.metadata.resource_version,
+        spec: item.spec,
+    })
+    .await
 }
 
 /// LIST owned objects of one kind across all namespaces. `Ok(None)`: the CRD is missing.
@@ -255,7 +279,7 @@ pub async fn list_owned(
     // flattened serde type) and back costs more than the rest of a no-op reconcile.
     let params = ListParams::default().labels(selector);
     match client
-        .request::<ListBody>(list_request(kind, &params)?)
+        .request::<ListBody>(list_request(kind, None, &params)?)
         .await
     {
         Ok(list) => {
@@ -326,12 +350,6 @@ pub async fn list_namespace_policies(
     // What the evaluator reads of a policy; managedFields (most of a listed object) and
     // status are skipped while parsing.
     #[derive(serde::Deserialize)]
-    struct Page {
-        items: Vec<Item>,
-        #[serde(default)]
-        metadata: ListMeta,
-    }
-    #[derive(serde::Deserialize)]
     struct Item {
         metadata: ItemMeta,
         #[serde(default)]
@@ -349,28 +367,12 @@ pub async fn list_namespace_policies(
         annotations: Option<serde_json::Map<String, Value>>,
     }
     let kind = Kind::AuthorizationPolicy;
-    let path =
-        <DynamicObject as kube::Resource>::url_path(&resource(kind), Some(&segment(namespace)));
-    let mut params = ListParams::default().limit(POLICY_PAGE);
-    let mut out = Vec::new();
-    loop {
-        let request = kube::core::Request::new(&path).list(&params).map_err(|e| {
-            classify(
-                &format!("list {}", kind.plural()),
-                kube::Error::BuildRequest(e),
-            )
-        })?;
-        let page = match client.request::<Page>(request).await {
-            Ok(page) => page,
-            Err(e) if api_code(&e) == Some(404) => return Ok(out),
-            Err(e) => {
-                return Err(classify(
-                    &format!("list {} in {namespace}", kind.plural()),
-                    e,
-                ));
-            }
-        };
-        out.extend(page.items.into_iter().map(|item| {
+    let listed = list_paged(
+        client,
+        kind,
+        Some(namespace),
+        ListParams::default(),
+        |item: Item| {
             json!({
                 "apiVersion": kind.api_version(),
                 "kind": kind.name(),
@@ -382,12 +384,10 @@ pub async fn list_namespace_policies(
                 },
                 "spec": item.spec,
             })
-        }));
-        match page.metadata.continue_token.filter(|t| !t.is_empty()) {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(out),
-        }
-    }
+        },
+    )
+    .await?;
+    Ok(listed.unwrap_or_default())
 }
 
 /// Labels and ServiceAccount of one pod matching `selector` in `namespace`, if any.
