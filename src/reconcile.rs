@@ -38,8 +38,8 @@ pub async fn dispatch(model: &Model) -> Result<(), HookError> {
 
 /// The names every object is labelled with; model and app names too long to make labels
 /// leave nothing to do until the operator redeploys.
-fn names(snap: &Snapshot) -> Result<Names, HookError> {
-    Names::new(&snap.model, &snap.app).map_err(|e| HookError::Blocked(e.to_string()))
+fn names(model: &str, app: &str) -> Result<Names, HookError> {
+    Names::new(model, app).map_err(|e| HookError::Blocked(e.to_string()))
 }
 
 pub async fn kube_client() -> Result<kube::Client, HookError> {
@@ -58,7 +58,7 @@ fn provider_data_only(model: &Model) -> Result<(), HookError> {
         model.context(),
         consumer_memo(&snap, &BTreeMap::new()).as_ref(),
     );
-    let writes = provider_databags(&snap, &names(&snap)?);
+    let writes = provider_databags(&snap, &names(&snap.model, &snap.app)?);
     publish(model, &snap, &writes)?;
     memo_store::save_published(model, snap.published.as_ref(), plan::published(&writes))?;
     Ok(())
@@ -78,7 +78,7 @@ fn backup(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
 /// The leader's holistic reconcile (§4.1).
 async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     let ctx = model.context();
-    let names = names(snap)?;
+    let names = names(&snap.model, &snap.app)?;
     let desired = desired(snap, &names);
     memo_store::save_consumers(ctx, desired.consumer_memo.as_ref());
     log_desired(&desired);
@@ -269,8 +269,7 @@ async fn remove(model: &Model) -> Result<(), HookError> {
         return Ok(());
     }
     let ctx = model.context();
-    let names = Names::new(&ctx.model_name, &ctx.app_name)
-        .map_err(|e| HookError::Blocked(e.to_string()))?;
+    let names = names(&ctx.model_name, &ctx.app_name)?;
     let client = kube_client().await?;
     // Whichever mesh-backend was used, its objects go too.
     let owned = live::read_owned(&client, &names, &Kind::BACKEND).await?;
