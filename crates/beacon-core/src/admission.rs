@@ -160,7 +160,7 @@ fn set(value: &Option<String>) -> Option<&str> {
 }
 
 /// Every value that reaches a name, namespace, principal, label or URL.
-fn check_syntax(policy: &MeshPolicy) -> Result<(), String> {
+pub fn check_syntax(policy: &MeshPolicy) -> Result<(), String> {
     let label = |field: &str, value: &str| {
         dns1123_label(value).map_err(|why| format!("{field} {value:?} {why}"))
     };

@@ -567,14 +567,18 @@ fn disambiguated(name: &str, digest: &str) -> Option<String> {
 /// source is a scraper's app name as the relation gives it: Juju's names are Kubernetes names,
 /// but nothing that becomes a principal or an object name is used unchecked.
 fn check_own(snap: &Snapshot, own: &MeshPolicy) -> Result<(String, String, String), String> {
-    service_mesh::istio::check_buildable(own).map_err(|e| e.to_string())?;
-    for (field, value) in [
-        ("source_app_name", &own.source_app_name),
-        ("source_namespace", &own.source_namespace),
-    ] {
-        admission::dns1123_label(value).map_err(|why| format!("{field} {value:?} {why}"))?;
-    }
-    let (namespace, name, digest) = identify(snap, own);
+    admission::check_syntax(own)?;
+    checked_identity(snap, own)
+}
+
+/// Namespace, name and digest of a policy that can be built, whose generated name is a
+/// Kubernetes object name.
+fn checked_identity(
+    snap: &Snapshot,
+    policy: &MeshPolicy,
+) -> Result<(String, String, String), String> {
+    service_mesh::istio::check_buildable(policy).map_err(|e| e.to_string())?;
+    let (namespace, name, digest) = identify(snap, policy);
     admission::dns1123_subdomain(&name)
         .map_err(|why| format!("the policy's name {name:?} {why}"))?;
     Ok((namespace, name, digest))
@@ -609,10 +613,7 @@ fn derive(
     };
     for (index, result) in elements {
         let checked = result.and_then(|policy| {
-            service_mesh::istio::check_buildable(&policy).map_err(|e| e.to_string())?;
-            let (namespace, name, digest) = identify(snap, &policy);
-            admission::dns1123_subdomain(&name)
-                .map_err(|why| format!("the policy's name {name:?} {why}"))?;
+            let (namespace, name, digest) = checked_identity(snap, &policy)?;
             Ok((policy, namespace, name, digest))
         });
         match checked {
