@@ -112,9 +112,9 @@ async fn check_access(model: &Model) -> Result<Map<String, Value>, String> {
     let client = reconcile::kube_client().await.map_err(|e| e.to_string())?;
     let target = &query.target;
     let services = live::service_resource();
-    let (service, namespace_labels) = tokio::try_join!(
+    let (service, (namespace_labels, _)) = tokio::try_join!(
         live::get(&client, &services, Some(&target.namespace), &target.name),
-        live::read_namespace_labels(&client, &target.namespace),
+        live::read_namespace(&client, &target.namespace),
     )
     .map_err(|e| cluster(&format!("Service {}/{}", target.namespace, target.name), e))?;
     let selector = service

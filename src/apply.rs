@@ -224,9 +224,21 @@ impl KubeWriter {
                     .await
                     .map_err(|e| classify(&format!("patch ConfigMap {name}"), e))?;
             }
-            Action::PatchNamespaceLabels { name, labels } => {
+            Action::PatchNamespace {
+                name,
+                labels,
+                annotations,
+            } => {
                 let api = self.api(None, &namespace_resource());
-                let body = json!({"metadata": {"labels": labels}});
+                // Istio's keys are labels only: upstream's body, without an annotations key.
+                let mut metadata = serde_json::Map::new();
+                if !labels.is_empty() {
+                    metadata.insert("labels".into(), Value::Object(labels.clone()));
+                }
+                if !annotations.is_empty() {
+                    metadata.insert("annotations".into(), Value::Object(annotations.clone()));
+                }
+                let body = json!({ "metadata": metadata });
                 api.patch(&segment(name), &self.strategic(), &Patch::Strategic(body))
                     .await
                     .map_err(|e| classify(&format!("patch Namespace {name}"), e))?;

@@ -5,7 +5,7 @@ use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 
-use beacon_core::desired::{Desired, NamespaceIntent};
+use beacon_core::desired::Desired;
 use beacon_core::kinds::{
     INSTANCE_LABEL, Kind, ObjectKey, SCOPE_LABEL, Scope, labels_at, labels_of,
 };
@@ -510,15 +510,26 @@ pub async fn read(
     let bound = async {
         // Only to say which traffic intents no waypoint serves (a namespace on the mesh
         // binds every Service).
-        let on_mesh = matches!(desired.namespace, NamespaceIntent::Add { .. });
+        let on_mesh = desired
+            .namespace
+            .wanted()
+            .is_some_and(|mesh| mesh.managed_by == beacon_core::kinds::NS_MANAGED_BY);
         if desired.traffic.services.is_empty() || on_mesh {
             return Ok(None);
         }
         waypoint_services(client, model).await.map(Some)
     };
-    let (owned, namespace_labels, record, sts, svc, waypoint_ready, waypoint_services) = tokio::try_join!(
+    let (
+        owned,
+        (namespace_labels, namespace_annotations),
+        record,
+        sts,
+        svc,
+        waypoint_ready,
+        waypoint_services,
+    ) = tokio::try_join!(
         read_owned(client, names, backend_kinds),
-        read_namespace_labels(client, model),
+        read_namespace(client, model),
         get(
             client,
             &configmaps,
@@ -541,6 +552,7 @@ pub async fn read(
     });
     let live = Live {
         namespace_labels,
+        namespace_annotations,
         label_record,
         statefulset_labels: sts.map(|o| labels_at(&o, "/spec/template/metadata/labels")),
         service_labels: svc.map(|o| labels_of(&o)),
@@ -586,9 +598,10 @@ pub fn missing_crds(live: &Live, desired: &Desired) -> Vec<String> {
     out
 }
 
-pub async fn read_namespace_labels(client: &Client, model: &str) -> Result<Labels, KubeFailure> {
+/// The labels and annotations of the Namespace `model`.
+pub async fn read_namespace(client: &Client, model: &str) -> Result<(Labels, Labels), KubeFailure> {
     match get(client, &namespace_resource(), None, model).await? {
-        Some(ns) => Ok(labels_of(&ns)),
+        Some(ns) => Ok((labels_of(&ns), labels_at(&ns, "/metadata/annotations"))),
         None => Err(KubeFailure::Blocked(format!("Namespace {model} not found"))),
     }
 }

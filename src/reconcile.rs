@@ -273,16 +273,18 @@ async fn remove(model: &Model) -> Result<(), HookError> {
     let client = kube_client().await?;
     // Whichever mesh-backend was used, its objects go too.
     let owned = live::read_owned(&client, &names, &Kind::BACKEND).await?;
-    let namespace_labels = match live::read_namespace_labels(&client, &ctx.model_name).await {
-        Ok(labels) => labels,
-        Err(KubeFailure::Blocked(msg)) => {
-            tracing::warn!("{msg}");
-            Default::default()
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (namespace_labels, namespace_annotations) =
+        match live::read_namespace(&client, &ctx.model_name).await {
+            Ok(namespace) => namespace,
+            Err(KubeFailure::Blocked(msg)) => {
+                tracing::warn!("{msg}");
+                Default::default()
+            }
+            Err(e) => return Err(e.into()),
+        };
     let live = Live {
         namespace_labels,
+        namespace_annotations,
         ..owned
     };
     let ownership = names.ownership(&ctx.model_name, &ctx.app_name);

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 
+use beacon_core::admission;
 use beacon_core::memo::{ConsumerEntry, Consumers};
+use beacon_core::onboarding::{SmiController, SmiMesh};
 use beacon_core::snapshot::{
     CHARM_TRACING, CmrRelation, Config, LocalBags, METRICS_ENDPOINT, MeshRelation, MetricsRelation,
     PROVIDE_CMR_MESH, SERVICE_MESH, Snapshot, TracingRelation,
@@ -105,24 +107,78 @@ fn config_mtls(
     }
 }
 
-/// `mesh-backend`: unset or empty (Istio), `istio`, `smi`, `consul`, `linkerd`.
-fn config_backend(
+/// A string option, trimmed; `None` when unset or empty. `check` says why a value is not
+/// acceptable (it then blocks the charm, naming the option).
+fn config_string(
     config: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Backend, SnapshotError> {
-    const KEY: &str = "mesh-backend";
-    let bad = |got: String| SnapshotError::Config {
-        key: KEY,
-        expected: "one of istio, smi, consul, linkerd",
-        got,
-    };
-    match config.get(KEY) {
-        None | Some(serde_json::Value::Null) => Ok(Backend::Istio),
+    key: &'static str,
+    expected: &'static str,
+    check: impl Fn(&str) -> bool,
+) -> Result<Option<String>, SnapshotError> {
+    let bad = |got: String| SnapshotError::Config { key, expected, got };
+    match config.get(key) {
+        None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => match s.trim() {
-            "" => Ok(Backend::Istio),
-            name => Backend::from_name(name).ok_or_else(|| bad(format!("{name:?}"))),
+            "" => Ok(None),
+            value if check(value) => Ok(Some(value.to_owned())),
+            value => Err(bad(format!("{value:?}"))),
         },
         Some(other) => Err(bad(other.to_string())),
     }
+}
+
+/// `mesh-backend`: unset or empty (Istio), `istio`, `smi`, `consul`, `linkerd`; Linkerd's
+/// identities from `linkerd-trust-domain` and `linkerd-control-plane-namespace`.
+fn config_backend(
+    config: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Backend, SnapshotError> {
+    let name = config_string(
+        config,
+        "mesh-backend",
+        "one of istio, smi, consul, linkerd",
+        |name| Backend::from_name(name).is_some(),
+    )?;
+    let mut backend = name
+        .as_deref()
+        .and_then(Backend::from_name)
+        .unwrap_or_default();
+    if let Backend::Linkerd(options) = &mut backend {
+        // They become part of every client identity: Kubernetes names only.
+        if let Some(domain) = config_string(config, "linkerd-trust-domain", "DNS subdomain", |s| {
+            admission::dns1123_subdomain(s).is_ok()
+        })? {
+            options.trust_domain = domain;
+        }
+        if let Some(namespace) = config_string(
+            config,
+            "linkerd-control-plane-namespace",
+            "Kubernetes namespace name",
+            |s| admission::dns1123_label(s).is_ok(),
+        )? {
+            options.control_plane_namespace = namespace;
+        }
+    }
+    Ok(backend)
+}
+
+/// `smi-controller` (`osm`, the default, or `fsm`) and `smi-mesh-name` (empty: the
+/// controller's default), for `model-on-mesh` under `mesh-backend=smi`.
+fn config_smi(
+    config: &serde_json::Map<String, serde_json::Value>,
+) -> Result<SmiMesh, SnapshotError> {
+    let controller = match config_string(config, "smi-controller", "one of osm, fsm", |s| {
+        matches!(s, "osm" | "fsm")
+    })?
+    .as_deref()
+    {
+        Some("fsm") => SmiController::Fsm,
+        _ => SmiController::Osm,
+    };
+    // A label value: the controllers select namespaces by it.
+    let name = config_string(config, "smi-mesh-name", "label value", |s| {
+        admission::label_value(s).is_ok()
+    })?;
+    Ok(SmiMesh { controller, name })
 }
 
 /// Read everything this hook needs from Juju.
@@ -144,6 +200,7 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
         cross_model_namespaces: config_list(config, "cross-model-namespaces")?,
         mtls_mode: config_mtls(config)?,
         mesh_backend: config_backend(config)?,
+        smi_mesh: config_smi(config)?,
     };
     // Juju ≥ 3.4 already hides the relation being broken; older Juju does not.
     let broken = ctx.broken_relation_id();
@@ -439,6 +496,79 @@ mod tests {
         let mut map = serde_json::Map::new();
         map.insert("mesh-backend".into(), value);
         map
+    }
+
+    fn options(pairs: &[(&str, &str)]) -> serde_json::Map<String, serde_json::Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn linkerd_identities_are_configurable_and_checked() {
+        let backend = config_backend(&options(&[
+            ("mesh-backend", "linkerd"),
+            ("linkerd-trust-domain", " example.org "),
+            ("linkerd-control-plane-namespace", "linkerd-cp"),
+        ]))
+        .expect("valid");
+        let Backend::Linkerd(o) = backend else {
+            panic!("linkerd expected")
+        };
+        assert_eq!(
+            o.identity("prod", "web"),
+            "web.prod.serviceaccount.identity.linkerd-cp.example.org"
+        );
+        // Empty: the defaults.
+        let backend = config_backend(&options(&[
+            ("mesh-backend", "linkerd"),
+            ("linkerd-trust-domain", ""),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            backend,
+            Backend::Linkerd(service_mesh::backends::linkerd::LinkerdOptions::default())
+        );
+        for (key, bad) in [
+            ("linkerd-trust-domain", "a..b"),
+            ("linkerd-trust-domain", "*.evil"),
+            ("linkerd-control-plane-namespace", "Linkerd"),
+            ("linkerd-control-plane-namespace", "a.b"),
+        ] {
+            let err = config_backend(&options(&[("mesh-backend", "linkerd"), (key, bad)])).err();
+            assert!(
+                matches!(&err, Some(SnapshotError::Config { key: k, .. }) if *k == key),
+                "{key}={bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn smi_controller_and_mesh_name() {
+        assert_eq!(config_smi(&options(&[])).ok(), Some(SmiMesh::default()));
+        assert_eq!(
+            config_smi(&options(&[
+                ("smi-controller", "fsm"),
+                ("smi-mesh-name", "edge")
+            ]))
+            .ok(),
+            Some(SmiMesh {
+                controller: SmiController::Fsm,
+                name: Some("edge".into())
+            })
+        );
+        for (key, bad) in [
+            ("smi-controller", "istio"),
+            ("smi-mesh-name", "no spaces"),
+            ("smi-mesh-name", "-dash"),
+        ] {
+            let err = config_smi(&options(&[(key, bad)])).err();
+            assert!(
+                matches!(&err, Some(SnapshotError::Config { key: k, .. }) if *k == key),
+                "{key}={bad}: {err:?}"
+            );
+        }
     }
 
     #[test]

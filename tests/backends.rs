@@ -321,15 +321,27 @@ fn a_switch_to_each_backend_and_back_converges_and_deletes_nothing_foreign() {
         // Istio first: our three policies.
         assert_eq!(istio_aps(0).len(), 3, "{backend}");
         assert_eq!(status(&out, 1), active(""), "{backend}");
-        // The switch: ours deleted (3), the backend's applied; then a no-op.
+        // The switch: our policies (3) and the waypoint (Gateway, HPA: Istio's data plane)
+        // deleted, the backend's applied; then a no-op.
         let deletes: Vec<String> = writes(&out, 2)
             .into_iter()
             .filter(|w| w.starts_with("DELETE"))
             .collect();
-        assert_eq!(deletes.len(), 3, "{backend}: {deletes:?}");
-        assert!(deletes.iter().all(|w| w.contains("security.istio.io")));
+        assert_eq!(deletes.len(), 5, "{backend}: {deletes:?}");
         assert_eq!(
-            writes(&out, 2).len() - 3,
+            deletes
+                .iter()
+                .filter(|w| w.contains("security.istio.io"))
+                .count(),
+            3
+        );
+        assert!(
+            deletes.iter().all(|w| w.contains("security.istio.io")
+                || w.ends_with("/prod-istio-beacon-k8s-waypoint")),
+            "{deletes:?}"
+        );
+        assert_eq!(
+            writes(&out, 2).len() - 5,
             count,
             "{backend}: {:?}",
             writes(&out, 2)
@@ -353,6 +365,10 @@ fn a_switch_to_each_backend_and_back_converges_and_deletes_nothing_foreign() {
                 .filter(|w| w.starts_with("PATCH"))
                 .count(),
             3
+        );
+        assert!(
+            object(&out, "Gateway", "prod", "prod-istio-beacon-k8s-waypoint").is_some(),
+            "{backend}: the waypoint is back"
         );
         assert!(
             writes(&out, 5).is_empty(),
@@ -436,8 +452,19 @@ fn a_missing_crd_of_the_backend_blocks_naming_it() {
                 assert!(objects_of(&out, g, kind).is_empty(), "{backend} {kind}");
             }
         }
-        // The rest is still reconciled: the waypoint.
-        assert!(object(&out, "Gateway", "prod", "prod-istio-beacon-k8s-waypoint").is_some());
+        // The rest is still reconciled: the label record of the beacon's own labels.
+        assert!(
+            object(
+                &out,
+                "ConfigMap",
+                "prod",
+                "juju-service-mesh-istio-beacon-k8s-labels"
+            )
+            .is_some(),
+            "{backend}"
+        );
+        // No Istio waypoint under another mesh.
+        assert!(object(&out, "Gateway", "prod", "prod-istio-beacon-k8s-waypoint").is_none());
     }
 }
 
@@ -508,4 +535,163 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
     assert_eq!(writes(&out, 1).len(), 1, "{:?}", writes(&out, 1));
     assert_eq!(status(&out, 1), active(demo_expectation("linkerd").0));
     assert!(writes(&out, 2).is_empty());
+}
+
+/// The keys `model-on-mesh` puts on the Namespace under each backend (labels, annotations),
+/// with the beacon's managed-by label.
+fn onboarding(backend: &str) -> (Value, Value) {
+    const ME: &str = "prod.istio-beacon-k8s";
+    match backend {
+        "istio" => (
+            json!({"istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/dataplane-mode": "ambient", "charms.canonical.com/istio.io.waypoint.managed-by": ME}),
+            json!({}),
+        ),
+        "smi" => (
+            json!({"openservicemesh.io/monitored-by": "osm", "charms.canonical.com/openservicemesh.io.managed-by": ME}),
+            json!({"openservicemesh.io/sidecar-injection": "enabled"}),
+        ),
+        "consul" => (
+            json!({"connect-inject": "enabled", "charms.canonical.com/consul.hashicorp.com.managed-by": ME}),
+            json!({}),
+        ),
+        _ => (
+            json!({"charms.canonical.com/linkerd.io.managed-by": ME}),
+            json!({"linkerd.io/inject": "enabled"}),
+        ),
+    }
+}
+
+/// The model's Namespace after the last step: its labels and annotations, without the
+/// name label Kubernetes sets.
+fn namespace_keys(out: &Value) -> (Value, Value) {
+    let ns = object(out, "Namespace", "", "prod").expect("Namespace prod");
+    let mut labels = ns["metadata"]["labels"].clone();
+    if let Some(map) = labels.as_object_mut() {
+        map.remove("kubernetes.io/metadata.name");
+    }
+    let annotations = ns["metadata"]
+        .get("annotations")
+        .cloned()
+        .unwrap_or(json!({}));
+    (
+        if labels.is_null() { json!({}) } else { labels },
+        annotations,
+    )
+}
+
+#[test]
+fn model_on_mesh_puts_the_namespace_on_the_backends_mesh_and_a_switch_moves_it() {
+    for backend in BACKENDS {
+        // Istio first, on the mesh; then the switch; then a no-op.
+        let out = play(&demo(
+            json!({"model-on-mesh": true}),
+            json!([
+                "config-changed",
+                switch_to(backend),
+                "config-changed",
+                "update-status"
+            ]),
+        ));
+        for i in 0..3 {
+            assert_eq!(exit_code(&out, i), 0, "{backend} step {i}");
+        }
+        assert_eq!(namespace_keys(&out), onboarding(backend), "{backend}");
+        let patches: Vec<String> = writes(&out, 1)
+            .into_iter()
+            .filter(|w| w.contains("/api/v1/namespaces/prod") && !w.contains("/prod/"))
+            .collect();
+        assert_eq!(
+            patches.len(),
+            1,
+            "{backend}: one patch moves it: {patches:?}"
+        );
+        assert!(
+            writes(&out, 2).is_empty(),
+            "{backend}: {:?}",
+            writes(&out, 2)
+        );
+
+        // And back to Istio, then off the mesh: nothing of ours is left.
+        let out = play(&demo(
+            json!({"model-on-mesh": true, "mesh-backend": backend}),
+            json!(["config-changed", switch_to("istio"), "config-changed",]),
+        ));
+        assert_eq!(namespace_keys(&out), onboarding("istio"), "{backend}");
+        let out = play(&demo(
+            json!({"model-on-mesh": true, "mesh-backend": backend}),
+            json!([
+                "config-changed",
+                {"update": {"config": {"model-on-mesh": false}}},
+                "config-changed",
+            ]),
+        ));
+        assert_eq!(namespace_keys(&out), (json!({}), json!({})), "{backend}");
+    }
+}
+
+#[test]
+fn another_entitys_mesh_keys_are_not_taken_over() {
+    // The namespace is already injected by someone else: left as it is, and said.
+    let mut scenario = demo(
+        json!({"model-on-mesh": true, "mesh-backend": "linkerd"}),
+        json!(["config-changed"]),
+    );
+    let ns = scenario["kubernetes"]
+        .as_array_mut()
+        .expect("kubernetes")
+        .iter_mut()
+        .find(|o| o["kind"] == "Namespace")
+        .expect("a Namespace in the demo model");
+    ns["metadata"]["annotations"] = json!({"linkerd.io/inject": "enabled"});
+    let out = play(&scenario);
+    assert_eq!(exit_code(&out, 0), 0);
+    assert_eq!(
+        namespace_keys(&out),
+        (json!({}), json!({"linkerd.io/inject": "enabled"}))
+    );
+    assert!(
+        logs(&out, 0, "WARNING")
+            .iter()
+            .any(|l| l.contains("Cannot put Namespace 'prod' on Linkerd")
+                && l.contains("managed by another entity")),
+        "{:?}",
+        logs(&out, 0, "WARNING")
+    );
+}
+
+#[test]
+fn linkerd_identities_follow_the_configured_trust_domain() {
+    let out = play(&demo(
+        json!({"mesh-backend": "linkerd", "linkerd-trust-domain": "example.org", "linkerd-control-plane-namespace": "linkerd-cp"}),
+        json!(["config-changed"]),
+    ));
+    assert_eq!(exit_code(&out, 0), 0);
+    let identities: Vec<String> = out["kubernetes"]
+        .as_array()
+        .expect("kubernetes")
+        .iter()
+        .filter(|o| o["kind"] == "MeshTLSAuthentication")
+        .flat_map(|o| {
+            o["spec"]["identities"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|i| i.as_str().map(str::to_owned))
+        .collect();
+    assert!(!identities.is_empty());
+    assert!(
+        identities
+            .iter()
+            .all(|i| i.ends_with(".serviceaccount.identity.linkerd-cp.example.org")),
+        "{identities:?}"
+    );
+    // A value that is not a DNS name blocks, naming the option.
+    let out = play(&demo(
+        json!({"mesh-backend": "linkerd", "linkerd-trust-domain": "a b"}),
+        json!(["config-changed"]),
+    ));
+    let (state, message) = status(&out, 0).expect("a status");
+    assert_eq!(state, "blocked");
+    assert!(message.contains("linkerd-trust-domain"), "{message}");
 }

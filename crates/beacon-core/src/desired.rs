@@ -8,12 +8,10 @@ use service_mesh::backends::{Backend, Outcome};
 use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, ProviderAppData};
 
 use crate::admission::{self, Consumer};
-use crate::kinds::{
-    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Ownership, Scope,
-    with_owner_labels,
-};
+use crate::kinds::{Kind, ObjectKey, Ownership, Scope, with_owner_labels};
 use crate::memo::{ConsumerEntry, Consumers, Derived, DerivedIntent, DerivedSkip};
 use crate::names::Names;
+use crate::onboarding::{self, Onboarding};
 pub use crate::snapshot::Origin;
 use crate::snapshot::{
     CHARM_TRACING, METRICS_ENDPOINT, METRICS_PROXY, MeshRelation, PROVIDE_CMR_MESH, SERVICE_MESH,
@@ -48,18 +46,21 @@ pub struct CharmLabels {
     pub record_json: String,
 }
 
-/// What to do with the model's Namespace labels.
+/// What to do with the model's Namespace labels and annotations (`model-on-mesh`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NamespaceIntent {
-    Add {
-        name: String,
-        identity: String,
-        labels: Vec<(String, String)>,
-    },
-    Remove {
-        name: String,
-        identity: String,
-    },
+pub struct NamespaceIntent {
+    pub name: String,
+    /// The beacon's identity (`<model>.<app>`), the value of each mesh's managed-by label.
+    pub identity: String,
+    /// Every mesh's keys, and whether the namespace should carry them (at most one).
+    pub meshes: Vec<(Onboarding, bool)>,
+}
+
+impl NamespaceIntent {
+    /// The onboarding the namespace should carry, if any.
+    pub fn wanted(&self) -> Option<&Onboarding> {
+        self.meshes.iter().find(|(_, w)| *w).map(|(o, _)| o)
+    }
 }
 
 /// The metrics-proxy Pebble layer (§1.6).
@@ -290,26 +291,21 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
     };
     // Report in databag order, whichever stage (parse, target check, build) caught it.
     skipped.sort_by_key(|s| (s.relation_id, s.index));
-    let waypoint = if snap.planned_units >= 1 {
+    // The waypoint is Istio's data plane: under another mesh nothing would program it.
+    let waypoint = if snap.planned_units >= 1 && snap.config.mesh_backend == Backend::Istio {
         waypoint(snap, names)
     } else {
         Vec::new()
     };
-    let namespace = if snap.config.model_on_mesh {
-        NamespaceIntent::Add {
-            name: snap.model.clone(),
-            identity: names.identity.clone(),
-            labels: vec![
-                (NS_USE_WAYPOINT.to_owned(), names.waypoint.clone()),
-                (NS_DATAPLANE_MODE.to_owned(), "ambient".to_owned()),
-                (NS_MANAGED_BY.to_owned(), names.identity.clone()),
-            ],
-        }
-    } else {
-        NamespaceIntent::Remove {
-            name: snap.model.clone(),
-            identity: names.identity.clone(),
-        }
+    let namespace = NamespaceIntent {
+        name: snap.model.clone(),
+        identity: names.identity.clone(),
+        meshes: onboarding::meshes(
+            &snap.config.mesh_backend,
+            &snap.config.smi_mesh,
+            &names.waypoint,
+            snap.config.model_on_mesh,
+        ),
     };
 
     let telemetry_databags = telemetry_databags(snap, &mut warnings);
@@ -351,8 +347,21 @@ fn backend_render(
     let backend = &snap.config.mesh_backend;
     let mut policies = Vec::with_capacity(intents.len());
     let mut origins = Vec::with_capacity(intents.len());
+    // Each consumer's `policies` value is parsed once, not once per policy it holds.
+    let mut parsed: HashMap<*const u8, Option<Vec<Option<MeshPolicy>>>> = HashMap::new();
     for intent in intents {
-        match intent.policy() {
+        let policy = match &intent.source {
+            PolicySource::Parsed(policy) => Some(policy.clone()),
+            PolicySource::Consumer { raw, index } => parsed
+                .entry(raw.as_ptr())
+                .or_insert_with(|| {
+                    let all = service_mesh::parse_policies(raw).ok()?;
+                    Some(all.into_iter().map(Result::ok).collect())
+                })
+                .as_ref()
+                .and_then(|all| all.get(*index)?.clone()),
+        };
+        match policy {
             Some(policy) => {
                 policies.push(policy);
                 origins.push(intent);

@@ -5,8 +5,8 @@
 //! comes back as data for the binary to log.
 //!
 //! The modules, in the order data flows through them (each uses only those before it):
-//! [`kinds`] and [`names`] (identities and labels), [`memo`] (what is remembered between
-//! hooks), [`snapshot`] (the model, typed), [`admission`] (what a consumer may ask for),
+//! [`kinds`] and [`names`] (identities and labels), [`onboarding`] (what each mesh expects
+//! on the model's Namespace), [`memo`] (what is remembered between hooks), [`snapshot`] (the model, typed), [`admission`] (what a consumer may ask for),
 //! [`telemetry`], [`traffic`] and [`desired`] (what the beacon wants), [`plan`] (the diff against what is live), [`status`] (what the unit shows); and for
 //! operators, [`report`] (`show-policies`) and [`access`] (`check-access`).
 
@@ -16,6 +16,7 @@ pub mod desired;
 pub mod kinds;
 pub mod memo;
 pub mod names;
+pub mod onboarding;
 pub mod plan;
 pub mod report;
 pub mod snapshot;

@@ -15,10 +15,12 @@ use service_mesh::owned::{diff, is_subset, up_to_date};
 
 use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
 use crate::kinds::{
-    Kind, NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT, ObjectKey, Ownership, SCOPE_LABEL,
+    Kind, NS_MANAGED_BY, ObjectKey, Ownership, SCOPE_LABEL,
     Scope, labels_of, managers_of,
 };
-use crate::memo::{AppliedRecord, Published, Records, Refusals, fingerprint, record_key};
+use crate::memo::{
+    AppliedRecord, Published, Records, Refusals, fingerprint, object_record_key, record_key,
+};
 use crate::snapshot::LocalBags;
 
 pub use crate::kinds::Labels;
@@ -45,11 +47,13 @@ pub struct Live {
     /// Owned objects of the `mesh-backend` kinds listed this hook (scope
     /// [`Scope::Backend`]), by kind; `None` for a kind whose CRD is not installed. A kind
     /// not in the map was not listed: its objects are neither applied nor pruned.
-    pub backend: BTreeMap<Kind, Option<Vec<Value>>>,
+    pub backend: BTreeMap<Kind, Option<Vec<LiveObject>>>,
     /// Services of the model bound to a waypoint (`istio.io/use-waypoint`), when read.
     pub waypoint_services: Option<std::collections::BTreeSet<String>>,
     /// Labels of the model's Namespace.
     pub namespace_labels: Labels,
+    /// Annotations of the model's Namespace.
+    pub namespace_annotations: Labels,
     /// The label record ConfigMap's `labels`; `None` when the ConfigMap does not exist.
     pub label_record: Option<Labels>,
     /// Pod template labels of our StatefulSet; `None` when it does not exist.
@@ -180,10 +184,12 @@ pub enum Action {
         intent: Arc<PolicyIntent>,
         owner_instance: String,
     },
-    /// Strategic-merge patch of the model Namespace's labels (null = remove).
-    PatchNamespaceLabels {
+    /// Strategic-merge patch of the model Namespace's labels and annotations (null =
+    /// remove).
+    PatchNamespace {
         name: String,
         labels: Map<String, Value>,
+        annotations: Map<String, Value>,
     },
     /// Add the layer (combine) to the container, then replan.
     AddPebbleLayer {
@@ -217,7 +223,7 @@ impl Action {
             | Action::PatchServiceLabels { .. }
             | Action::CreateLabelRecord { .. }
             | Action::PatchLabelRecord { .. } => Phase::CharmLabels,
-            Action::PatchNamespaceLabels { .. } => Phase::Waypoint,
+            Action::PatchNamespace { .. } => Phase::Waypoint,
             Action::Delete(key) | Action::Apply { key, .. }
                 if matches!(key.kind, Kind::Gateway | Kind::HorizontalPodAutoscaler) =>
             {
@@ -248,8 +254,14 @@ impl std::fmt::Display for Action {
             Action::Apply { key, .. } | Action::ApplyPolicy { key, .. } => {
                 write!(f, "Applying {key}")
             }
-            Action::PatchNamespaceLabels { name, .. } => {
-                write!(f, "Patching labels of Namespace {name}")
+            Action::PatchNamespace {
+                name, annotations, ..
+            } => {
+                if annotations.is_empty() {
+                    write!(f, "Patching labels of Namespace {name}")
+                } else {
+                    write!(f, "Patching labels and annotations of Namespace {name}")
+                }
             }
             Action::AddPebbleLayer {
                 container, label, ..
@@ -272,14 +284,17 @@ impl std::fmt::Display for Action {
 pub struct Plan {
     pub actions: Vec<Action>,
     pub warnings: Vec<String>,
-    /// Keys of [`Live::applied`] records that still hold (the policy is up to date).
+    /// Keys of [`Live::applied`] records that still hold (the policy or `mesh-backend`
+    /// object is up to date).
     pub recorded: Vec<String>,
-    /// Policies found up to date by a full comparison, with what they hold.
+    /// Policies and backend objects found up to date by a full comparison, with what they
+    /// hold.
     pub verified: BTreeMap<String, AppliedRecord>,
-    /// The digests of the policies the plan applies, by [`record_key`].
+    /// The digests of the policies and backend objects the plan applies, by
+    /// [`object_record_key`].
     pub applying: HashMap<String, String>,
-    /// Policies not applied because the API server refused them as they are (keys of
-    /// [`Live::refused`]); counted as skipped.
+    /// Policies and backend objects not applied because the API server refused them as
+    /// they are (keys of [`Live::refused`]); counted as skipped.
     pub refused: Vec<String>,
 }
 
@@ -295,7 +310,7 @@ impl Plan {
     ) -> Option<BTreeMap<String, AppliedRecord>> {
         let mut records = self.verified.clone();
         for (key, resource_version) in applied {
-            let key = record_key(&key.namespace, &key.name);
+            let key = object_record_key(&key);
             if let Some(digest) = self.applying.get(&key) {
                 let record = AppliedRecord {
                     resource_version,
@@ -333,7 +348,7 @@ impl Plan {
             .filter_map(|k| Some((k.clone(), before.get(k)?.clone())))
             .collect();
         for key in rejected {
-            let key = record_key(&key.namespace, &key.name);
+            let key = object_record_key(&key);
             if let Some(digest) = self.applying.get(&key) {
                 after.insert(key, digest.clone());
             }
@@ -406,7 +421,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
     plan_traffic(desired, live, &mut out);
-    plan_backend(desired, live, &mut out);
+    backend::plan_backend(desired, live, &mut out);
 
     // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {
@@ -433,27 +448,6 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     out.actions
         .extend(writes.filter_map(|w| relation_data(w, &live.databags)));
     out
-}
-
-/// The objects of a non-Istio `mesh-backend`: those of the kinds listed this hook are
-/// pruned and applied like the waypoint's (a kind whose CRD is missing is neither listed
-/// nor written). Every backend's kinds are listed on hooks that read everything, so a
-/// switch of backend (config-changed) deletes the previous backend's objects.
-fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
-    let installed = |kind: Kind| matches!(live.backend.get(&kind), Some(Some(_)));
-    let mut wanted: Vec<Value> = desired
-        .backend_objects
-        .iter()
-        .filter(|o| Kind::of(o).is_some_and(installed))
-        .cloned()
-        .collect();
-    // One kind after the other, so that their writes form batches.
-    wanted.sort_by_key(Kind::of);
-    let owned: Vec<&Value> = live.backend.values().flatten().flatten().collect();
-    if wanted.is_empty() && owned.is_empty() {
-        return;
-    }
-    reconcile_scope(Scope::Backend, &wanted, &owned, &desired.ownership, out);
 }
 
 /// Consumers' traffic intents and `mtls-mode`: the owned DestinationRules and
@@ -685,55 +679,79 @@ fn apply_policy(desired: &Desired, intent: &Arc<PolicyIntent>, key: String, out:
     });
 }
 
-/// Namespace labels with the managed-by guard (§3.10): add only if the namespace has no
-/// Istio labels or they are ours; remove only if ours. Patches only when something would
-/// change (upstream patches on every reconcile).
+/// Each mesh's namespace keys with its managed-by guard (§3.10 for Istio's): the wanted
+/// mesh's are added only if none of them is set or they are ours; another mesh's are
+/// removed only if ours. Patches only when something would change (upstream patches on
+/// every reconcile), in one patch; Istio's alone give upstream's body exactly.
 fn plan_namespace(intent: &NamespaceIntent, live: &Live, out: &mut Plan) {
-    let labels = &live.namespace_labels;
-    let truthy = |k: &str| labels.get(k).is_some_and(|v| !v.is_empty());
-    let ours = |identity: &str| labels.get(NS_MANAGED_BY).map(String::as_str) == Some(identity);
-    match intent {
-        NamespaceIntent::Add {
-            name,
-            identity,
-            labels: wanted,
-        } => {
-            if (truthy(NS_USE_WAYPOINT) || truthy(NS_DATAPLANE_MODE)) && !ours(identity) {
-                out.warnings.push(format!(
-                    "Cannot add labels: Namespace '{name}' is already configured with Istio labels managed by another entity."
-                ));
-                return;
-            }
-            let patch: Map<String, Value> = wanted
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            if !labels_satisfy(labels, &patch) {
-                out.actions.push(Action::PatchNamespaceLabels {
-                    name: name.clone(),
-                    labels: patch,
+    let (labels, annotations) = (&live.namespace_labels, &live.namespace_annotations);
+    let name = &intent.name;
+    let set = |map: &Labels, keys: &[(String, String)]| {
+        keys.iter()
+            .any(|(k, _)| map.get(k).is_some_and(|v| !v.is_empty()))
+    };
+    let mut label_patch = Map::new();
+    let mut annotation_patch = Map::new();
+    for (mesh, wanted) in &intent.meshes {
+        let ours = labels.get(mesh.managed_by) == Some(&intent.identity);
+        let present = set(labels, &mesh.labels) || set(annotations, &mesh.annotations);
+        let istio = mesh.managed_by == NS_MANAGED_BY;
+        if *wanted {
+            if present && !ours {
+                out.warnings.push(if istio {
+                    format!(
+                        "Cannot add labels: Namespace '{name}' is already configured with Istio labels managed by another entity."
+                    )
+                } else {
+                    format!(
+                        "Cannot put Namespace '{name}' on {}: its keys are already set, managed by another entity.",
+                        mesh.mesh
+                    )
                 });
+                continue;
             }
-        }
-        NamespaceIntent::Remove { name, identity } => {
-            if ours(identity) {
-                let patch: Map<String, Value> = [NS_USE_WAYPOINT, NS_DATAPLANE_MODE, NS_MANAGED_BY]
-                    .into_iter()
-                    .map(|k| (k.to_owned(), Value::Null))
-                    .collect();
-                out.actions.push(Action::PatchNamespaceLabels {
-                    name: name.clone(),
-                    labels: patch,
-                });
-            } else if truthy(NS_USE_WAYPOINT)
-                || truthy(NS_DATAPLANE_MODE)
-                || labels.contains_key(NS_MANAGED_BY)
+            let strings = |pairs: &[(String, String)]| -> Map<String, Value> {
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect()
+            };
+            let mut want_labels = strings(&mesh.labels);
+            want_labels.insert(
+                mesh.managed_by.to_owned(),
+                Value::String(intent.identity.clone()),
+            );
+            let want_annotations = strings(&mesh.annotations);
+            if !labels_satisfy(labels, &want_labels)
+                || !labels_satisfy(annotations, &want_annotations)
             {
-                out.warnings.push(format!(
-                    "Cannot remove labels: Namespace '{name}' has Istio labels managed by another entity."
-                ));
+                label_patch.extend(want_labels);
+                annotation_patch.extend(want_annotations);
             }
+        } else if ours {
+            let nulls = |pairs: &[(String, String)]| {
+                pairs
+                    .iter()
+                    .map(|(k, _)| (k.clone(), Value::Null))
+                    .collect::<Vec<_>>()
+            };
+            label_patch.extend(nulls(&mesh.labels));
+            label_patch.insert(mesh.managed_by.to_owned(), Value::Null);
+            annotation_patch.extend(nulls(&mesh.annotations));
+        } else if istio && (present || labels.contains_key(NS_MANAGED_BY)) {
+            // Only Istio's: another mesh's keys set by someone else are none of our business
+            // while the model is not to be on that mesh.
+            out.warnings.push(format!(
+                "Cannot remove labels: Namespace '{name}' has Istio labels managed by another entity."
+            ));
         }
+    }
+    if !label_patch.is_empty() || !annotation_patch.is_empty() {
+        out.actions.push(Action::PatchNamespace {
+            name: name.clone(),
+            labels: label_patch,
+            annotations: annotation_patch,
+        });
     }
 }
 
@@ -835,8 +853,7 @@ pub fn teardown(live: &Live, ownership: &Ownership, model: &str, identity: &str)
         .destination_rules
         .iter()
         .flatten()
-        .chain(live.peer_authentications.iter().flatten())
-        .chain(live.backend.values().flatten().flatten());
+        .chain(live.peer_authentications.iter().flatten());
     for obj in live
         .gateways
         .iter()
@@ -848,16 +865,26 @@ pub fn teardown(live: &Live, ownership: &Ownership, model: &str, identity: &str)
             delete_if_ours(key, &labels_of(obj), &managers_of(obj), ownership, &mut out);
         }
     }
-    for p in live.policies.iter().flatten() {
+    let backend = live.backend.values().flatten().flatten();
+    for p in live.policies.iter().flatten().chain(backend) {
         delete_if_ours(p.key.clone(), &p.labels, &p.managers, ownership, &mut out);
     }
-    let removal = NamespaceIntent::Remove {
+    // Every mesh's keys go, when ours.
+    let removal = NamespaceIntent {
         name: model.to_owned(),
         identity: identity.to_owned(),
+        meshes: crate::onboarding::meshes(
+            &service_mesh::backends::Backend::Istio,
+            &Default::default(),
+            "",
+            false,
+        ),
     };
     plan_namespace(&removal, live, &mut out);
     out
 }
+
+mod backend;
 
 #[cfg(test)]
 mod tests;

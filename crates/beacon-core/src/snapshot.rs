@@ -24,6 +24,9 @@ pub struct Config {
     pub mtls_mode: Option<service_mesh::traffic::MtlsMode>,
     /// `mesh-backend`: which mesh consumer policies are rendered for (Istio by default).
     pub mesh_backend: service_mesh::backends::Backend,
+    /// `smi-controller` and `smi-mesh-name`: the SMI mesh `model-on-mesh` enrolls the
+    /// namespace in.
+    pub smi_mesh: crate::onboarding::SmiMesh,
 }
 
 impl Default for Config {
@@ -34,6 +37,7 @@ impl Default for Config {
             cross_model_namespaces: Vec::new(),
             mtls_mode: None,
             mesh_backend: service_mesh::backends::Backend::Istio,
+            smi_mesh: Default::default(),
         }
     }
 }

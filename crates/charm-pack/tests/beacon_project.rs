@@ -115,11 +115,15 @@ fn config_has_upstream_options_and_ours() -> Result {
     // Upstream's three, and ours (documented as not in the Python charm).
     let expected = [
         ("cross-model-namespaces", "string", "''"),
+        ("linkerd-control-plane-namespace", "string", "linkerd"),
+        ("linkerd-trust-domain", "string", "cluster.local"),
         ("manage-authorization-policies", "boolean", "true"),
         ("mesh-backend", "string", "istio"),
         ("model-on-mesh", "boolean", "false"),
         ("mtls-mode", "string", "''"),
         ("ready-timeout", "int", "100"),
+        ("smi-controller", "string", "osm"),
+        ("smi-mesh-name", "string", "''"),
     ];
     let expected: Vec<(String, String, String)> = expected
         .iter()

@@ -550,34 +550,45 @@ fn provider_databag_is_byte_identical_to_python() {
 #[test]
 fn namespace_intent_follows_model_on_mesh() {
     let d = run(&example());
-    assert_eq!(
-        d.namespace,
-        NamespaceIntent::Remove {
-            name: "prod".into(),
-            identity: "prod.istio-beacon-k8s".into()
-        }
-    );
+    assert_eq!(d.namespace.name, "prod");
+    assert_eq!(d.namespace.identity, "prod.istio-beacon-k8s");
+    assert_eq!(d.namespace.wanted(), None);
+    // Every mesh's keys are listed, so that whichever we set earlier can go.
+    assert_eq!(d.namespace.meshes.len(), 5);
     let mut snap = example();
     snap.config.model_on_mesh = true;
     let d = run(&snap);
+    let wanted = d.namespace.wanted().expect("on the mesh");
     assert_eq!(
-        d.namespace,
-        NamespaceIntent::Add {
-            name: "prod".into(),
-            identity: "prod.istio-beacon-k8s".into(),
-            labels: vec![
-                (
-                    "istio.io/use-waypoint".into(),
-                    "prod-istio-beacon-k8s-waypoint".into()
-                ),
-                ("istio.io/dataplane-mode".into(), "ambient".into()),
-                (
-                    "charms.canonical.com/istio.io.waypoint.managed-by".into(),
-                    "prod.istio-beacon-k8s".into()
-                ),
-            ],
-        }
+        wanted.managed_by,
+        "charms.canonical.com/istio.io.waypoint.managed-by"
     );
+    assert_eq!(
+        wanted.labels,
+        vec![
+            (
+                "istio.io/use-waypoint".into(),
+                "prod-istio-beacon-k8s-waypoint".into()
+            ),
+            ("istio.io/dataplane-mode".into(), "ambient".into()),
+        ]
+    );
+    assert_eq!(wanted.annotations, vec![]);
+}
+
+#[test]
+fn other_meshes_have_no_waypoint_and_their_own_onboarding() {
+    for backend in ["smi", "consul", "linkerd"] {
+        let mut snap = example();
+        snap.config.model_on_mesh = true;
+        snap.config.mesh_backend = Backend::from_name(backend).expect("backend");
+        let d = run(&snap);
+        assert_eq!(d.waypoint, Vec::<Value>::new(), "{backend}");
+        let wanted = d.namespace.wanted().expect("on the mesh");
+        assert_ne!(wanted.mesh, "Istio", "{backend}");
+    }
+    let d = run(&example());
+    assert_eq!(d.waypoint.len(), 2, "Istio's waypoint: Gateway and HPA");
 }
 
 #[test]

@@ -30,10 +30,17 @@ fn simulate(live: &mut Live, actions: &[Action]) {
             Action::CreateLabelRecord { labels, .. } | Action::PatchLabelRecord { labels, .. } => {
                 live.label_record = serde_json::from_str(labels).ok();
             }
-            Action::PatchNamespaceLabels { labels, .. } => {
+            Action::PatchNamespace {
+                labels,
+                annotations,
+                ..
+            } => {
                 let mut ns = Some(live.namespace_labels.clone());
                 set_labels(&mut ns, labels);
                 live.namespace_labels = ns.unwrap_or_default();
+                let mut ns = Some(live.namespace_annotations.clone());
+                set_labels(&mut ns, annotations);
+                live.namespace_annotations = ns.unwrap_or_default();
             }
             Action::Delete(key) => {
                 for list in [live.gateways.as_mut(), Some(&mut live.hpas)]
@@ -43,7 +50,7 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                     list.retain(|o| ObjectKey::of(o).as_ref() != Some(key));
                 }
                 for list in live.backend.values_mut().flatten() {
-                    list.retain(|o| ObjectKey::of(o).as_ref() != Some(key));
+                    list.retain(|o| o.key != *key);
                 }
                 if let Some(list) = live.policies.as_mut() {
                     list.retain(|o| o.key != *key);
@@ -84,7 +91,13 @@ fn simulate(live: &mut Live, actions: &[Action]) {
                     Kind::HorizontalPodAutoscaler => Some(&mut live.hpas),
                     Kind::DestinationRule => live.destination_rules.as_mut(),
                     Kind::PeerAuthentication => live.peer_authentications.as_mut(),
-                    backend => live.backend.get_mut(&backend).and_then(Option::as_mut),
+                    backend => {
+                        if let Some(list) = live.backend.get_mut(&backend).and_then(Option::as_mut) {
+                            list.retain(|o| o.key != key);
+                            list.extend(LiveObject::from_value(&stored));
+                        }
+                        continue;
+                    }
                 };
                 if let Some(list) = list {
                     list.retain(|o| ObjectKey::of(o).as_ref() != Some(&key));
@@ -141,6 +154,14 @@ fn one_plan_converges_and_the_next_is_empty() {
             ..Config::default()
         };
         snap.planned_units = units;
+        variants.push(snap);
+    }
+    // Every mesh-backend's namespace onboarding (and no waypoint) converges too.
+    for backend in ["smi", "consul", "linkerd"] {
+        let mut snap = example();
+        snap.config.model_on_mesh = true;
+        snap.config.mesh_backend =
+            service_mesh::backends::Backend::from_name(backend).expect("backend");
         variants.push(snap);
     }
     for snap in variants {

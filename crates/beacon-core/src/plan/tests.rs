@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::*;
 use crate::desired::{CharmLabels, PebbleLayer, PolicyIntent, PolicySource, RelationWrite};
-use crate::kinds::NS_MANAGED_BY;
+use crate::kinds::{NS_DATAPLANE_MODE, NS_MANAGED_BY, NS_USE_WAYPOINT};
+use crate::onboarding::{SmiController, SmiMesh, meshes};
+use service_mesh::backends::Backend;
 
 const OWNER: &str = "prod-istio-beacon-k8s";
 
@@ -114,10 +116,7 @@ fn base_desired() -> Desired {
         },
         waypoint_name: "prod-istio-beacon-k8s-waypoint".into(),
         waypoint: vec![],
-        namespace: NamespaceIntent::Remove {
-            name: "prod".into(),
-            identity: "prod.istio-beacon-k8s".into(),
-        },
+        namespace: remove_intent(),
         policies: vec![Arc::new(intent("p-new", 80))],
         backend_objects: vec![],
         backend_findings: vec![],
@@ -157,6 +156,7 @@ fn converged_live() -> Live {
         backend: BTreeMap::new(),
         waypoint_services: None,
         namespace_labels: [("kubernetes.io/metadata.name".to_owned(), "prod".to_owned())].into(),
+        namespace_annotations: Labels::new(),
         label_record: Some(labels.clone()),
         statefulset_labels: Some(sts),
         service_labels: Some(labels),
@@ -328,35 +328,56 @@ fn labels_we_no_longer_want_are_removed_others_kept() {
 }
 
 fn ns_patch(p: &Plan) -> Option<&Map<String, Value>> {
+    ns_patches(p).map(|(labels, _)| labels)
+}
+
+/// The namespace patch's labels and annotations.
+type NsPatch<'a> = (&'a Map<String, Value>, &'a Map<String, Value>);
+
+fn ns_patches(p: &Plan) -> Option<NsPatch<'_>> {
     p.actions.iter().find_map(|a| match a {
-        Action::PatchNamespaceLabels { labels, .. } => Some(labels),
+        Action::PatchNamespace {
+            labels,
+            annotations,
+            ..
+        } => Some((labels, annotations)),
         _ => None,
     })
 }
 
-fn add_intent() -> NamespaceIntent {
-    NamespaceIntent::Add {
+fn backend_intent(backend: &Backend, smi: &SmiMesh, on: bool) -> NamespaceIntent {
+    NamespaceIntent {
         name: "prod".into(),
         identity: "prod.istio-beacon-k8s".into(),
-        labels: vec![
-            (
-                NS_USE_WAYPOINT.into(),
-                "prod-istio-beacon-k8s-waypoint".into(),
-            ),
-            (NS_DATAPLANE_MODE.into(), "ambient".into()),
-            (NS_MANAGED_BY.into(), "prod.istio-beacon-k8s".into()),
-        ],
+        meshes: meshes(backend, smi, "prod-istio-beacon-k8s-waypoint", on),
     }
 }
 
+fn add_intent() -> NamespaceIntent {
+    backend_intent(&Backend::Istio, &SmiMesh::default(), true)
+}
+
+fn pairs(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 fn ns_plan(intent: NamespaceIntent, labels: &[(&str, &str)]) -> Plan {
+    ns_plan_with(intent, labels, &[])
+}
+
+fn ns_plan_with(
+    intent: NamespaceIntent,
+    labels: &[(&str, &str)],
+    annotations: &[(&str, &str)],
+) -> Plan {
     let mut d = base_desired();
     d.namespace = intent;
     let mut live = converged_live();
-    live.namespace_labels = labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
+    live.namespace_labels = pairs(labels);
+    live.namespace_annotations = pairs(annotations);
     plan(&d, &live)
 }
 
@@ -415,10 +436,7 @@ fn add_labels_already_in_place_is_a_noop() {
 }
 
 fn remove_intent() -> NamespaceIntent {
-    NamespaceIntent::Remove {
-        name: "prod".into(),
-        identity: "prod.istio-beacon-k8s".into(),
-    }
+    backend_intent(&Backend::Istio, &SmiMesh::default(), false)
 }
 
 #[test]
@@ -461,6 +479,134 @@ fn remove_labels_with_only_our_managed_by_key() {
 fn remove_labels_from_an_unlabelled_namespace_does_nothing() {
     let p = ns_plan(remove_intent(), &[]);
     assert_eq!((p.actions, p.warnings), (vec![], vec![]));
+}
+
+const ME: &str = "prod.istio-beacon-k8s";
+const LINKERD_BY: &str = "charms.canonical.com/linkerd.io.managed-by";
+
+#[test]
+fn each_backend_puts_the_namespace_on_its_mesh_with_its_own_keys() {
+    let linkerd = Backend::from_name("linkerd").expect("linkerd");
+    let consul = Backend::from_name("consul").expect("consul");
+    let fsm = SmiMesh {
+        controller: SmiController::Fsm,
+        name: Some("edge".into()),
+    };
+    let cases: [(&Backend, &SmiMesh, Value, Value); 4] = [
+        (
+            &linkerd,
+            &SmiMesh::default(),
+            json!({LINKERD_BY: ME}),
+            json!({"linkerd.io/inject": "enabled"}),
+        ),
+        (
+            &Backend::Smi,
+            &SmiMesh::default(),
+            json!({"openservicemesh.io/monitored-by": "osm", "charms.canonical.com/openservicemesh.io.managed-by": ME}),
+            json!({"openservicemesh.io/sidecar-injection": "enabled"}),
+        ),
+        (
+            &Backend::Smi,
+            &fsm,
+            json!({"flomesh.io/monitored-by": "edge", "charms.canonical.com/flomesh.io.managed-by": ME}),
+            json!({"flomesh.io/sidecar-injection": "enabled"}),
+        ),
+        (
+            &consul,
+            &SmiMesh::default(),
+            json!({"connect-inject": "enabled", "charms.canonical.com/consul.hashicorp.com.managed-by": ME}),
+            json!({}),
+        ),
+    ];
+    for (backend, smi, labels, annotations) in cases {
+        let p = ns_plan(backend_intent(backend, smi, true), &[("foo", "bar")]);
+        let (l, a) = ns_patches(&p).expect("patch");
+        assert_eq!(
+            (Value::Object(l.clone()), Value::Object(a.clone())),
+            (labels, annotations),
+            "{}",
+            backend.name()
+        );
+        assert_eq!(p.warnings, Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_backend_onboarding_in_place_is_a_noop_and_goes_when_model_on_mesh_is_off() {
+    let linkerd = Backend::from_name("linkerd").expect("linkerd");
+    let smi = SmiMesh::default();
+    let labels = [(LINKERD_BY, ME), ("foo", "bar")];
+    let annotations = [("linkerd.io/inject", "enabled"), ("other", "x")];
+    let p = ns_plan_with(backend_intent(&linkerd, &smi, true), &labels, &annotations);
+    assert_eq!(p.actions, vec![]);
+    let p = ns_plan_with(backend_intent(&linkerd, &smi, false), &labels, &annotations);
+    let (l, a) = ns_patches(&p).expect("patch");
+    assert_eq!(Value::Object(l.clone()), json!({LINKERD_BY: null}));
+    assert_eq!(Value::Object(a.clone()), json!({"linkerd.io/inject": null}));
+}
+
+#[test]
+fn switching_backend_moves_the_namespace_from_one_mesh_to_the_other_in_one_patch() {
+    let linkerd = Backend::from_name("linkerd").expect("linkerd");
+    let istio_labels = [
+        (NS_USE_WAYPOINT, "prod-istio-beacon-k8s-waypoint"),
+        (NS_DATAPLANE_MODE, "ambient"),
+        (NS_MANAGED_BY, ME),
+    ];
+    let p = ns_plan(
+        backend_intent(&linkerd, &SmiMesh::default(), true),
+        &istio_labels,
+    );
+    let (l, a) = ns_patches(&p).expect("patch");
+    assert_eq!(
+        Value::Object(l.clone()),
+        json!({NS_USE_WAYPOINT: null, NS_DATAPLANE_MODE: null, NS_MANAGED_BY: null, LINKERD_BY: ME})
+    );
+    assert_eq!(
+        Value::Object(a.clone()),
+        json!({"linkerd.io/inject": "enabled"})
+    );
+    assert_eq!(p.actions.len(), 1, "one namespace patch: {:?}", p.actions);
+}
+
+#[test]
+fn another_entitys_mesh_keys_are_left_alone() {
+    let linkerd = Backend::from_name("linkerd").expect("linkerd");
+    let smi = SmiMesh::default();
+    // Someone else injected the namespace: we do not take it over, and say so.
+    let p = ns_plan_with(
+        backend_intent(&linkerd, &smi, true),
+        &[],
+        &[("linkerd.io/inject", "enabled")],
+    );
+    assert_eq!(p.actions, vec![]);
+    assert!(
+        p.warnings
+            .iter()
+            .any(|w| w.contains("managed by another entity"))
+    );
+    // Not wanted, not ours: not removed, and no noise (only Istio's keys warn, as upstream).
+    for on in [false, true] {
+        let p = ns_plan_with(
+            backend_intent(&Backend::Istio, &smi, on),
+            &[
+                (NS_USE_WAYPOINT, "prod-istio-beacon-k8s-waypoint"),
+                (NS_MANAGED_BY, ME),
+            ],
+            &[("linkerd.io/inject", "enabled")],
+        );
+        assert!(ns_patches(&p).is_none_or(|(_, a)| a.is_empty()));
+        assert_eq!(p.warnings, Vec::<String>::new());
+    }
+}
+
+#[test]
+fn istio_patches_keep_upstreams_body() {
+    // Istio alone: labels only, no annotations key in the patch.
+    let p = ns_plan(add_intent(), &[]);
+    let (l, a) = ns_patches(&p).expect("patch");
+    assert_eq!(l.len(), 3);
+    assert!(a.is_empty());
 }
 
 #[test]
@@ -559,7 +705,7 @@ fn teardown_deletes_everything_owned_and_our_namespace_labels() {
         .iter()
         .map(|a| match a {
             Action::Delete(k) => k.kind.name(),
-            Action::PatchNamespaceLabels { .. } => "Namespace",
+            Action::PatchNamespace { .. } => "Namespace",
             _ => "other",
         })
         .collect();
@@ -867,6 +1013,11 @@ fn linkerd_server(name: &str) -> Value {
     })
 }
 
+/// Objects as a LIST gives them.
+fn listed(objects: Vec<Value>) -> Option<Vec<LiveObject>> {
+    Some(objects.iter().filter_map(LiveObject::from_value).collect())
+}
+
 fn backend_key(kind: Kind, name: &str) -> ObjectKey {
     ObjectKey {
         kind,
@@ -903,7 +1054,7 @@ fn backend_objects_are_applied_and_pruned_in_their_own_scope() {
     // In place: nothing to do.
     live.backend = [(
         Kind::ServiceIntentions,
-        Some(vec![intentions(
+        listed(vec![intentions(
             "myapp",
             "mesh-backend-policy",
             "istio-beacon-k8s",
@@ -921,7 +1072,7 @@ fn backend_objects_are_applied_and_pruned_in_their_own_scope() {
     live.backend = [
         (
             Kind::ServiceIntentions,
-            Some(vec![
+            listed(vec![
                 intentions("myapp", "mesh-backend-policy", "istio-beacon-k8s", "client"),
                 intentions("theirs", "mesh-backend-policy", "consul-operator", "client"),
                 intentions(
@@ -932,7 +1083,7 @@ fn backend_objects_are_applied_and_pruned_in_their_own_scope() {
                 ),
             ]),
         ),
-        (Kind::LinkerdServer, Some(vec![linkerd_server("myapp-80")])),
+        (Kind::LinkerdServer, listed(vec![linkerd_server("myapp-80")])),
         (Kind::TrafficTarget, None),
     ]
     .into();
@@ -966,7 +1117,7 @@ fn backend_objects_of_a_kind_not_listed_or_not_installed_are_not_written() {
 #[test]
 fn teardown_deletes_our_backend_objects() {
     let mut live = Live {
-        backend: [(Kind::LinkerdServer, Some(vec![linkerd_server("myapp-80")]))].into(),
+        backend: [(Kind::LinkerdServer, listed(vec![linkerd_server("myapp-80")]))].into(),
         ..Live::default()
     };
     live.namespace_labels = Default::default();
