@@ -167,7 +167,7 @@ pub(crate) fn builtins() -> Vec<Arc<ResourceType>> {
 
 /// The CRDs shipped in `crates/charm-sim/crds/`.
 pub(crate) fn default_crds() -> Vec<Value> {
-    const FILES: [(&str, &str); 11] = [
+    const FILES: [(&str, &str); 12] = [
         (
             "security.istio.io__v1__AuthorizationPolicy.yaml",
             include_str!("../../crds/security.istio.io__v1__AuthorizationPolicy.yaml"),
@@ -211,6 +211,10 @@ pub(crate) fn default_crds() -> Vec<Value> {
         (
             "policy.linkerd.io__v1alpha1__MeshTLSAuthentication.yaml",
             include_str!("../../crds/policy.linkerd.io__v1alpha1__MeshTLSAuthentication.yaml"),
+        ),
+        (
+            "policy.linkerd.io__v1beta3__HTTPRoute.yaml",
+            include_str!("../../crds/policy.linkerd.io__v1beta3__HTTPRoute.yaml"),
         ),
     ];
     FILES
@@ -522,7 +526,9 @@ mod tests {
                 ("access.smi-spec.io", _) => &["v1alpha3"],
                 ("specs.smi-spec.io", _) => &["v1alpha4"],
                 ("consul.hashicorp.com", _) => &["v1alpha1"],
-                ("policy.linkerd.io", "Server") => &["v1alpha1", "v1beta1", "v1beta2", "v1beta3"],
+                ("policy.linkerd.io", "Server" | "HTTPRoute") => {
+                    &["v1alpha1", "v1beta1", "v1beta2", "v1beta3"]
+                }
                 ("policy.linkerd.io", _) => &["v1alpha1"],
                 _ => &["v1", "v1beta1"],
             };
@@ -544,6 +550,7 @@ mod tests {
                 "Server",
                 "AuthorizationPolicy",
                 "MeshTLSAuthentication",
+                "HTTPRoute",
             ]
         );
         assert!(ap("v1").namespaced);
