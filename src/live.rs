@@ -248,12 +248,14 @@ async fn list_paged<T: serde::de::DeserializeOwned, O>(
     }
 }
 
-/// LIST owned AuthorizationPolicies across all namespaces. `Ok(None)`: the CRD is missing.
-pub async fn list_policies(
+/// LIST owned objects of `kind` (AuthorizationPolicies, a `mesh-backend`'s kinds) across
+/// all namespaces, paged, each as a [`LiveObject`] (its spec parsed only if compared).
+/// `Ok(None)`: the CRD is missing.
+pub async fn list_live(
     client: &Client,
+    kind: Kind,
     selector: &str,
 ) -> Result<Option<Vec<LiveObject>>, KubeFailure> {
-    let kind = Kind::AuthorizationPolicy;
     let params = ListParams::default().labels(selector);
     list_paged(client, kind, None, params, |item: PolicyItem| LiveObject {
         key: ObjectKey {
@@ -428,10 +430,10 @@ pub async fn read_owned(
     let backend_sel = owner_selector(names, &[Scope::Backend]);
     let backend = futures::future::try_join_all(backend_kinds.iter().map(|&kind| {
         let selector = &backend_sel;
-        async move { Ok::<_, KubeFailure>((kind, list_owned(client, kind, selector).await?)) }
+        async move { Ok::<_, KubeFailure>((kind, list_live(client, kind, selector).await?)) }
     }));
     let (policies, gateways, hpas, destination_rules, peer_authentications, backend) = tokio::try_join!(
-        list_policies(client, &policy_sel),
+        list_live(client, Kind::AuthorizationPolicy, &policy_sel),
         list_owned(client, Kind::Gateway, &waypoint_sel),
         list_owned(client, Kind::HorizontalPodAutoscaler, &waypoint_sel),
         list_owned(client, Kind::DestinationRule, &traffic_sel),

@@ -16,6 +16,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::kinds::{Kind, ObjectKey};
+
 /// A consumer relation's remote app and the one key of its app bag the beacon reads.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ConsumerEntry {
@@ -83,6 +85,46 @@ pub type Refusals = HashMap<String, String>;
 /// The key of a policy's [`AppliedRecord`].
 pub fn record_key(namespace: &str, name: &str) -> String {
     format!("{namespace}/{name}")
+}
+
+/// The key of an owned object's [`AppliedRecord`] and [`Refusals`] entry: [`record_key`]
+/// for an Istio AuthorizationPolicy (as earlier memos hold them),
+/// `<plural>.<group>/<namespace>/<name>` for any other kind (a `mesh-backend`'s objects:
+/// two kinds may share a name). Neither a namespace nor a name holds a `/`, so no two
+/// objects share a key.
+pub fn object_record_key(key: &ObjectKey) -> String {
+    match key.kind {
+        Kind::AuthorizationPolicy => record_key(&key.namespace, &key.name),
+        kind => format!(
+            "{}.{}/{}/{}",
+            kind.plural(),
+            kind.group(),
+            key.namespace,
+            key.name
+        ),
+    }
+}
+
+/// The digest of an object's body as we send it (sha256 of its JSON text): equal digests,
+/// equal bodies. What an [`AppliedRecord`] of an object that is not a policy holds.
+pub fn body_digest(body: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    /// Hashes the JSON text as it is written, without holding it.
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(Sha256::new());
+    // Writing a Value to a sink that never fails cannot fail; if it did, the digest would
+    // only fail to match, and the object would be compared in full.
+    let _ = serde_json::to_writer(&mut hashing, body);
+    format!("{:x}", hashing.0.finalize())
 }
 
 /// What this unit has published as the leader: every relation listed holds exactly the app

@@ -9,7 +9,7 @@ use crate::snapshot::Config;
 
 /// Applies a plan to an in-memory world the way the API server, Pebble and Juju would
 /// (server-side fields added on write), so that convergence can be checked purely.
-fn simulate(live: &mut Live, actions: &[Action]) {
+pub(super) fn simulate(live: &mut Live, actions: &[Action]) {
     fn set_labels(target: &mut Option<Labels>, patch: &serde_json::Map<String, Value>) {
         let labels = target.get_or_insert_with(Default::default);
         for (k, v) in patch {

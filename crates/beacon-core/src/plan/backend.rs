@@ -1,0 +1,316 @@
+//! The objects of a non-Istio `mesh-backend` (scope [`Scope::Backend`]), planned as the
+//! policies are: an object whose memo record (resourceVersion + digest of the wanted body)
+//! matches the listed one is up to date without a comparison; any other listed object is
+//! compared in full (and recorded when it matches); a body the API server refused is not
+//! sent again while it is unchanged ([`Live::refused`]). Nothing here depends on which
+//! backend or kind: a new backend kind gets all of it.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use service_mesh::owned::up_to_date;
+
+use super::{Action, Live, LiveObject, Plan, delete_if_ours};
+use crate::desired::Desired;
+use crate::kinds::{Kind, ObjectKey, Scope};
+use crate::memo::{AppliedRecord, body_digest, object_record_key};
+
+/// The objects of the kinds listed this hook are pruned and applied (a kind whose CRD is
+/// missing is neither listed nor written). Every backend's kinds are listed on hooks that
+/// read everything, so a switch of backend (config-changed) deletes the previous backend's
+/// objects. Deletes go before applies; applies are grouped by kind, so that their writes
+/// form batches.
+pub(super) fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
+    let installed = |kind: Kind| matches!(live.backend.get(&kind), Some(Some(_)));
+    let mut keyless = false;
+    let mut wanted: Vec<(ObjectKey, &Value)> = desired
+        .backend_objects
+        .iter()
+        .filter_map(|body| {
+            let key = ObjectKey::of(body);
+            keyless |= key.is_none();
+            Some((key?, body))
+        })
+        .filter(|(key, _)| installed(key.kind))
+        .collect();
+    // `desired` builds no body without kind, namespace or name; if one slipped through, say so.
+    if keyless {
+        out.warnings.push(format!(
+            "internal error: a desired {} object without kind, namespace or name",
+            Scope::Backend.label()
+        ));
+    }
+    wanted.sort_by_key(|(key, _)| key.kind);
+    let listed: Vec<&LiveObject> = live
+        .backend
+        .values()
+        .flatten()
+        .flatten()
+        .filter(|o| o.scope() == Some(Scope::Backend))
+        .collect();
+    if wanted.is_empty() && listed.is_empty() {
+        return;
+    }
+    // Each listed object, and whether a wanted one claimed it.
+    let mut by_key: HashMap<&ObjectKey, (&LiveObject, bool)> = HashMap::new();
+    for obj in &listed {
+        by_key.entry(&obj.key).or_insert((obj, false));
+    }
+    let mut applies = Vec::new();
+    for (key, body) in wanted {
+        let record_key = object_record_key(&key);
+        let digest = body_digest(body);
+        let current = by_key.get_mut(&key).map(|(obj, claimed)| {
+            *claimed = true;
+            *obj
+        });
+        // Refused as it is: not sent again until it changes or a hook reads everything.
+        if live.refused.get(&record_key) == Some(&digest) {
+            out.refused.push(record_key);
+            continue;
+        }
+        if let Some(obj) = current {
+            let holds = live.applied.get(&record_key).is_some_and(|r| {
+                Some(&r.resource_version) == obj.resource_version.as_ref() && r.digest == digest
+            });
+            if holds {
+                out.recorded.push(record_key);
+                continue;
+            }
+            if up_to_date(body, &obj.comparable()) {
+                if let Some(rv) = &obj.resource_version {
+                    let record = AppliedRecord {
+                        resource_version: rv.clone(),
+                        digest,
+                    };
+                    out.verified.insert(record_key, record);
+                }
+                continue;
+            }
+        }
+        out.applying.insert(record_key, digest);
+        applies.push(Action::Apply {
+            key,
+            body: body.clone(),
+        });
+    }
+    for obj in listed {
+        if let Some((_, claimed @ false)) = by_key.get_mut(&obj.key) {
+            // Claimed now, so a key listed twice is deleted once.
+            *claimed = true;
+            delete_if_ours(
+                obj.key.clone(),
+                &obj.labels,
+                &obj.managers,
+                &desired.ownership,
+                out,
+            );
+        }
+    }
+    out.actions.append(&mut applies);
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::fixtures::{example, run};
+    use crate::kinds::{Kind, ObjectKey};
+    use crate::memo::object_record_key;
+    use crate::plan::{Action, Live, LiveObject, Plan, plan};
+
+    /// The example model under `backend`, and a world where its kinds are listed and
+    /// everything else is in place.
+    fn setup(backend: &str) -> (crate::desired::Desired, Live) {
+        let mut snap = example();
+        // App policies each backend can say (Consul has no ports, Linkerd no methods).
+        let (ports, methods) = match backend {
+            "consul" => ("null", r#"["GET"]"#),
+            _ => ("[5432]", "null"),
+        };
+        snap.service_mesh = ["mydb", "web"]
+            .into_iter()
+            .enumerate()
+            .map(|(i, app)| {
+                let policies = format!(
+                    r#"[{{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "{app}", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{{"hosts": null, "ports": {ports}, "methods": {methods}, "paths": null}}]}}]"#
+                );
+                crate::fixtures::mesh(3 + i as u64, app, Some(&policies))
+            })
+            .collect();
+        snap.config.mesh_backend =
+            service_mesh::backends::Backend::from_name(backend).expect("backend");
+        let desired = run(&snap);
+        assert!(desired.backend_objects.len() >= 2, "{backend}");
+        let mut live = Live {
+            policies: Some(vec![]),
+            gateways: Some(vec![]),
+            destination_rules: Some(vec![]),
+            peer_authentications: Some(vec![]),
+            statefulset_labels: Some(Default::default()),
+            service_labels: Some(Default::default()),
+            pebble_plan: Some(json!({})),
+            backend: Kind::of_backend(&snap.config.mesh_backend)
+                .into_iter()
+                .map(|k| (k, Some(vec![])))
+                .collect(),
+            ..Live::default()
+        };
+        // Everything but the backend's objects converged.
+        let first = plan(&desired, &live);
+        let others: Vec<Action> = first
+            .actions
+            .into_iter()
+            .filter(
+                |a| !matches!(a, Action::Apply { key, .. } if Kind::BACKEND.contains(&key.kind)),
+            )
+            .collect();
+        crate::plan::converge_tests::simulate(&mut live, &others);
+        (desired, live)
+    }
+
+    /// The backend objects `p` applies.
+    fn applies(p: &Plan) -> Vec<(ObjectKey, serde_json::Value)> {
+        p.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Apply { key, body } if Kind::BACKEND.contains(&key.kind) => {
+                    Some((key.clone(), body.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Stores `applied` as the API server would (at resourceVersion `rv`), and the records
+    /// the hook keeps after it.
+    fn store(live: &mut Live, p: &Plan, applied: &[(ObjectKey, serde_json::Value)], rv: &str) {
+        for (key, body) in applied {
+            let mut stored = body.clone();
+            stored["metadata"]["resourceVersion"] = json!(rv);
+            stored["metadata"]["managedFields"] = json!([{"manager": "istio-beacon-k8s"}]);
+            let list = live
+                .backend
+                .get_mut(&key.kind)
+                .and_then(Option::as_mut)
+                .expect("listed");
+            list.retain(|o| o.key != *key);
+            list.extend(LiveObject::from_value(&stored));
+        }
+        let answered = applied.iter().map(|(k, _)| (k.clone(), rv.to_owned()));
+        if let Some(records) = p.records_after(&live.applied, answered) {
+            live.applied = records.into_iter().collect();
+        }
+    }
+
+    #[test]
+    fn a_recorded_backend_object_is_not_compared_and_drift_is_repaired() {
+        for backend in ["smi", "consul", "linkerd"] {
+            let (desired, mut live) = setup(backend);
+            let first = plan(&desired, &live);
+            let applied = applies(&first);
+            assert_eq!(applied.len(), first.actions.len(), "{backend}");
+            assert_eq!(applied.len(), first.applying.len(), "{backend}");
+            store(&mut live, &first, &applied, "1");
+            assert_eq!(live.applied.len(), applied.len(), "{backend}");
+
+            // A no-op: every object held by its record, none compared.
+            let noop = plan(&desired, &live);
+            assert_eq!(noop.actions, vec![], "{backend}");
+            assert_eq!(noop.recorded.len(), applied.len(), "{backend}");
+            assert!(noop.verified.is_empty(), "{backend}");
+            assert_eq!(noop.records_after(&live.applied, []), None, "{backend}");
+
+            // The record is what is trusted: at the same resourceVersion, the object is not
+            // read (only a write changes the resourceVersion).
+            let (key, _) = &applied[0];
+            let edit = |live: &mut Live, rv: &str| {
+                let list = live.backend.get_mut(&key.kind).and_then(Option::as_mut);
+                let obj = list
+                    .expect("listed")
+                    .iter_mut()
+                    .find(|o| o.key == *key)
+                    .expect("stored");
+                obj.spec =
+                    Some(serde_json::value::to_raw_value(&json!({"edited": true})).expect("raw"));
+                obj.resource_version = Some(rv.to_owned());
+            };
+            edit(&mut live, "1");
+            assert_eq!(plan(&desired, &live).actions, vec![], "{backend}");
+            // Edited behind our back (a new resourceVersion): compared, and repaired.
+            edit(&mut live, "2");
+            let repair = plan(&desired, &live);
+            assert_eq!(applies(&repair), vec![applied[0].clone()], "{backend}");
+            assert_eq!(repair.actions.len(), 1, "{backend}");
+            store(&mut live, &repair, &applies(&repair), "3");
+            assert_eq!(plan(&desired, &live).actions, vec![], "{backend}");
+            // Deleted behind our back: applied again.
+            for list in live.backend.values_mut().flatten() {
+                list.retain(|o| o.key != *key);
+            }
+            let recreate = plan(&desired, &live);
+            assert_eq!(applies(&recreate), vec![applied[0].clone()], "{backend}");
+            // A record lost (or a memo from another revision): compared in full, found
+            // in place, and recorded again.
+            store(&mut live, &recreate, &applies(&recreate), "4");
+            let lost = live.applied.keys().next().cloned().expect("a record");
+            live.applied.remove(&lost);
+            let verify = plan(&desired, &live);
+            assert_eq!(verify.actions, vec![], "{backend}");
+            assert_eq!(
+                verify.verified.keys().collect::<Vec<_>>(),
+                vec![&lost],
+                "{backend}"
+            );
+            let records = verify
+                .records_after(&live.applied, [])
+                .expect("a record learnt");
+            assert_eq!(records.len(), applied.len(), "{backend}");
+        }
+    }
+
+    #[test]
+    fn a_refused_backend_object_is_not_sent_again_until_it_changes() {
+        for backend in ["smi", "consul", "linkerd"] {
+            let (mut desired, mut live) = setup(backend);
+            let first = plan(&desired, &live);
+            let applied = applies(&first);
+            let (refused, _) = applied[0].clone();
+            let refusals = first
+                .refusals_after(&live.refused, [refused.clone()])
+                .expect("remembered");
+            assert_eq!(
+                refusals.keys().collect::<Vec<_>>(),
+                vec![&object_record_key(&refused)],
+                "{backend}"
+            );
+            let rest: Vec<_> = applied[1..].to_vec();
+            store(&mut live, &first, &rest, "1");
+            live.refused = refusals.clone();
+
+            // Not sent again, still counted; the memo keeps it as it is.
+            let again = plan(&desired, &live);
+            assert_eq!(again.actions, vec![], "{backend}");
+            assert_eq!(
+                again.refused,
+                vec![object_record_key(&refused)],
+                "{backend}"
+            );
+            assert_eq!(again.refusals_after(&live.refused, []), None, "{backend}");
+
+            // Changed: sent.
+            let body = desired
+                .backend_objects
+                .iter_mut()
+                .find(|b| ObjectKey::of(b).as_ref() == Some(&refused))
+                .expect("wanted");
+            body["metadata"]["labels"]["changed"] = json!("yes");
+            let changed = plan(&desired, &live);
+            assert_eq!(applies(&changed).len(), 1, "{backend}");
+            assert!(changed.refused.is_empty(), "{backend}");
+            // Forgotten (a hook that reads everything loads no refusals): sent.
+            live.refused.clear();
+            assert_eq!(applies(&plan(&desired, &live)).len(), 1, "{backend}");
+        }
+    }
+}
