@@ -509,13 +509,18 @@ fn with_istio_only_hooks_that_read_everything_list_the_other_meshes() {
 fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
     let mut scenario = demo(
         json!({"mesh-backend": "linkerd"}),
-        json!(["config-changed", "update-status", "update-status"]),
+        json!([
+            "config-changed",
+            "update-status",
+            "update-status",
+            "config-changed"
+        ]),
     );
     scenario["faults"] = json!([
         {"match": {"method": "PATCH", "path_regex": ".*/servers/istio-beacon-k8s-prod-mydb-9090"}, "error": 422, "times": 1}
     ]);
     let out = play(&scenario);
-    for i in 0..3 {
+    for i in 0..4 {
         assert_eq!(exit_code(&out, i), 0, "step {i}");
     }
     // Refused: logged, counted with mydb's refused policy; everything else written.
@@ -531,10 +536,167 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
         logs(&out, 0, "ERROR")
     );
     assert_eq!(backend_objects(&out, "linkerd").len(), 6);
-    // The next hook sends it again; then nothing.
-    assert_eq!(writes(&out, 1).len(), 1, "{:?}", writes(&out, 1));
-    assert_eq!(status(&out, 1), active(demo_expectation("linkerd").0));
-    assert!(writes(&out, 2).is_empty());
+    // Remembered: not sent again, and not logged again, while it is unchanged; still
+    // counted.
+    for i in [1, 2] {
+        assert!(
+            writes(&out, i).is_empty(),
+            "step {i}: {:?}",
+            writes(&out, i)
+        );
+        assert!(logs(&out, i, "ERROR").is_empty(), "step {i}");
+        assert_eq!(
+            status(&out, i),
+            active("2 policies skipped: invalid consumer data (see juju debug-log)"),
+            "step {i}"
+        );
+    }
+    // A hook that reads everything sends it again (the fault was for one request).
+    assert_eq!(writes(&out, 3).len(), 1, "{:?}", writes(&out, 3));
+    assert_eq!(status(&out, 3), active(demo_expectation("linkerd").0));
+}
+
+/// The demo model under `backend`; under Consul with two consumers whose policies it can
+/// say (the demo's are limited to ports, which Consul intentions have not).
+fn demo_for(backend: &str, steps: Value) -> Value {
+    let mut scenario = demo(json!({"mesh-backend": backend}), steps);
+    if backend == "consul" {
+        let policy = |app: &str| {
+            format!(
+                r#"[{{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "{app}", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{{"hosts": null, "ports": null, "methods": ["GET"], "paths": ["/api"]}}]}}]"#
+            )
+        };
+        let relations = scenario["relations"].as_array_mut().expect("relations");
+        let mydb = relations
+            .iter_mut()
+            .find(|r| r["remote_app"] == "mydb")
+            .expect("mydb");
+        mydb["remote_app_data"]["policies"] = json!(policy("mydb"));
+        relations.push(json!({
+            "id": 9, "endpoint": "service-mesh", "remote_app": "web",
+            "remote_units": ["web/0"], "remote_app_data": {"policies": policy("web")},
+        }));
+    }
+    scenario
+}
+
+/// Our objects of `backend`'s kinds after the last step, whole.
+fn backend_bodies(out: &Value, backend: &str) -> Vec<Value> {
+    out["kubernetes"]
+        .as_array()
+        .expect("kubernetes")
+        .iter()
+        .filter(|o| {
+            let group = o["apiVersion"].as_str().unwrap_or("").split('/').next();
+            kinds(backend)
+                .iter()
+                .any(|(g, k)| Some(*g) == group && o["kind"] == *k)
+        })
+        .cloned()
+        .collect()
+}
+
+/// `object` edited by another actor: a source (or identity) it authorizes replaced.
+fn tampered(object: &Value) -> Option<Value> {
+    let mut edited = object.clone();
+    let spec = edited.get_mut("spec")?;
+    if let Some(sources) = spec.get_mut("sources").and_then(Value::as_array_mut) {
+        sources.first_mut()?["name"] = json!("intruder");
+    } else if let Some(ids) = spec.get_mut("identities").and_then(Value::as_array_mut) {
+        *ids = vec![json!(
+            "intruder.prod.serviceaccount.identity.linkerd.cluster.local"
+        )];
+    } else if let Some(refs) = spec.get_mut("identityRefs").and_then(Value::as_array_mut) {
+        refs.first_mut()?["name"] = json!("intruder");
+    } else {
+        return None;
+    }
+    let meta = edited["metadata"].as_object_mut()?;
+    for key in [
+        "resourceVersion",
+        "managedFields",
+        "uid",
+        "creationTimestamp",
+        "generation",
+    ] {
+        meta.remove(key);
+    }
+    Some(edited)
+}
+
+#[test]
+fn under_each_backend_a_no_op_writes_nothing_and_drift_is_repaired_on_any_hook() {
+    for backend in BACKENDS {
+        // What the beacon writes, to aim the edits at.
+        let first = play(&demo_for(backend, json!(["config-changed"])));
+        let objects = backend_bodies(&first, backend);
+        assert!(objects.len() >= 2, "{backend}: {objects:?}");
+        let edited = objects
+            .iter()
+            .find_map(tampered)
+            .unwrap_or_else(|| panic!("{backend}: nothing to edit in {objects:?}"));
+        let edited_name = edited["metadata"]["name"].clone();
+        let deleted = objects
+            .iter()
+            .find(|o| o["metadata"]["name"] != edited_name || o["kind"] != edited["kind"])
+            .expect("another object");
+        let out = play(&demo_for(
+            backend,
+            json!([
+                "config-changed",
+                "update-status",
+                {"update": {
+                    "kubernetes": [edited],
+                    "kubernetes_delete": [{
+                        "apiVersion": deleted["apiVersion"],
+                        "kind": deleted["kind"],
+                        "namespace": deleted["metadata"]["namespace"],
+                        "name": deleted["metadata"]["name"],
+                    }],
+                }},
+                "update-status",
+                "update-status",
+            ]),
+        ));
+        for i in 0..4 {
+            assert_eq!(exit_code(&out, i), 0, "{backend} step {i}");
+        }
+        assert!(!writes(&out, 0).is_empty(), "{backend}");
+        // A no-op: no write (and the memo of what was applied makes it cheap).
+        assert!(
+            writes(&out, 1).is_empty(),
+            "{backend}: {:?}",
+            writes(&out, 1)
+        );
+        // An ordinary hook repairs both: the edited object and the deleted one are applied
+        // again, nothing else.
+        let repair = writes(&out, 2);
+        assert_eq!(repair.len(), 2, "{backend}: {repair:?}");
+        assert!(repair.iter().all(|w| w.starts_with("PATCH ")), "{repair:?}");
+        for name in [&edited_name, &deleted["metadata"]["name"]] {
+            let name = name.as_str().expect("name");
+            assert!(
+                repair.iter().any(|w| w.ends_with(&format!("/{name}"))),
+                "{backend}: {name} not in {repair:?}"
+            );
+        }
+        let strip = |objects: Vec<Value>| -> Vec<Value> {
+            objects
+                .into_iter()
+                .map(|o| json!([o["kind"], o["metadata"]["name"], o["spec"]]))
+                .collect()
+        };
+        assert_eq!(
+            strip(backend_bodies(&out, backend)),
+            strip(objects.clone()),
+            "{backend}"
+        );
+        assert!(
+            writes(&out, 3).is_empty(),
+            "{backend}: {:?}",
+            writes(&out, 3)
+        );
+    }
 }
 
 /// The keys `model-on-mesh` puts on the Namespace under each backend (labels, annotations),
