@@ -4,10 +4,12 @@
 //! parameter or an unreadable cluster is a plain `action-fail` message.
 
 use beacon_core::access::{self, Found, Params, Query};
+use beacon_core::kinds::Kind;
 use beacon_core::names::Names;
 use beacon_core::report::{self, State};
 use charm_runtime::Model;
 use serde_json::{Map, Value, json};
+use service_mesh::backends::Backend;
 
 use crate::live::{self, KubeFailure};
 use crate::outcome::HookError;
@@ -92,6 +94,7 @@ async fn show_policies(model: &Model) -> Result<Map<String, Value>, String> {
             State::Drifted => "drifted",
             State::Refused => "refused",
             State::NotManaged => "not-managed",
+            State::MeshBackend => "mesh-backend",
         };
         let n = counts.get(key).and_then(Value::as_u64).unwrap_or(0);
         counts.insert(key.into(), json!(n + 1));
@@ -112,7 +115,7 @@ async fn check_access(model: &Model) -> Result<Map<String, Value>, String> {
     let client = reconcile::kube_client().await.map_err(|e| e.to_string())?;
     let target = &query.target;
     let services = live::service_resource();
-    let (service, (namespace_labels, _)) = tokio::try_join!(
+    let (service, (namespace_labels, namespace_annotations)) = tokio::try_join!(
         live::get(&client, &services, Some(&target.namespace), &target.name),
         live::read_namespace(&client, &target.namespace),
     )
@@ -138,6 +141,20 @@ async fn check_access(model: &Model) -> Result<Map<String, Value>, String> {
         pod,
         namespace_labels,
     };
+    let backend = snapshot::read_config(model)
+        .map_err(|e| e.to_string())?
+        .mesh_backend;
+    if backend != Backend::Istio {
+        // That mesh's objects in the target's namespace, whoever wrote them.
+        let mut objects = Vec::new();
+        for kind in Kind::of_backend(&backend) {
+            let listed = live::list_in_namespace(&client, kind, &target.namespace)
+                .await
+                .map_err(|e| cluster(&format!("{}s in {}", kind.name(), target.namespace), e))?;
+            objects.extend(listed);
+        }
+        return access::backend_results(&backend, &query, &found, &namespace_annotations, &objects);
+    }
     let evaluator_target = access::evaluator_target(&query, &found)?;
     // Every policy that may apply: the target's namespace, the root namespace, the waypoint's.
     let mut namespaces = vec![target.namespace.clone(), query.root_namespace.clone()];
@@ -148,7 +165,7 @@ async fn check_access(model: &Model) -> Result<Map<String, Value>, String> {
     namespaces.dedup();
     let mut policies = Vec::new();
     for ns in &namespaces {
-        let listed = live::list_namespace_policies(&client, ns)
+        let listed = live::list_in_namespace(&client, Kind::AuthorizationPolicy, ns)
             .await
             .map_err(|e| cluster(&format!("AuthorizationPolicies in {ns}"), e))?;
         policies.extend(listed);

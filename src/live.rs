@@ -343,10 +343,11 @@ pub async fn get(
     }
 }
 
-/// Every AuthorizationPolicy in `namespace`, whoever owns it, as JSON (for `check-access`);
-/// none when the CRD is not installed.
-pub async fn list_namespace_policies(
+/// Every object of `kind` in `namespace` (AuthorizationPolicies, a `mesh-backend`'s kinds),
+/// whoever owns it, as JSON (for `check-access`); none when the CRD is not installed.
+pub async fn list_in_namespace(
     client: &Client,
+    kind: Kind,
     namespace: &str,
 ) -> Result<Vec<Value>, KubeFailure> {
     // What the evaluator reads of a policy; managedFields (most of a listed object) and
@@ -368,7 +369,6 @@ pub async fn list_namespace_policies(
         #[serde(default)]
         annotations: Option<serde_json::Map<String, Value>>,
     }
-    let kind = Kind::AuthorizationPolicy;
     let listed = list_paged(
         client,
         kind,

@@ -181,16 +181,11 @@ fn config_smi(
     Ok(SmiMesh { controller, name })
 }
 
-/// Read everything this hook needs from Juju.
-pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, SnapshotError> {
-    let ctx = model.context();
-    let is_leader = model.is_leader()?;
-    let inspect = purpose == Purpose::Inspect;
-    // Whether this unit reconciles as the leader: reads our own bags, uses the memo.
-    let leader = is_leader && !inspect;
+/// The charm's config, typed and checked.
+pub fn read_config(model: &charm_runtime::Model) -> Result<Config, SnapshotError> {
     let config = model.config()?;
     let defaults = Config::default();
-    let config = Config {
+    Ok(Config {
         manage_authorization_policies: config_bool(
             config,
             "manage-authorization-policies",
@@ -201,7 +196,17 @@ pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, 
         mtls_mode: config_mtls(config)?,
         mesh_backend: config_backend(config)?,
         smi_mesh: config_smi(config)?,
-    };
+    })
+}
+
+/// Read everything this hook needs from Juju.
+pub fn read(model: &charm_runtime::Model, purpose: Purpose) -> Result<Snapshot, SnapshotError> {
+    let ctx = model.context();
+    let is_leader = model.is_leader()?;
+    let inspect = purpose == Purpose::Inspect;
+    // Whether this unit reconciles as the leader: reads our own bags, uses the memo.
+    let leader = is_leader && !inspect;
+    let config = read_config(model)?;
     // Juju ≥ 3.4 already hides the relation being broken; older Juju does not.
     let broken = ctx.broken_relation_id();
     let relations =

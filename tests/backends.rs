@@ -857,3 +857,132 @@ fn linkerd_identities_follow_the_configured_trust_domain() {
     assert_eq!(state, "blocked");
     assert!(message.contains("linkerd-trust-domain"), "{message}");
 }
+
+/// tests/scenarios/access.yaml under `backend`, with `steps` after its config-changed.
+fn access_under(backend: &str, steps: Value) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios/access.yaml");
+    let text = std::fs::read_to_string(path).expect("access scenario");
+    let mut scenario: Value = serde_yaml_ng::from_str(&text).expect("YAML");
+    scenario["config"]["mesh-backend"] = json!(backend);
+    let mut all = vec![json!("config-changed")];
+    all.extend(steps.as_array().expect("steps").iter().cloned());
+    scenario["steps"] = Value::Array(all);
+    scenario
+}
+
+fn check(source: &str, port: u16) -> Value {
+    json!({"action": "check-access", "params": {"source": source, "target": "mydb", "port": port}})
+}
+
+fn answer(out: &Value, i: usize) -> (String, String, String) {
+    assert_eq!(exit_code(out, i), 0, "step {i}");
+    let action = &step(out, i)["action"];
+    assert_eq!(action["failed"], Value::Null, "step {i}: {action}");
+    let r = &action["results"];
+    let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+    (s("decision"), s("enforced-by"), s("reason"))
+}
+
+#[test]
+fn check_access_under_linkerd_evaluates_linkerds_objects() {
+    let out = play(&access_under(
+        "linkerd",
+        json!([
+            // prometheus's unit policy became a Server on 9090 authorizing it.
+            check("cos.prometheus", 9090),
+            check("myapp", 9090),
+            // No Server on 7777: the cluster's default inbound policy decides.
+            check("myapp", 7777),
+            check("off-mesh", 9090),
+        ]),
+    ));
+    let (decision, by, reason) = answer(&out, 1);
+    assert_eq!(decision, "allow", "{reason}");
+    assert_eq!(by, "linkerd (mesh-backend) in prod");
+    assert!(reason.contains("Linkerd Servers and policies"), "{reason}");
+    assert_eq!(answer(&out, 2).0, "deny");
+    let (decision, _, reason) = answer(&out, 3);
+    assert_eq!(decision, "undetermined");
+    assert!(reason.contains("no Server serves port 7777"), "{reason}");
+    assert_eq!(answer(&out, 4).0, "undetermined");
+
+    // With the namespace's default inbound policy the port without a Server is decided.
+    let mut scenario = access_under("linkerd", json!([check("myapp", 7777)]));
+    let ns = scenario["kubernetes"]
+        .as_array_mut()
+        .expect("kubernetes")
+        .iter_mut()
+        .find(|o| o["kind"] == "Namespace" && o["metadata"]["name"] == "prod")
+        .expect("Namespace prod");
+    ns["metadata"]["annotations"] = json!({"config.linkerd.io/default-inbound-policy": "deny"});
+    assert_eq!(answer(&play(&scenario), 1).0, "deny");
+    let ns_open = {
+        let mut s = scenario.clone();
+        for o in s["kubernetes"].as_array_mut().expect("kubernetes") {
+            if o["kind"] == "Namespace" && o["metadata"]["name"] == "prod" {
+                o["metadata"]["annotations"] =
+                    json!({"config.linkerd.io/default-inbound-policy": "all-unauthenticated"});
+            }
+        }
+        s
+    };
+    assert_eq!(answer(&play(&ns_open), 1).0, "allow");
+}
+
+#[test]
+fn check_access_under_smi_and_consul_uses_their_evaluators() {
+    for backend in ["smi", "consul"] {
+        let out = play(&access_under(
+            backend,
+            json!([check("cos.prometheus", 9090), check("myapp", 9090)]),
+        ));
+        let (decision, by, reason) = answer(&out, 1);
+        assert_eq!(by, format!("{backend} (mesh-backend) in prod"));
+        // SMI says prometheus's TCP policy exactly; Consul cannot say ports nor unit
+        // policies, so nothing of it is rendered there: denied.
+        let want = if backend == "smi" { "allow" } else { "deny" };
+        assert_eq!(decision, want, "{backend}: {reason}");
+        assert_eq!(answer(&out, 2).0, "deny", "{backend}");
+    }
+}
+
+#[test]
+fn show_policies_under_a_backend_says_how_that_mesh_renders_each_policy() {
+    for backend in BACKENDS {
+        let out = play(&access_under(
+            backend,
+            json!([{"action": "show-policies", "params": {"format": "json"}}]),
+        ));
+        assert_eq!(exit_code(&out, 1), 0);
+        let action = &step(&out, 1)["action"];
+        assert_eq!(action["failed"], Value::Null, "{backend}: {action}");
+        let r = &action["results"];
+        // mydb's two and the beacon's own: none of them an AuthorizationPolicy to write.
+        assert_eq!(r["states"]["mesh-backend"], "3", "{backend}: {r}");
+        let report: Value =
+            serde_json::from_str(r["report"].as_str().expect("report")).expect("json");
+        assert_eq!(report["mesh-backend"], backend);
+        let lines: Vec<&Value> = report["consumers"][0]["policies"]
+            .as_array()
+            .expect("policies")
+            .iter()
+            .chain(report["own"].as_array().expect("own"))
+            .collect();
+        let mesh = |i: usize| lines[i]["mesh"].as_str().expect("mesh").to_owned();
+        // prometheus's unit policy (TCP 9090, the whole app): SMI and Linkerd say it
+        // exactly; Consul intentions have neither ports nor pods.
+        let scrape = mesh(1);
+        match backend {
+            "consul" => assert!(scrape.starts_with("refused: "), "{scrape}"),
+            _ => assert_eq!(scrape, "exact", "{backend}"),
+        }
+        // The same words as the debug-log's findings.
+        for i in 0..lines.len() {
+            let m = mesh(i);
+            assert!(
+                m == "exact" || m.starts_with("narrowed: ") || m.starts_with("refused: "),
+                "{backend}: {m}"
+            );
+        }
+    }
+}

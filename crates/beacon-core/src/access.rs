@@ -9,6 +9,8 @@ use service_mesh::authz::{
     Waypoint, waypoint_ref_from_labels,
 };
 
+use service_mesh::backends::{Backend, HttpRequest, Identity, MeshRequest, consul, linkerd, smi};
+
 use crate::admission::dns1123_label;
 use crate::kinds::Labels;
 
@@ -252,6 +254,147 @@ pub fn results(eval: &Evaluation) -> Map<String, Value> {
             .collect();
         out.insert("not-understood".into(), Value::Object(list));
     }
+    out
+}
+
+/// The Linkerd annotation choosing the inbound policy of ports no Server serves.
+const LINKERD_DEFAULT_POLICY: &str = "config.linkerd.io/default-inbound-policy";
+
+/// The action results under a non-Istio `mesh-backend`: that mesh's evaluator
+/// (`service_mesh::backends`) over `objects`, every object of the backend's kinds in the
+/// target's namespace (whoever wrote them). Same keys as [`results`]; what an evaluator
+/// assumes of the mesh's cluster-wide settings is said in `reason`, and where the answer
+/// depends on a setting it cannot see, the decision is `undetermined`.
+pub fn backend_results(
+    backend: &Backend,
+    query: &Query,
+    found: &Found,
+    namespace_annotations: &Labels,
+    objects: &[Value],
+) -> Result<Map<String, Value>, String> {
+    let TargetRef { namespace, name } = &query.target;
+    if found.service_labels.is_none() {
+        return Err(format!("Service {namespace}/{name} not found"));
+    }
+    let Peer::Workload {
+        namespace: source_ns,
+        service_account,
+        ..
+    } = &query.source
+    else {
+        return Ok(backend_answer(
+            backend,
+            namespace,
+            None,
+            format!(
+                "the {} evaluator models mesh workloads only: a client off the mesh is not modelled",
+                backend.name()
+            ),
+        ));
+    };
+    let pod_labels = match &found.pod {
+        Some((labels, _)) => labels.clone(),
+        None => BTreeMap::from([("app.kubernetes.io/name".to_owned(), name.clone())]),
+    };
+    let request = MeshRequest {
+        source: Identity {
+            namespace: source_ns.clone(),
+            service_account: service_account.clone(),
+        },
+        namespace: namespace.clone(),
+        app: name.clone(),
+        pod_labels,
+        port: query.request.port,
+        http: query.request.http.as_ref().map(|h| HttpRequest {
+            method: h.method.clone(),
+            path: h.path.clone(),
+            host: h.host.clone(),
+        }),
+    };
+    let considered = format!("{} objects of its kinds in {namespace}", objects.len());
+    let (decision, reason) = match backend {
+        Backend::Istio => return Err("Istio is answered by results()".into()),
+        Backend::Smi => (
+            Some(smi::evaluate(objects, &request)),
+            format!(
+                "SMI TrafficTargets and routes ({considered}), as osm-edge/FSM enforce them with permissive traffic policy mode off"
+            ),
+        ),
+        Backend::Consul(options) => (
+            Some(consul::evaluate(options, objects, &request)),
+            format!(
+                "Consul ServiceIntentions ({considered}), with a deny default (ACL default policy or a * deny intention)"
+            ),
+        ),
+        Backend::Linkerd(options) => {
+            let decide = |default| linkerd::evaluate(options, default, objects, &request);
+            match namespace_annotations
+                .get(LINKERD_DEFAULT_POLICY)
+                .and_then(|v| default_policy(v))
+            {
+                Some(default) => (
+                    Some(decide(default)),
+                    format!(
+                        "Linkerd Servers and policies ({considered}); ports without a Server: the namespace's {LINKERD_DEFAULT_POLICY}"
+                    ),
+                ),
+                // The cluster's default (a Helm value) is not visible here: decided only
+                // where the strictest and the most open default agree.
+                None => {
+                    let strict = decide(linkerd::DefaultPolicy::Deny);
+                    let open = decide(linkerd::DefaultPolicy::AllUnauthenticated);
+                    if strict == open {
+                        (
+                            Some(strict),
+                            format!("Linkerd Servers and policies ({considered})"),
+                        )
+                    } else {
+                        (
+                            None,
+                            format!(
+                                "no Server serves port {} ({considered}): Linkerd's default inbound policy decides, and neither the namespace nor this action knows the cluster's (set {LINKERD_DEFAULT_POLICY} on the namespace)",
+                                query.request.port
+                            ),
+                        )
+                    }
+                }
+            }
+        }
+    };
+    Ok(backend_answer(backend, namespace, decision, reason))
+}
+
+fn default_policy(s: &str) -> Option<linkerd::DefaultPolicy> {
+    use linkerd::DefaultPolicy::*;
+    Some(match s {
+        "deny" => Deny,
+        "all-authenticated" | "cluster-authenticated" => AllAuthenticated,
+        "all-unauthenticated" | "cluster-unauthenticated" => AllUnauthenticated,
+        "audit" => Audit,
+        _ => return None,
+    })
+}
+
+fn backend_answer(
+    backend: &Backend,
+    namespace: &str,
+    decision: Option<bool>,
+    reason: String,
+) -> Map<String, Value> {
+    let word = match decision {
+        Some(true) => "allow",
+        Some(false) => "deny",
+        None => "undetermined",
+    };
+    let mut out = Map::new();
+    out.insert("decision".into(), json!(word));
+    out.insert(
+        "enforced-by".into(),
+        json!(format!("{} (mesh-backend) in {namespace}", backend.name())),
+    );
+    out.insert("policy".into(), json!(""));
+    out.insert("rule".into(), json!(""));
+    out.insert("reason".into(), json!(format!("{word}: {reason}")));
     out
 }
 

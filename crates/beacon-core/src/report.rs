@@ -8,6 +8,8 @@ use serde::Serialize;
 use serde_json::Value;
 use service_mesh::owned::up_to_date;
 
+use service_mesh::backends::Backend;
+
 use crate::desired::{Desired, PolicyIntent, desired};
 use crate::memo::{Refusals, record_key};
 use crate::names::Names;
@@ -20,6 +22,9 @@ use crate::snapshot::{MeshRelation, Snapshot};
 pub struct PoliciesReport {
     /// `manage-authorization-policies`: when false, nothing below is applied.
     pub managed: bool,
+    /// `mesh-backend`: with another mesh than `istio`, each policy line says in `mesh` how
+    /// that mesh renders it, and its AuthorizationPolicy is not written.
+    pub mesh_backend: &'static str,
     pub consumers: Vec<ConsumerReport>,
     /// The beacon's own policies (metrics scrapers, the modeloperator).
     pub own: Vec<PolicyLine>,
@@ -59,6 +64,9 @@ pub struct PolicyLine {
     /// One entry per endpoint the consumer declared.
     pub to: Vec<Operation>,
     pub state: State,
+    /// Under a non-Istio `mesh-backend`: `exact`, `narrowed: <why>` or `refused: <why>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<String>,
 }
 
 /// What one endpoint allows.
@@ -89,6 +97,8 @@ pub enum State {
     Refused,
     /// `manage-authorization-policies=false`: the beacon does not write it.
     NotManaged,
+    /// Rendered for the non-Istio `mesh-backend` instead (see the line's `mesh`).
+    MeshBackend,
 }
 
 /// The report for `snap` against the owned policies `live`, optionally for one app only
@@ -101,9 +111,51 @@ pub fn show_policies(
     app: Option<&str>,
 ) -> PoliciesReport {
     let managed = snap.config.manage_authorization_policies;
-    // What would be rendered, whatever the config says.
+    let backend = &snap.config.mesh_backend;
+    // What would be rendered, whatever the config says; as Istio AuthorizationPolicies
+    // (what the consumers asked for), the other mesh's rendering said per line.
     let mut wanted = snap.clone();
     wanted.config.manage_authorization_policies = true;
+    wanted.config.mesh_backend = Backend::Istio;
+    // The other mesh's outcome of each policy, by its AuthorizationPolicy name.
+    let mesh_outcome = |one: &Snapshot| -> Option<HashMap<String, String>> {
+        if *backend == Backend::Istio {
+            return None;
+        }
+        let mut other = one.clone();
+        other.config.mesh_backend = backend.clone();
+        let d = desired(&other, names);
+        Some(
+            d.backend_findings
+                .into_iter()
+                .map(|f| {
+                    let word = if f.refused { "refused" } else { "narrowed" };
+                    (f.policy, format!("{word}: {}", f.reason))
+                })
+                .collect(),
+        )
+    };
+    let with_mesh = |mut lines: Vec<PolicyLine>, outcomes: Option<HashMap<String, String>>| {
+        if let Some(outcomes) = outcomes {
+            for line in &mut lines {
+                let name = line
+                    .authorization_policy
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default();
+                line.mesh = Some(
+                    outcomes
+                        .get(name)
+                        .cloned()
+                        .unwrap_or_else(|| "exact".to_owned()),
+                );
+                if managed {
+                    line.state = State::MeshBackend;
+                }
+            }
+        }
+        lines
+    };
     let live: HashMap<String, &LiveObject> = live
         .iter()
         .map(|o| (record_key(&o.key.namespace, &o.key.name), o))
@@ -147,7 +199,10 @@ pub fn show_policies(
             relation: format!("service-mesh:{}", rel.id),
             app: rel.remote_app.clone(),
             identity,
-            policies: d.policies.iter().map(|i| line(&d, i)).collect(),
+            policies: with_mesh(
+                d.policies.iter().map(|i| line(&d, i)).collect(),
+                mesh_outcome(&one),
+            ),
             skipped: d
                 .skipped
                 .iter()
@@ -164,12 +219,19 @@ pub fn show_policies(
         ..shallow(&wanted)
     };
     let d = desired(&own_snap, names);
-    let mut own: Vec<PolicyLine> = d.policies.iter().map(|i| line(&d, i)).collect();
-    for body in &d.modeloperator {
-        own.push(body_line(body, managed, &live, None));
+    let mut own: Vec<PolicyLine> = with_mesh(
+        d.policies.iter().map(|i| line(&d, i)).collect(),
+        mesh_outcome(&own_snap),
+    );
+    // The modeloperator policy is Istio's `model-on-mesh` alone.
+    if *backend == Backend::Istio {
+        for body in &d.modeloperator {
+            own.push(body_line(body, managed, &live, None));
+        }
     }
     PoliciesReport {
         managed,
+        mesh_backend: backend.name(),
         consumers,
         own,
     }
@@ -217,6 +279,7 @@ fn policy_line(
             target: String::new(),
             to: Vec::new(),
             state: State::Missing,
+            mesh: None,
         },
     }
 }
@@ -287,6 +350,7 @@ fn body_line(
         target,
         to,
         state,
+        mesh: None,
     }
 }
 
