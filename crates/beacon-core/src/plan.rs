@@ -15,8 +15,7 @@ use service_mesh::owned::{diff, is_subset, up_to_date};
 
 use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
 use crate::kinds::{
-    Kind, NS_MANAGED_BY, ObjectKey, Ownership, SCOPE_LABEL,
-    Scope, labels_of, managers_of,
+    Kind, NS_MANAGED_BY, ObjectKey, Ownership, SCOPE_LABEL, Scope, labels_of, managers_of,
 };
 use crate::memo::{
     AppliedRecord, Published, Records, Refusals, fingerprint, object_record_key, record_key,

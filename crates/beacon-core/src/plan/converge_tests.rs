@@ -92,7 +92,8 @@ pub(super) fn simulate(live: &mut Live, actions: &[Action]) {
                     Kind::DestinationRule => live.destination_rules.as_mut(),
                     Kind::PeerAuthentication => live.peer_authentications.as_mut(),
                     backend => {
-                        if let Some(list) = live.backend.get_mut(&backend).and_then(Option::as_mut) {
+                        if let Some(list) = live.backend.get_mut(&backend).and_then(Option::as_mut)
+                        {
                             list.retain(|o| o.key != key);
                             list.extend(LiveObject::from_value(&stored));
                         }

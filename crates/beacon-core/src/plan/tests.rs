@@ -1083,7 +1083,10 @@ fn backend_objects_are_applied_and_pruned_in_their_own_scope() {
                 ),
             ]),
         ),
-        (Kind::LinkerdServer, listed(vec![linkerd_server("myapp-80")])),
+        (
+            Kind::LinkerdServer,
+            listed(vec![linkerd_server("myapp-80")]),
+        ),
         (Kind::TrafficTarget, None),
     ]
     .into();
@@ -1117,7 +1120,11 @@ fn backend_objects_of_a_kind_not_listed_or_not_installed_are_not_written() {
 #[test]
 fn teardown_deletes_our_backend_objects() {
     let mut live = Live {
-        backend: [(Kind::LinkerdServer, listed(vec![linkerd_server("myapp-80")]))].into(),
+        backend: [(
+            Kind::LinkerdServer,
+            listed(vec![linkerd_server("myapp-80")]),
+        )]
+        .into(),
         ..Live::default()
     };
     live.namespace_labels = Default::default();
