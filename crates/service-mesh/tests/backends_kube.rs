@@ -1,9 +1,10 @@
 //! Every object every mesh backend renders for a representative policy set, applied to the
 //! simulator's API server, which validates custom resources against the real CRD schemas
 //! (charm-sim's default set: Istio 1.29.6, SMI from OSM v1.2.4, Consul from consul-k8s v2.0.3,
-//! Linkerd 2.20): all are accepted and stored as sent; a bad value is refused with 422. Also
-//! for generated policy sets: every object accepted, names DNS-1123 subdomains, one object
-//! per kind, namespace and name, and the same set renders the same objects (deterministic).
+//! Linkerd 2.20 with its HTTPRoute): all are accepted and stored as sent; a bad value is
+//! refused with 422. Also for generated policy sets: every object accepted, names DNS-1123
+//! subdomains, one object per kind, namespace and name, and the same set renders the same
+//! objects (deterministic).
 #![cfg(feature = "kube")]
 
 mod backends_gen;
@@ -105,6 +106,24 @@ fn representative() -> Vec<MeshPolicy> {
             vec![ep(&[], &[Method::Post], &["/jobs/{*}", "/jobs"], &[])],
         ),
         app(
+            "grafana",
+            "other",
+            vec![ep(
+                &[8080],
+                &[Method::Get, Method::Head],
+                &["/api*", "/health", "*.png", "/a.b"],
+                &[],
+            )],
+        ),
+        app(
+            "probe",
+            "prod",
+            vec![
+                ep(&[9090], &[Method::Get], &[], &[]),
+                ep(&[9090], &[], &[], &[]),
+            ],
+        ),
+        app(
             "ui",
             "prod",
             vec![ep(&[8080], &[Method::Get], &["/"], &["mydb.example.com"])],
@@ -177,7 +196,7 @@ async fn invalid_objects_are_refused_with_422() {
     let server = server();
     let policies = representative();
     type Spoil = fn(&mut Value);
-    let cases: [(&str, &str, Spoil); 3] = [
+    let cases: [(&str, &str, Spoil); 5] = [
         ("smi", "HTTPRouteGroup", |o| {
             o["spec"]["matches"][0]["methods"] = json!(["get"])
         }),
@@ -186,6 +205,14 @@ async fn invalid_objects_are_refused_with_422() {
         }),
         ("linkerd", "AuthorizationPolicy", |o| {
             o["spec"]["targetRef"]["kind"] = json!("-bad")
+        }),
+        // The HTTPRoute method enum is upper-case; at most 8 matches per rule.
+        ("linkerd", "HTTPRoute", |o| {
+            o["spec"]["rules"][0]["matches"][0]["method"] = json!("get")
+        }),
+        ("linkerd", "HTTPRoute", |o| {
+            let m = o["spec"]["rules"][0]["matches"][0].clone();
+            o["spec"]["rules"][0]["matches"] = json!(vec![m; 9])
         }),
     ];
     for (name, kind, spoil) in cases {
@@ -235,7 +262,14 @@ fn generated_policy_sets_render_admissible_objects_with_unique_names() {
     runner
         .run(
             &prop::collection::vec(backends_gen::policy(), 1..=4),
-            |policies| {
+            |generated| {
+                // Identical policies are one policy (Istio names them alike).
+                let mut policies: Vec<MeshPolicy> = vec![];
+                for p in generated {
+                    if !policies.contains(&p) {
+                        policies.push(p);
+                    }
+                }
                 for backend in all_backends() {
                     let rendered = backend.render("istio-beacon-k8s", "ctl", &policies);
                     prop_assert_eq!(

@@ -6,6 +6,8 @@
 //! 1. Never wider: no backend allows a request the Istio rendering denies.
 //! 2. Exact is exact: a policy a backend reports `Exact`, rendered alone, is decided as Istio
 //!    decides it on every request; a set whose policies are all `Exact` likewise.
+//!    And next to anything: a source whose every policy of a set is `Exact` is decided as
+//!    Istio decides the set, on that source's requests, whatever the others render.
 //! 3. Isolation: a policy's outcome does not depend on the other policies of the set.
 
 use std::collections::BTreeMap;
@@ -94,6 +96,8 @@ fn requests() -> Vec<MeshRequest> {
 struct Stats {
     policies: AtomicUsize,
     exact: [AtomicUsize; 4],
+    /// Exact policies with methods or paths.
+    exact_l7: [AtomicUsize; 4],
     narrowed: [AtomicUsize; 4],
     allowed: [AtomicUsize; 4],
     undetermined: AtomicUsize,
@@ -135,7 +139,14 @@ fn no_backend_is_wider_than_istio_and_exact_means_equal() {
                 let rendered = b.render("beacon", "ctl", &policies);
                 prop_assert_eq!(rendered.outcomes.len(), policies.len());
                 let i = idx(&b);
-                for o in &rendered.outcomes {
+                for (p, o) in policies.iter().zip(&rendered.outcomes) {
+                    let l7 = p.endpoints.iter().any(|e| {
+                        e.methods.as_ref().is_some_and(|l| !l.is_empty())
+                            || e.paths.as_ref().is_some_and(|l| !l.is_empty())
+                    });
+                    if l7 && *o == Outcome::Exact {
+                        stats.exact_l7[i].fetch_add(1, Ordering::Relaxed);
+                    }
                     match o {
                         Outcome::Exact => stats.exact[i].fetch_add(1, Ordering::Relaxed),
                         Outcome::Narrowed(_) => stats.narrowed[i].fetch_add(1, Ordering::Relaxed),
@@ -189,6 +200,40 @@ fn no_backend_is_wider_than_istio_and_exact_means_equal() {
                         );
                     }
                 }
+                // 2b. Exact next to anything: a source whose every policy in the set is Exact
+                // is decided as Istio decides the whole set on its requests, whatever the
+                // other sources' policies (narrowed or refused) render.
+                let exact_sources: Vec<(&str, &str)> = policies
+                    .iter()
+                    .map(|p| (p.source_namespace.as_str(), p.source_app_name.as_str()))
+                    .filter(|s| {
+                        policies.iter().zip(&rendered.outcomes).all(|(p, o)| {
+                            (p.source_namespace.as_str(), p.source_app_name.as_str()) != *s
+                                || *o == Outcome::Exact
+                        })
+                    })
+                    .collect();
+                for (r, want) in reqs.iter().zip(&oracle) {
+                    let (Some(want), true) = (
+                        want,
+                        exact_sources.contains(&(
+                            r.source.namespace.as_str(),
+                            r.source.service_account.as_str(),
+                        )),
+                    ) else {
+                        continue;
+                    };
+                    prop_assert_eq!(
+                        decide(&b, &rendered.objects, r),
+                        *want,
+                        "{}: every policy of {:?} is Exact, yet {:?} is decided otherwise than Istio\npolicies: {:#?}\nobjects: {:#?}",
+                        b.name(),
+                        r.source,
+                        r,
+                        policies,
+                        rendered.objects
+                    );
+                }
                 // 3. Isolation: each policy's outcome alone equals its outcome in the set.
                 for (p, o) in policies.iter().zip(&rendered.outcomes) {
                     let alone = b.render("beacon", "ctl", std::slice::from_ref(p));
@@ -209,9 +254,10 @@ fn no_backend_is_wider_than_istio_and_exact_means_equal() {
         let e = stats.exact[i].load(Ordering::Relaxed);
         let nw = stats.narrowed[i].load(Ordering::Relaxed);
         eprintln!(
-            "  {:8} exact {e}/{n} ({:.0}%), narrowed {nw} ({:.0}%), refused {} ({:.0}%); requests allowed {}",
+            "  {:8} exact {e}/{n} ({:.0}%; {} with methods or paths), narrowed {nw} ({:.0}%), refused {} ({:.0}%); requests allowed {}",
             b.name(),
             100.0 * e as f64 / n as f64,
+            stats.exact_l7[i].load(Ordering::Relaxed),
             100.0 * nw as f64 / n as f64,
             n - e - nw,
             100.0 * (n - e - nw) as f64 / n as f64,

@@ -13,7 +13,7 @@ use service_mesh::prm::{
 };
 use service_mesh::{MeshPolicy, parse_policies};
 
-/// An L4 app policy (Linkerd: exact), and an L7 one (Linkerd: refused).
+/// An L4 app policy (Linkerd: exact, Servers), and an L7 one (Linkerd: exact, HTTPRoutes).
 const POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": null, "paths": null}]}, {"source_namespace": "cos", "source_app_name": "grafana", "target_namespace": "prod", "target_app_name": "mydb", "target_type": "app", "endpoints": [{"ports": [3000], "methods": ["GET"]}]}]"#;
 
 fn policies() -> Vec<MeshPolicy> {
@@ -69,18 +69,43 @@ async fn linkerd_objects_are_managed_like_authorization_policies() {
     let server = server(ApiServer::default_crds());
     let prm = manager(&server, Backend::Linkerd(LinkerdOptions::default()));
     let report = reconciled(prm.reconcile(&policies(), &[]).await);
-    assert_eq!(report.outcomes[0], Outcome::Exact);
-    assert!(matches!(&report.outcomes[1], Outcome::Refused(_)));
+    assert_eq!(report.outcomes, [Outcome::Exact, Outcome::Exact]);
     assert!(report.skipped.is_empty());
-    let expected: Vec<(String, String)> = ["5432", "8080"]
+    let mut expected: Vec<(String, String)> = ["5432", "8080"]
         .iter()
         .flat_map(|p| {
             ["AuthorizationPolicy", "MeshTLSAuthentication", "Server"]
                 .map(|k| (k.to_string(), format!("istio-beacon-k8s-prod-mydb-{p}")))
         })
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
         .collect();
+    // grafana's GET on 3000: the Server (no port-level client), its route (authorized) and
+    // the catch-all route (nobody).
+    let rendered =
+        Backend::Linkerd(LinkerdOptions::default()).render("istio-beacon-k8s", "prod", &policies());
+    let on_3000: Vec<(String, String)> = rendered
+        .objects
+        .iter()
+        .map(|o| {
+            (
+                o["kind"].as_str().expect("kind").to_string(),
+                o["metadata"]["name"].as_str().expect("name").to_string(),
+            )
+        })
+        .filter(|(_, n)| n.starts_with("istio-beacon-k8s-prod-mydb-3000"))
+        .collect();
+    let count = |k: &str| on_3000.iter().filter(|(kind, _)| kind == k).count();
+    assert_eq!(
+        [
+            count("Server"),
+            count("HTTPRoute"),
+            count("MeshTLSAuthentication"),
+            count("AuthorizationPolicy")
+        ],
+        [1, 2, 1, 1],
+        "{on_3000:?}"
+    );
+    expected.extend(on_3000);
+    expected.sort();
     assert_eq!(kinds_names(&report.applied), expected);
     assert!(
         report
@@ -116,8 +141,9 @@ async fn linkerd_objects_are_managed_like_authorization_policies() {
         "metadata": {"name": "x", "namespace": "prod"}, "spec": {}});
     match prm.reconcile(&[], &[raw]).await {
         Err(e @ PrmError::UnsupportedRawPolicy { .. }) => assert!(
-            e.to_string()
-                .ends_with("['Server', 'AuthorizationPolicy', 'MeshTLSAuthentication']"),
+            e.to_string().ends_with(
+                "['Server', 'HTTPRoute', 'AuthorizationPolicy', 'MeshTLSAuthentication']"
+            ),
             "{e}"
         ),
         other => panic!("expected UnsupportedRawPolicy, got {other:?}"),
@@ -125,7 +151,7 @@ async fn linkerd_objects_are_managed_like_authorization_policies() {
 
     // Nothing desired: everything owned goes.
     let report = reconciled(prm.reconcile(&[], &[]).await);
-    assert_eq!(report.deleted.len(), 3);
+    assert_eq!(report.deleted.len(), expected.len() - 3);
     assert!(
         prm.list_owned()
             .await

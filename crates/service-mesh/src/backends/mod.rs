@@ -63,7 +63,7 @@ pub enum Backend {
     Smi,
     /// Consul `consul.hashicorp.com/v1alpha1` ServiceIntentions.
     Consul(consul::ConsulOptions),
-    /// Linkerd `policy.linkerd.io` Server (v1beta3), AuthorizationPolicy and
+    /// Linkerd `policy.linkerd.io` Server and HTTPRoute (v1beta3), AuthorizationPolicy and
     /// MeshTLSAuthentication (v1alpha1).
     Linkerd(linkerd::LinkerdOptions),
 }
@@ -110,6 +110,7 @@ impl Backend {
             )],
             Backend::Linkerd(_) => &[
                 (linkerd::SERVER_API, "Server", "servers"),
+                (linkerd::ROUTE_API, "HTTPRoute", "httproutes"),
                 (
                     linkerd::POLICY_API,
                     "AuthorizationPolicy",

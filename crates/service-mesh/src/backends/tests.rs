@@ -1,5 +1,7 @@
 //! Examples of every backend's objects and outcomes, and of its evaluator.
 
+use std::collections::BTreeSet;
+
 use serde_json::json;
 
 use super::*;
@@ -92,8 +94,8 @@ fn linkerd_one_server_per_app_and_port_shared_by_clients() {
             Some(vec![(APP_LABEL.into(), "mydb".into())]),
             &[8080],
         ),
-        // Refused: methods need an HTTPRoute. Its refusal leaves the others intact.
-        app_policy("bad", "prod", vec![endpoint(&[8080], &[Method::Get], &[])]),
+        // Refused: a Server is one port. Its refusal leaves the others intact.
+        app_policy("bad", "prod", vec![endpoint(&[], &[Method::Get], &[])]),
         // Narrowed: the endpoint without ports is dropped.
         app_policy(
             "cron",
@@ -108,16 +110,24 @@ fn linkerd_one_server_per_app_and_port_shared_by_clients() {
     let r = backend.render("beacon", "ctl", &policies);
     assert_eq!(r.outcomes[0], Outcome::Exact);
     assert_eq!(r.outcomes[1], Outcome::Exact);
-    assert!(matches!(&r.outcomes[2], Outcome::Refused(m) if m.contains("HTTPRoute")));
-    // cron's HTTP endpoint makes its port endpoint HTTP-only in Istio: both dropped.
+    assert!(matches!(&r.outcomes[2], Outcome::Refused(m) if m.contains("one port")));
+    // cron's HTTP endpoint has no port: dropped; it makes its port endpoint HTTP-only in
+    // Istio, which an HTTPRoute says (below).
     assert!(
-        matches!(&r.outcomes[3], Outcome::Refused(_)),
+        matches!(&r.outcomes[3], Outcome::Narrowed(m) if m.contains("one port")),
         "{:?}",
         r.outcomes[3]
     );
+    let l4: Vec<&Value> = r
+        .objects
+        .iter()
+        .filter(|o| {
+            o["kind"] != "HTTPRoute" && !o["metadata"]["name"].as_str().unwrap().contains("-http-")
+        })
+        .collect();
     assert_eq!(
-        r.objects,
-        vec![
+        l4,
+        [
             json!({"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server",
                    "metadata": {"name": "beacon-ctl-mydb-8080", "namespace": "prod"},
                    "spec": {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
@@ -147,14 +157,24 @@ fn linkerd_one_server_per_app_and_port_shared_by_clients() {
                             "requiredAuthenticationRefs": [{"group": "policy.linkerd.io",
                                 "kind": "MeshTLSAuthentication", "name": "beacon-ctl-mydb-9090"}]}}),
         ]
+        .iter()
+        .collect::<Vec<_>>()
     );
     let o = linkerd::LinkerdOptions::default();
     let deny = linkerd::DefaultPolicy::Deny;
-    let ev = |src: &str, port: u16| {
-        linkerd::evaluate(&o, deny, &r.objects, &request(src, "prod", port, None))
+    let ev = |src: &str, src_ns: &str, port: u16, http: Option<(&str, &str)>| {
+        linkerd::evaluate(&o, deny, &r.objects, &request(src, src_ns, port, http))
     };
-    assert!(ev("web", 8080) && ev("web", 9090) && ev("api", 8080));
-    assert!(!ev("api", 9090) && !ev("bad", 8080) && !ev("web", 443));
+    assert!(ev("web", "prod", 8080, None) && ev("web", "prod", 9090, None));
+    assert!(ev("api", "prod", 8080, None));
+    assert!(!ev("api", "prod", 9090, None) && !ev("bad", "prod", 8080, None));
+    assert!(!ev("web", "prod", 443, None));
+    // Port 9090 has routes now (cron's HTTP-only access): web keeps every HTTP request (the
+    // catch-all route), cron has HTTP only.
+    assert!(ev("web", "prod", 9090, Some(("PUT", "/x"))));
+    assert!(ev("cron", "other", 9090, Some(("PUT", "/x"))));
+    assert!(!ev("cron", "other", 9090, None));
+    assert!(!ev("api", "prod", 9090, Some(("GET", "/"))));
     // A port without a Server gets the default policy.
     assert!(linkerd::evaluate(
         &o,
@@ -171,6 +191,291 @@ fn linkerd_one_server_per_app_and_port_shared_by_clients() {
         o2.identity("prod", "web"),
         "web.prod.serviceaccount.identity.l5d.example.org"
     );
+}
+
+/// Decisions of one rendering, Linkerd's against Istio's, on `requests`.
+fn linkerd_vs_istio(policies: &[MeshPolicy], requests: &[MeshRequest]) -> Vec<(bool, bool)> {
+    let l = Backend::Linkerd(linkerd::LinkerdOptions::default()).render("beacon", "ctl", policies);
+    let i = Backend::Istio.render("beacon", "ctl", policies);
+    requests
+        .iter()
+        .map(|r| {
+            (
+                linkerd::evaluate(
+                    &linkerd::LinkerdOptions::default(),
+                    linkerd::DefaultPolicy::Deny,
+                    &l.objects,
+                    r,
+                ),
+                istio::evaluate(&i.objects, r).expect("decided"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn linkerd_methods_and_http_only_ports_are_exact_routes() {
+    let policies = vec![
+        // GET and HEAD on any path of 8080: exact.
+        app_policy(
+            "web",
+            "prod",
+            vec![endpoint(&[8080], &[Method::Get, Method::Head], &[])],
+        ),
+        // Any HTTP request on 8080 (a port endpoint next to an HTTP one) and POST /jobs:
+        // narrowed (a path), yet the port endpoint is exact.
+        app_policy(
+            "cron",
+            "other",
+            vec![
+                endpoint(&[8080], &[], &[]),
+                endpoint(&[9090], &[Method::Post], &["/jobs"]),
+            ],
+        ),
+        // Any connection on 8080.
+        app_policy("backup", "prod", vec![endpoint(&[8080], &[], &[])]),
+    ];
+    let backend = Backend::Linkerd(linkerd::LinkerdOptions::default());
+    let r = backend.render("beacon", "ctl", &policies);
+    assert_eq!(r.outcomes[0], Outcome::Exact);
+    assert!(matches!(&r.outcomes[1], Outcome::Narrowed(m) if m.contains("best-matching")));
+    assert_eq!(r.outcomes[2], Outcome::Exact);
+    let routes: Vec<&Value> = r
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "HTTPRoute")
+        .collect();
+    // 8080: web's GET/HEAD route (cron too: any HTTP), and the catch-all (cron); 9090: cron's
+    // POST /jobs and the catch-all (nobody).
+    assert_eq!(routes.len(), 4, "{routes:#?}");
+    for route in &routes {
+        let parent = &route["spec"]["parentRefs"][0];
+        assert_eq!(parent["kind"], "Server");
+        assert_eq!(parent["group"], "policy.linkerd.io");
+        assert!(
+            parent["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("beacon-ctl-mydb-")
+        );
+    }
+    let web_route = routes
+        .iter()
+        .find(|r| r["spec"]["rules"][0]["matches"][0]["method"] == "GET")
+        .expect("web's route");
+    assert_eq!(
+        web_route["spec"]["rules"],
+        json!([{"matches": [
+            {"path": {"type": "PathPrefix", "value": "/"}, "method": "GET"},
+            {"path": {"type": "PathPrefix", "value": "/"}, "method": "HEAD"},
+        ]}])
+    );
+    let authn = r
+        .objects
+        .iter()
+        .find(|o| {
+            o["kind"] == "MeshTLSAuthentication"
+                && o["metadata"]["name"] == web_route["metadata"]["name"]
+        })
+        .expect("the route's clients");
+    assert_eq!(
+        authn["spec"]["identities"],
+        json!([
+            "cron.other.serviceaccount.identity.linkerd.cluster.local",
+            "web.prod.serviceaccount.identity.linkerd.cluster.local"
+        ])
+    );
+    let reqs: Vec<MeshRequest> = [
+        ("web", "prod", 8080, Some(("GET", "/x"))),
+        ("web", "prod", 8080, Some(("HEAD", "/"))),
+        ("web", "prod", 8080, Some(("POST", "/x"))),
+        ("web", "prod", 8080, Some(("get", "/x"))),
+        ("web", "prod", 8080, None),
+        ("cron", "other", 8080, Some(("DELETE", "/x"))),
+        ("cron", "other", 8080, None),
+        ("cron", "other", 9090, Some(("POST", "/jobs"))),
+        ("cron", "other", 9090, Some(("POST", "/jobs/1"))),
+        ("cron", "other", 9090, Some(("GET", "/jobs"))),
+        ("backup", "prod", 8080, Some(("PATCH", "/y"))),
+        ("backup", "prod", 8080, None),
+        ("backup", "prod", 9090, None),
+    ]
+    .into_iter()
+    .map(|(s, n, p, h)| request(s, n, p, h))
+    .collect();
+    for ((l, i), r) in linkerd_vs_istio(&policies, &reqs).into_iter().zip(&reqs) {
+        assert_eq!(l, i, "{r:?}");
+    }
+}
+
+#[test]
+fn linkerd_paths_render_as_exact_or_escaped_regex_and_never_widen() {
+    let policies = vec![
+        // Method-only: exact next to any path client.
+        app_policy("web", "prod", vec![endpoint(&[8080], &[Method::Get], &[])]),
+        app_policy(
+            "api",
+            "prod",
+            vec![endpoint(
+                &[8080],
+                &[],
+                &["/api*", "/a.b", "*.png", "/u/{*}"],
+            )],
+        ),
+        app_policy(
+            "ui",
+            "other",
+            vec![endpoint(&[8080], &[Method::Post], &["/api"])],
+        ),
+    ];
+    let backend = Backend::Linkerd(linkerd::LinkerdOptions::default());
+    let r = backend.render("beacon", "ctl", &policies);
+    assert_eq!(r.outcomes[0], Outcome::Exact);
+    assert!(matches!(&r.outcomes[1], Outcome::Narrowed(m) if m.contains("{*}")));
+    assert!(matches!(&r.outcomes[2], Outcome::Narrowed(_)));
+    let paths: BTreeSet<String> = r
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "HTTPRoute")
+        .flat_map(|o| o["spec"]["rules"].as_array().unwrap().clone())
+        .flat_map(|rule| rule["matches"].as_array().unwrap().clone())
+        .map(|m| {
+            let value = m["path"]["value"].as_str().unwrap();
+            format!("{} {} {value}", m["method"], m["path"]["type"])
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            r#""GET" "Exact" /a.b"#,
+            r#""GET" "PathPrefix" /"#,
+            r#""GET" "RegularExpression" (?s)^.*\.png$"#,
+            r#""GET" "RegularExpression" (?s)^/api.*$"#,
+            r#""POST" "Exact" /api"#,
+            r#"null "Exact" /a.b"#,
+            r#"null "PathPrefix" /"#,
+            r#"null "RegularExpression" (?s)^.*\.png$"#,
+            r#"null "RegularExpression" (?s)^/api.*$"#,
+        ]
+        .map(String::from)
+        .into()
+    );
+    let reqs: Vec<MeshRequest> = ["web", "api", "ui"]
+        .into_iter()
+        .flat_map(|s| {
+            [
+                ("GET", "/api"),
+                ("GET", "/apix/y.png"),
+                ("POST", "/api"),
+                ("POST", "/aXb"),
+                ("PUT", "/a.b"),
+                ("GET", "/"),
+                ("DELETE", "/x.png"),
+                ("GET", "/u/1"),
+            ]
+            .map(|h| request(s, if s == "ui" { "other" } else { "prod" }, 8080, Some(h)))
+        })
+        .collect();
+    let decisions = linkerd_vs_istio(&policies, &reqs);
+    for ((l, i), r) in decisions.iter().zip(&reqs) {
+        assert!(!l || *i, "wider than Istio: {r:?}");
+        // web (GET on any path) is exact whatever the path clients render.
+        if r.source.service_account == "web" {
+            assert_eq!(l, i, "{r:?}");
+        }
+    }
+    // `/a.b` is matched exactly, the `.` is no wildcard.
+    let allowed = |s: &str, m: &str, p: &str| {
+        let ns = if s == "ui" { "other" } else { "prod" };
+        linkerd::evaluate(
+            &linkerd::LinkerdOptions::default(),
+            linkerd::DefaultPolicy::Deny,
+            &r.objects,
+            &request(s, ns, 8080, Some((m, p))),
+        )
+    };
+    assert!(allowed("api", "PUT", "/a.b") && !allowed("api", "PUT", "/aXb"));
+    assert!(allowed("api", "DELETE", "/x.png") && allowed("api", "GET", "/apix"));
+    assert!(!allowed("api", "GET", "/u/1") && !allowed("ui", "GET", "/api"));
+}
+
+#[test]
+fn linkerd_evaluator_follows_route_precedence() {
+    let o = linkerd::LinkerdOptions::default();
+    let server = json!({"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server",
+        "metadata": {"name": "s", "namespace": "prod"},
+        "spec": {"podSelector": {"matchLabels": {APP_LABEL: "mydb"}}, "port": 80}});
+    let route = |name: &str, matches: Value| {
+        json!({"apiVersion": "policy.linkerd.io/v1beta3", "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": "prod"},
+            "spec": {"parentRefs": [{"group": "policy.linkerd.io", "kind": "Server", "name": "s"}],
+                     "rules": [{"matches": matches}]}})
+    };
+    let allow = |target: &str, sa: &str| {
+        vec![
+            json!({"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "AuthorizationPolicy",
+                "metadata": {"name": target, "namespace": "prod"},
+                "spec": {"targetRef": {"group": "policy.linkerd.io", "kind": "HTTPRoute", "name": target},
+                         "requiredAuthenticationRefs": [{"group": "policy.linkerd.io",
+                             "kind": "MeshTLSAuthentication", "name": target}]}}),
+            json!({"apiVersion": "policy.linkerd.io/v1alpha1", "kind": "MeshTLSAuthentication",
+                "metadata": {"name": target, "namespace": "prod"},
+                "spec": {"identities": [o.identity("prod", sa)]}}),
+        ]
+    };
+    let mut objects = vec![
+        server,
+        route(
+            "a-prefix",
+            json!([{"path": {"type": "PathPrefix", "value": "/foo/"}}]),
+        ),
+        route(
+            "b-exact",
+            json!([{"path": {"type": "Exact", "value": "/foo/bar"}}]),
+        ),
+        route(
+            "c-get",
+            json!([{"path": {"type": "PathPrefix", "value": "/"}, "method": "GET"}]),
+        ),
+    ];
+    objects.extend(allow("a-prefix", "pfx"));
+    objects.extend(allow("b-exact", "exact"));
+    objects.extend(allow("c-get", "get"));
+    let ev = |sa: &str, m: &str, p: &str| {
+        linkerd::evaluate(
+            &o,
+            linkerd::DefaultPolicy::Deny,
+            &objects,
+            &request(sa, "prod", 80, Some((m, p))),
+        )
+    };
+    // PathPrefix is segment-wise: /foo/ matches /foo and /foo/x, not /foobar.
+    assert!(ev("pfx", "PUT", "/foo") && ev("pfx", "PUT", "/foo/x"));
+    assert!(!ev("pfx", "PUT", "/foobar"));
+    // The longest path match wins: /foo/bar goes to the exact route only.
+    assert!(ev("exact", "PUT", "/foo/bar") && !ev("pfx", "PUT", "/foo/bar"));
+    // A method match ranks below a longer path match, above an equal one.
+    assert!(!ev("get", "GET", "/foo/x") && ev("get", "GET", "/other"));
+    // No route matches: 404 for everyone.
+    assert!(!ev("pfx", "PUT", "/other"));
+    // Not HTTP: the Server's authorizations only.
+    assert!(!linkerd::evaluate(
+        &o,
+        linkerd::DefaultPolicy::Deny,
+        &objects,
+        &request("pfx", "prod", 80, None)
+    ));
+    // A parentRef with a port voids the route: back to the default route (Server authz).
+    let mut voided = objects.clone();
+    for r in voided.iter_mut().filter(|o| o["kind"] == "HTTPRoute") {
+        r["spec"]["parentRefs"][0]["port"] = json!(80);
+    }
+    assert!(!linkerd::evaluate(
+        &o,
+        linkerd::DefaultPolicy::Deny,
+        &voided,
+        &request("pfx", "prod", 80, Some(("PUT", "/foo")))
+    ));
 }
 
 #[test]
