@@ -103,9 +103,10 @@ fn missing_crd_message(kind: Kind) -> String {
             "are the SMI CRDs installed (mesh-backend=smi)?"
         }
         Kind::ServiceIntentions => "is Consul installed (mesh-backend=consul)?",
-        Kind::LinkerdServer | Kind::LinkerdAuthorizationPolicy | Kind::MeshTlsAuthentication => {
-            "is Linkerd installed (mesh-backend=linkerd)?"
-        }
+        Kind::LinkerdServer
+        | Kind::LinkerdAuthorizationPolicy
+        | Kind::MeshTlsAuthentication
+        | Kind::LinkerdHttpRoute => "is Linkerd installed (mesh-backend=linkerd)?",
         _ => "is Istio installed?",
     };
     format!(

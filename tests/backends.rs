@@ -102,6 +102,7 @@ fn kinds(backend: &str) -> Vec<(&'static str, &'static str)> {
         "consul" => vec![("consul.hashicorp.com", "ServiceIntentions")],
         _ => vec![
             ("policy.linkerd.io", "Server"),
+            ("policy.linkerd.io", "HTTPRoute"),
             ("policy.linkerd.io", "AuthorizationPolicy"),
             ("policy.linkerd.io", "MeshTLSAuthentication"),
         ],
@@ -136,8 +137,12 @@ fn active(msg: &str) -> Option<(String, String)> {
 
 /// What the demo model's policies give under each backend (see the backends' docs): mydb's
 /// app policy limits HTTP methods and paths to ports (SMI cannot limit routes to ports,
-/// Linkerd has no HTTP routes, Consul no ports); prometheus's unit policy and the beacon's
-/// own metrics policy are TCP on one port (Consul intentions are per Service, not pods).
+/// Consul no ports; Linkerd renders HTTPRoutes on each port's Server, narrowed because another
+/// client's equally specific path could take a request); prometheus's unit policy and the
+/// beacon's own metrics policy are TCP on one port (Consul intentions are per Service, not
+/// pods). Linkerd: per port of mydb's policy a Server, its route and the catch-all route, one
+/// authentication and authorization (5 × 2); per TCP port a Server, authentication and
+/// authorization (3 × 2).
 fn demo_expectation(backend: &str) -> (&'static str, usize) {
     match backend {
         "smi" => (
@@ -149,8 +154,8 @@ fn demo_expectation(backend: &str) -> (&'static str, usize) {
             0,
         ),
         _ => (
-            "1 policy skipped: invalid consumer data (see juju debug-log)",
-            6,
+            "1 policy narrowed: the mesh cannot express all of it (see juju debug-log)",
+            16,
         ),
     }
 }
@@ -193,12 +198,23 @@ fn the_demo_model_under_each_backend() {
             .into_iter()
             .filter(|l| l.starts_with("Skipping policy"))
             .collect();
-        let skipped: usize = message
-            .split(' ')
-            .next()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        assert_eq!(refusals.len(), skipped, "{backend}: {refusals:?}");
+        let counted = |what: &str| -> usize {
+            message
+                .split("; ")
+                .filter(|part| part.contains(what))
+                .filter_map(|part| part.split(' ').next()?.parse::<usize>().ok())
+                .sum()
+        };
+        assert_eq!(
+            refusals.len(),
+            counted("skipped"),
+            "{backend}: {refusals:?}"
+        );
+        let narrowings = logs(&out, n - 1, "WARNING")
+            .into_iter()
+            .filter(|l| l.starts_with("Narrowing policy"))
+            .count();
+        assert_eq!(narrowings, counted("narrowed"), "{backend}");
         assert!(
             refusals
                 .iter()
@@ -498,8 +514,8 @@ fn with_istio_only_hooks_that_read_everything_list_the_other_meshes() {
             })
             .collect::<Vec<_>>()
     };
-    // config-changed lists each of the 7 kinds once (a switch away deletes their objects).
-    assert_eq!(touches(0).len(), 7, "{:?}", touches(0));
+    // config-changed lists each of the 8 kinds once (a switch away deletes their objects).
+    assert_eq!(touches(0).len(), 8, "{:?}", touches(0));
     // A no-op update-status sends nothing more than before the option existed.
     assert!(touches(1).is_empty(), "{:?}", touches(1));
     assert!(writes(&out, 1).is_empty());
@@ -523,11 +539,9 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
     for i in 0..4 {
         assert_eq!(exit_code(&out, i), 0, "step {i}");
     }
-    // Refused: logged, counted with mydb's refused policy; everything else written.
-    assert_eq!(
-        status(&out, 0),
-        active("2 policies skipped: invalid consumer data (see juju debug-log)")
-    );
+    // Refused: logged, counted (next to mydb's narrowed policy); everything else written.
+    const SKIPPED_AND_NARROWED: &str = "1 policy skipped: invalid consumer data (see juju debug-log); 1 policy narrowed: the mesh cannot express all of it (see juju debug-log)";
+    assert_eq!(status(&out, 0), active(SKIPPED_AND_NARROWED));
     assert!(
         logs(&out, 0, "ERROR")
             .iter()
@@ -535,7 +549,10 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
         "{:?}",
         logs(&out, 0, "ERROR")
     );
-    assert_eq!(backend_objects(&out, "linkerd").len(), 6);
+    assert_eq!(
+        backend_objects(&out, "linkerd").len(),
+        demo_expectation("linkerd").1
+    );
     // Remembered: not sent again, and not logged again, while it is unchanged; still
     // counted.
     for i in [1, 2] {
@@ -545,11 +562,7 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
             writes(&out, i)
         );
         assert!(logs(&out, i, "ERROR").is_empty(), "step {i}");
-        assert_eq!(
-            status(&out, i),
-            active("2 policies skipped: invalid consumer data (see juju debug-log)"),
-            "step {i}"
-        );
+        assert_eq!(status(&out, i), active(SKIPPED_AND_NARROWED), "step {i}");
     }
     // A hook that reads everything sends it again (the fault was for one request).
     assert_eq!(writes(&out, 3).len(), 1, "{:?}", writes(&out, 3));

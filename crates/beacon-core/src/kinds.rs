@@ -39,11 +39,13 @@ pub enum Kind {
     LinkerdAuthorizationPolicy,
     /// Linkerd `policy.linkerd.io` MeshTLSAuthentication.
     MeshTlsAuthentication,
+    /// Linkerd `policy.linkerd.io` HTTPRoute (not the Gateway API's).
+    LinkerdHttpRoute,
 }
 
 impl Kind {
     /// Every kind a non-Istio backend renders.
-    pub const BACKEND: [Kind; 7] = [
+    pub const BACKEND: [Kind; 8] = [
         Kind::TrafficTarget,
         Kind::HttpRouteGroup,
         Kind::TcpRoute,
@@ -51,6 +53,7 @@ impl Kind {
         Kind::LinkerdServer,
         Kind::LinkerdAuthorizationPolicy,
         Kind::MeshTlsAuthentication,
+        Kind::LinkerdHttpRoute,
     ];
 
     /// The kinds `backend` renders into (none for Istio: its policies are
@@ -81,6 +84,7 @@ impl Kind {
             (_, "TCPRoute") => Kind::TcpRoute,
             (_, "ServiceIntentions") => Kind::ServiceIntentions,
             ("policy.linkerd.io", "Server") => Kind::LinkerdServer,
+            ("policy.linkerd.io", "HTTPRoute") => Kind::LinkerdHttpRoute,
             (_, "MeshTLSAuthentication") => Kind::MeshTlsAuthentication,
             _ => return None,
         };
@@ -98,7 +102,8 @@ impl Kind {
             Kind::ServiceIntentions => "consul.hashicorp.com",
             Kind::LinkerdServer
             | Kind::LinkerdAuthorizationPolicy
-            | Kind::MeshTlsAuthentication => "policy.linkerd.io",
+            | Kind::MeshTlsAuthentication
+            | Kind::LinkerdHttpRoute => "policy.linkerd.io",
         }
     }
 
@@ -114,7 +119,7 @@ impl Kind {
             Kind::ServiceIntentions
             | Kind::LinkerdAuthorizationPolicy
             | Kind::MeshTlsAuthentication => "v1alpha1",
-            Kind::LinkerdServer => "v1beta3",
+            Kind::LinkerdServer | Kind::LinkerdHttpRoute => "v1beta3",
         }
     }
 
@@ -136,6 +141,7 @@ impl Kind {
             Kind::LinkerdServer => "Server",
             Kind::LinkerdAuthorizationPolicy => "AuthorizationPolicy",
             Kind::MeshTlsAuthentication => "MeshTLSAuthentication",
+            Kind::LinkerdHttpRoute => "HTTPRoute",
         }
     }
 
@@ -153,6 +159,7 @@ impl Kind {
             Kind::LinkerdServer => "servers",
             Kind::LinkerdAuthorizationPolicy => "authorizationpolicies",
             Kind::MeshTlsAuthentication => "meshtlsauthentications",
+            Kind::LinkerdHttpRoute => "httproutes",
         }
     }
 
