@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use beacon_core::memo::{AppliedRecord, Consumers, Published, Records, Refusals};
+use beacon_core::memo::{AppliedRecord, BackendRendering, Consumers, Published, Records, Refusals};
 use charm_runtime::{JujuContext, Model, ToolError};
 
 /// The consumers' app data, and what it gave.
@@ -16,6 +16,8 @@ const CONSUMERS_FILE: &str = ".istio-beacon-consumers.json";
 const RECORDS_FILE: &str = ".istio-beacon-applied.json";
 /// The [`Refusals`].
 const REFUSALS_FILE: &str = ".istio-beacon-refused.json";
+/// What the mesh-backend rendered, beside the records.
+const RENDERING_FILE: &str = ".istio-beacon-backend-rendering.json";
 /// The unit-state key of [`Published`].
 const PUBLISHED_KEY: &str = "published-provider-data";
 
@@ -102,6 +104,21 @@ pub fn save_published(
         Some(Ok(value)) => tools.state_set(&BTreeMap::from([(PUBLISHED_KEY.to_owned(), value)])),
         // Nothing worth remembering (or, unreachably, not encodable): forget the old record.
         _ => tools.state_delete(PUBLISHED_KEY),
+    }
+}
+
+/// What the mesh-backend rendered in an earlier hook; none after `upgrade-charm` (a new
+/// revision may render differently).
+pub fn load_rendering(ctx: &JujuContext, upgrading: bool) -> Option<BackendRendering> {
+    match path(ctx, RENDERING_FILE) {
+        Some(path) if !upgrading => load(&path),
+        _ => None,
+    }
+}
+
+pub fn save_rendering(ctx: &JujuContext, rendering: &BackendRendering) {
+    if let Some(path) = path(ctx, RENDERING_FILE) {
+        save(&path, rendering);
     }
 }
 

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use beacon_core::desired::{Desired, RelationWrite, consumer_memo, desired, provider_databags};
+use beacon_core::desired::{
+    Desired, RelationWrite, consumer_memo, desired_unrendered, provider_databags,
+};
 use beacon_core::kinds::Kind;
 use beacon_core::memo::Published;
 use beacon_core::names::Names;
@@ -79,20 +81,10 @@ fn backup(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
 async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     let ctx = model.context();
     let names = names(&snap.model, &snap.app)?;
-    let desired = desired(snap, &names);
+    // A mesh-backend's objects are rendered once the cluster is read, and only if they are
+    // not in place as remembered (plan::settle_backend).
+    let mut desired = desired_unrendered(snap, &names);
     memo_store::save_consumers(ctx, desired.consumer_memo.as_ref());
-    log_desired(&desired);
-    let refused = desired
-        .backend_findings
-        .iter()
-        .filter(|f| f.refused)
-        .count();
-    let mut findings = Findings {
-        skipped: desired.skipped.len() + refused,
-        traffic_skipped: desired.traffic.skipped.len(),
-        narrowed: desired.backend_findings.len() - refused,
-        ..Findings::default()
-    };
 
     let client = kube_client().await?;
     let backend_kinds = live::backend_kinds(
@@ -103,6 +95,9 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
         match live::read(&client, &snap.model, &desired, &names, &backend_kinds).await {
             Ok(read) => read,
             Err(KubeFailure::Blocked(msg)) => {
+                desired.render_backend();
+                log_desired(&desired);
+                let mut findings = findings_of(&desired);
                 // Still publish relation data: it needs no API server.
                 findings.blocked.push(msg);
                 publish(model, snap, &desired.provider_databags)?;
@@ -112,20 +107,22 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
             }
             Err(retry) => return Err(retry.into()),
         };
-    findings
-        .blocked
-        .extend(live::missing_crds(&kube_live, &desired));
-    if waypoint_ready == Some(false) {
-        findings.waypoint_unready = Some(format!("{}/{}", snap.model, desired.waypoint_name));
-    }
     let upgrading = matches!(ctx.event, Event::Hook(HookEvent::UpgradeCharm));
     let live = Live {
         pebble_plan: live::pebble_plan(&desired.pebble.container).await,
         databags: snap.databags.clone(),
         applied: memo_store::load_records(ctx, upgrading),
         refused: memo_store::load_refusals(ctx, snapshot::reads_everything(&ctx.event)),
+        rendering: memo_store::load_rendering(ctx, upgrading),
         ..kube_live
     };
+    plan::settle_backend(&mut desired, &live);
+    log_desired(&desired);
+    let mut findings = findings_of(&desired);
+    findings.blocked.extend(live::missing_crds(&live, &desired));
+    if waypoint_ready == Some(false) {
+        findings.waypoint_unready = Some(format!("{}/{}", snap.model, desired.waypoint_name));
+    }
 
     let plan = plan::plan(&desired, &live);
     log_all(tracing::Level::WARN, &plan.warnings);
@@ -155,11 +152,31 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     if let Some(records) = plan.records_after(&live.applied, report.applied) {
         memo_store::save_records(ctx, &records);
     }
+    if let Some(rendering) = desired.backend_rendering()
+        && live.rendering.as_ref() != Some(&rendering)
+    {
+        memo_store::save_rendering(ctx, &rendering);
+    }
     finish(
         model,
         status::final_status(&findings),
         maintenance.is_some(),
     )
+}
+
+/// What the desired state counts in the status: skipped, narrowed.
+fn findings_of(desired: &Desired) -> Findings {
+    let refused = desired
+        .backend_findings
+        .iter()
+        .filter(|f| f.refused)
+        .count();
+    Findings {
+        skipped: desired.skipped.len() + refused,
+        traffic_skipped: desired.traffic.skipped.len(),
+        narrowed: desired.backend_findings.len() - refused,
+        ..Findings::default()
+    }
 }
 
 fn save_published(model: &Model, snap: &Snapshot, desired: &Desired) -> Result<(), HookError> {

@@ -569,6 +569,50 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
     assert_eq!(status(&out, 3), active(demo_expectation("linkerd").0));
 }
 
+#[test]
+fn a_refused_smi_object_is_remembered_until_a_hook_reads_everything() {
+    let mut scenario = demo(
+        json!({"mesh-backend": "smi"}),
+        json!([
+            "config-changed",
+            "update-status",
+            {"hook": "service-mesh-relation-changed", "relation": 3},
+            "config-changed"
+        ]),
+    );
+    scenario["faults"] = json!([
+        {"match": {"method": "PATCH", "path_regex": ".*/traffictargets/.*-mydb-.*"}, "error": 422, "times": 1}
+    ]);
+    let out = play(&scenario);
+    for i in 0..4 {
+        assert_eq!(exit_code(&out, i), 0, "step {i}");
+    }
+    let refused = "2 policies skipped: invalid consumer data (see juju debug-log)";
+    assert_eq!(status(&out, 0), active(refused));
+    let errors = logs(&out, 0, "ERROR");
+    assert!(
+        errors.len() == 1 && errors[0].starts_with("Skipping TrafficTarget prod/"),
+        "{errors:?}"
+    );
+    // Neither sent nor logged again while unchanged, by any hook that does not read
+    // everything; still counted.
+    for i in [1, 2] {
+        assert!(
+            writes(&out, i).is_empty(),
+            "step {i}: {:?}",
+            writes(&out, i)
+        );
+        assert!(logs(&out, i, "ERROR").is_empty(), "step {i}");
+        assert_eq!(status(&out, i), active(refused), "step {i}");
+    }
+    assert_eq!(writes(&out, 3).len(), 1, "{:?}", writes(&out, 3));
+    assert_eq!(status(&out, 3), active(demo_expectation("smi").0));
+    assert_eq!(
+        backend_objects(&out, "smi").len(),
+        demo_expectation("smi").1
+    );
+}
+
 /// The demo model under `backend`; under Consul with two consumers whose policies it can
 /// say (the demo's are limited to ports, which Consul intentions have not).
 fn demo_for(backend: &str, steps: Value) -> Value {

@@ -9,7 +9,10 @@ use service_mesh::{CmrData, Endpoint, MeshPolicy, MeshType, PolicyTargetType, Pr
 
 use crate::admission::{self, Consumer};
 use crate::kinds::{Kind, ObjectKey, Ownership, Scope, with_owner_labels};
-use crate::memo::{ConsumerEntry, Consumers, Derived, DerivedIntent, DerivedSkip};
+use crate::memo::{
+    BackendRendering, ConsumerEntry, Consumers, Derived, DerivedIntent, DerivedSkip,
+    RememberedFinding, body_digest, object_record_key, set_digest,
+};
 use crate::names::Names;
 use crate::onboarding::{self, Onboarding};
 pub use crate::snapshot::Origin;
@@ -214,6 +217,9 @@ pub struct Desired {
     pub backend_objects: Vec<Value>,
     /// The policies the backend narrowed or refused (logged; counted in the status).
     pub backend_findings: Vec<BackendFinding>,
+    /// The policies a non-Istio `mesh-backend` renders into `backend_objects` (`None` with
+    /// Istio), and whether they are rendered yet.
+    pub backend: Option<BackendIntents>,
     /// The owner label value of everything we create (`Names::instance`).
     pub owner_instance: String,
     /// What proves an owned-labelled object ours to delete.
@@ -274,20 +280,31 @@ pub fn provider_databags(snap: &Snapshot, names: &Names) -> Vec<RelationWrite> {
 
 /// Compute the desired state from the snapshot.
 pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
+    let mut desired = desired_unrendered(snap, names);
+    desired.render_backend();
+    desired
+}
+
+/// [`desired`], but a non-Istio `mesh-backend`'s objects not rendered yet
+/// ([`Desired::render_backend`]): a hook where they are all in place, as remembered,
+/// need not render them at all (`settle_backend` in the plan).
+pub fn desired_unrendered(snap: &Snapshot, names: &Names) -> Desired {
     let mesh_labels = names.mesh_labels(&snap.model);
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
 
     let (mut policies, mut modeloperator, derived) =
         policies(snap, names, &mut skipped, &mut warnings);
-    let (backend_objects, backend_findings) = if snap.config.mesh_backend == Backend::Istio {
-        (Vec::new(), Vec::new())
+    let backend = if snap.config.mesh_backend == Backend::Istio {
+        None
     } else {
         // The same policies, for the chosen mesh; the Istio objects we own are pruned.
-        let rendered = backend_render(snap, names, &policies, &mut warnings);
-        policies.clear();
         modeloperator.clear();
-        rendered
+        Some(BackendIntents::new(
+            snap,
+            names,
+            std::mem::take(&mut policies),
+        ))
     };
     // Report in databag order, whichever stage (parse, target check, build) caught it.
     skipped.sort_by_key(|s| (s.relation_id, s.index));
@@ -322,8 +339,9 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
         waypoint,
         namespace,
         policies,
-        backend_objects,
-        backend_findings,
+        backend_objects: Vec::new(),
+        backend_findings: Vec::new(),
+        backend,
         owner_instance: names.instance.clone(),
         ownership: names.ownership(&snap.model, &snap.app),
         consumer_memo: consumer_memo(snap, &derived),
@@ -335,16 +353,157 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
     }
 }
 
+/// The admitted policies (the consumers' and the beacon's own) a non-Istio `mesh-backend`
+/// renders, with what the rendering depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendIntents {
+    pub backend: Backend,
+    pub app: String,
+    pub model: String,
+    /// Our owner label value.
+    pub instance: String,
+    pub intents: Vec<Arc<PolicyIntent>>,
+    /// A digest of all of the above and of this revision: the same inputs render the same
+    /// objects and findings ([`BackendRendering::inputs`]).
+    pub inputs: String,
+    pub state: BackendState,
+}
+
+/// How far the backend's objects are known.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendState {
+    /// Not rendered: [`Desired::backend_objects`] and `backend_findings` are empty.
+    Unrendered,
+    /// Rendered into [`Desired::backend_objects`] and `backend_findings`; `wanted` is their
+    /// [`BackendRendering::wanted`].
+    Rendered { wanted: String },
+    /// Not rendered, because this rendering ([`BackendRendering`], whose findings are in
+    /// `backend_findings`) is in place: the records that hold (`recorded`) and the refusals
+    /// that stand (`refused`) give its objects exactly.
+    Remembered {
+        recorded: Vec<String>,
+        refused: Vec<String>,
+    },
+}
+
+impl BackendIntents {
+    fn new(snap: &Snapshot, names: &Names, intents: Vec<Arc<PolicyIntent>>) -> BackendIntents {
+        use sha2::{Digest, Sha256};
+        let backend = snap.config.mesh_backend.clone();
+        let mut hasher = Sha256::new();
+        let mut part = |text: &str| {
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        };
+        part(env!("CARGO_PKG_VERSION"));
+        part(&format!("{backend:?}"));
+        for name in [&snap.app, &snap.model, &names.instance] {
+            part(name);
+        }
+        for intent in &intents {
+            let origin = intent
+                .origin
+                .as_ref()
+                .map(|o| format!("{}:{}", o.relation_id, o.app));
+            for text in [&intent.namespace, &intent.name, &intent.digest] {
+                part(text);
+            }
+            part(origin.as_deref().unwrap_or("-"));
+        }
+        BackendIntents {
+            backend,
+            app: snap.app.clone(),
+            model: snap.model.clone(),
+            instance: names.instance.clone(),
+            intents,
+            inputs: format!("{:x}", hasher.finalize()),
+            state: BackendState::Unrendered,
+        }
+    }
+}
+
+impl Desired {
+    /// Render the `mesh-backend`'s objects and findings, unless they are already.
+    pub fn render_backend(&mut self) {
+        let Some(backend) = &mut self.backend else {
+            return;
+        };
+        if matches!(backend.state, BackendState::Rendered { .. }) {
+            return;
+        }
+        let (objects, findings) = backend_render(backend, &mut self.warnings);
+        let keyed: Vec<(String, String)> = objects
+            .iter()
+            .filter_map(|o| Some((object_record_key(&ObjectKey::of(o)?), body_digest(o))))
+            .collect();
+        let wanted = set_digest(keyed.iter().map(|(k, d)| (k.as_str(), d.as_str())));
+        backend.state = BackendState::Rendered { wanted };
+        self.backend_objects = objects;
+        self.backend_findings = findings;
+    }
+
+    /// Take `memo`'s findings instead of rendering: its objects are in place (what holds
+    /// them: `recorded` and `refused`, see [`BackendState::Remembered`]).
+    pub fn remember_backend(
+        &mut self,
+        memo: &BackendRendering,
+        recorded: Vec<String>,
+        refused: Vec<String>,
+    ) {
+        let Some(backend) = &mut self.backend else {
+            return;
+        };
+        let name = backend.backend.name();
+        self.backend_objects.clear();
+        self.backend_findings = memo
+            .findings
+            .iter()
+            .map(|f| BackendFinding {
+                origin: f
+                    .origin
+                    .clone()
+                    .map(|(relation_id, app)| Origin { relation_id, app }),
+                policy: f.policy.clone(),
+                backend: name,
+                refused: f.refused,
+                reason: f.reason.clone(),
+            })
+            .collect();
+        backend.state = BackendState::Remembered { recorded, refused };
+    }
+
+    /// The rendering to remember after this hook: `None` unless it was rendered.
+    pub fn backend_rendering(&self) -> Option<BackendRendering> {
+        let backend = self.backend.as_ref()?;
+        let BackendState::Rendered { wanted } = &backend.state else {
+            return None;
+        };
+        Some(BackendRendering {
+            inputs: backend.inputs.clone(),
+            wanted: wanted.clone(),
+            findings: self
+                .backend_findings
+                .iter()
+                .map(|f| RememberedFinding {
+                    origin: f.origin.as_ref().map(|o| (o.relation_id, o.app.clone())),
+                    policy: f.policy.clone(),
+                    refused: f.refused,
+                    reason: f.reason.clone(),
+                })
+                .collect(),
+        })
+    }
+}
+
 /// The admitted policies (`intents`: the consumers' and the beacon's own) rendered by the
 /// non-Istio `mesh-backend`: its objects with our ownership labels, and one finding per
 /// policy it narrowed or refused, naming the consumer that asked.
 fn backend_render(
-    snap: &Snapshot,
-    names: &Names,
-    intents: &[Arc<PolicyIntent>],
+    inputs: &BackendIntents,
     warnings: &mut Vec<String>,
 ) -> (Vec<Value>, Vec<BackendFinding>) {
-    let backend = &snap.config.mesh_backend;
+    let backend = &inputs.backend;
+    let intents = &inputs.intents;
     let mut policies = Vec::with_capacity(intents.len());
     let mut origins = Vec::with_capacity(intents.len());
     // Each consumer's `policies` value is parsed once, not once per policy it holds.
@@ -372,7 +531,7 @@ fn backend_render(
             )),
         }
     }
-    let rendered = backend.render(&snap.app, &snap.model, &policies);
+    let rendered = backend.render(&inputs.app, &inputs.model, &policies);
     let findings = origins
         .iter()
         .zip(&rendered.outcomes)
@@ -394,7 +553,7 @@ fn backend_render(
     let objects = rendered
         .objects
         .into_iter()
-        .map(|object| with_owner_labels(object, &names.instance, Scope::Backend))
+        .map(|object| with_owner_labels(object, &inputs.instance, Scope::Backend))
         .collect();
     (objects, findings)
 }

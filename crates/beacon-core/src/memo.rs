@@ -12,7 +12,9 @@
 //! | [`Derived`]: what each consumer's data gave (names, digests, skips) | with its data | a pure function of the data and the model/app names | when the data is read anew and differs; on `upgrade-charm` |
 //! | [`Published`]: the provider data in our app bags | unit state (committed with the hook's relation writes) | only the leader writes those bags; a new leader runs `leader-elected`, a new revision `upgrade-charm` | on `leader-elected`, `upgrade-charm` |
 //! | [`AppliedRecord`] per owned policy: the resourceVersion at which it held a digest's body | charm dir file | the API server changes the resourceVersion on every write; the digest covers the policy's whole content | a record that does not match is compared in full; all dropped on `upgrade-charm` |
-//! | [`Refusals`]: policies the API server refused, with the digest refused | charm dir file | the same body gets the same answer while the cluster does not change | a changed policy is sent; all are sent again on `config-changed`, `leader-elected`, `upgrade-charm` |
+//! | [`AppliedRecord`] per owned `mesh-backend` object: the resourceVersion at which it held the body of a [`body_digest`] | with the policies' records | as for policies | as for policies |
+//! | [`Refusals`]: policies (and backend objects) the API server refused, with the digest refused | charm dir file | the same body gets the same answer while the cluster does not change | a changed policy is sent; all are sent again on `config-changed`, `leader-elected`, `upgrade-charm` |
+//! | [`BackendRendering`]: what the `mesh-backend` wanted for a set of policies | charm dir file | rendering is a pure function of its inputs (this revision) | rendered again when the inputs change, or when the records and refusals do not give its objects; dropped on `upgrade-charm` |
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -75,6 +77,45 @@ pub struct AppliedRecord {
 
 /// [`AppliedRecord`]s by [`record_key`].
 pub type Records = HashMap<String, AppliedRecord>;
+
+/// What a non-Istio `mesh-backend` rendered from one set of policies: while the inputs are
+/// the same (`inputs`: the backend and its settings, our names, and every policy's digest
+/// and origin, in order), the objects it wants are the same (`wanted`: a digest of their
+/// [`object_record_key`]s and [`body_digest`]s) and so are its findings. A hook whose
+/// [`AppliedRecord`]s (at the listed resourceVersions) and [`Refusals`] give `wanted`
+/// again has nothing to render, compare or send.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackendRendering {
+    pub inputs: String,
+    pub wanted: String,
+    pub findings: Vec<RememberedFinding>,
+}
+
+/// A policy the backend narrowed or refused (a `BackendFinding` of the desired state).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RememberedFinding {
+    /// The consumer relation and app that asked (`None`: the beacon's own policy).
+    pub origin: Option<(u64, String)>,
+    pub policy: String,
+    pub refused: bool,
+    pub reason: String,
+}
+
+/// A digest of a set of `(key, digest)` pairs, whatever their order (the `wanted` of a
+/// [`BackendRendering`]).
+pub fn set_digest<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut pairs: Vec<(&str, &str)> = pairs.into_iter().collect();
+    pairs.sort_unstable();
+    let mut hasher = Sha256::new();
+    for (key, digest) in pairs {
+        for part in [key, digest] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    format!("{:x}", hasher.finalize())
+}
 
 /// Policies the API server refused as they were (e.g. their target namespace does not
 /// exist), by [`record_key`], with the digest of what was refused: not sent again while the

@@ -18,7 +18,7 @@ use crate::kinds::{
     Kind, NS_MANAGED_BY, ObjectKey, Ownership, SCOPE_LABEL, Scope, labels_of, managers_of,
 };
 use crate::memo::{
-    AppliedRecord, Published, Records, Refusals, fingerprint, object_record_key, record_key,
+    AppliedRecord, BackendRendering, Published, Records, Refusals, fingerprint, object_record_key, record_key,
 };
 use crate::snapshot::LocalBags;
 
@@ -35,6 +35,9 @@ pub struct Live {
     /// Policies the API server refused in an earlier hook, by [`record_key`], with the
     /// digest refused (the memo's [`Refusals`]).
     pub refused: Refusals,
+    /// What the `mesh-backend` rendered in an earlier hook (the memo's
+    /// [`BackendRendering`]).
+    pub rendering: Option<BackendRendering>,
     /// Owned Gateways; `None` when the CRD is not installed.
     pub gateways: Option<Vec<Value>>,
     /// Owned HorizontalPodAutoscalers.
@@ -884,6 +887,7 @@ pub fn teardown(live: &Live, ownership: &Ownership, model: &str, identity: &str)
 }
 
 mod backend;
+pub use backend::settle_backend;
 
 #[cfg(test)]
 mod tests;

@@ -2,8 +2,11 @@
 //! policies are: an object whose memo record (resourceVersion + digest of the wanted body)
 //! matches the listed one is up to date without a comparison; any other listed object is
 //! compared in full (and recorded when it matches); a body the API server refused is not
-//! sent again while it is unchanged ([`Live::refused`]). Nothing here depends on which
-//! backend or kind: a new backend kind gets all of it.
+//! sent again while it is unchanged ([`Live::refused`]). And before that, as the policies'
+//! digests come from the consumer memo, the objects need not even be rendered when the
+//! same policies rendered them earlier ([`Live::rendering`]) and the records and refusals
+//! that hold give exactly those objects ([`settle_backend`]). Nothing here depends on
+//! which backend or kind: a new backend kind gets all of it.
 
 use std::collections::HashMap;
 
@@ -11,9 +14,70 @@ use serde_json::Value;
 use service_mesh::owned::up_to_date;
 
 use super::{Action, Live, LiveObject, Plan, delete_if_ours};
-use crate::desired::Desired;
+use crate::desired::{BackendIntents, BackendState, Desired};
 use crate::kinds::{Kind, ObjectKey, Scope};
-use crate::memo::{AppliedRecord, body_digest, object_record_key};
+use crate::memo::{AppliedRecord, body_digest, object_record_key, set_digest};
+
+/// Make `desired`'s backend objects known before planning: remembered from
+/// [`Live::rendering`] when that rendering is of the same inputs and is in place (every
+/// kind of the backend listed; every listed object of ours held by its record at its
+/// resourceVersion; those records and the standing refusals give the rendering's objects
+/// exactly), rendered otherwise.
+pub fn settle_backend(desired: &mut Desired, live: &Live) {
+    let Some(backend) = &desired.backend else {
+        return;
+    };
+    if backend.state != BackendState::Unrendered {
+        return;
+    }
+    match (&live.rendering, in_place(backend, live)) {
+        (Some(memo), Some((recorded, refused, wanted)))
+            if memo.inputs == backend.inputs && memo.wanted == wanted =>
+        {
+            let memo = memo.clone();
+            desired.remember_backend(&memo, recorded, refused);
+        }
+        _ => desired.render_backend(),
+    }
+}
+
+/// What the listed objects hold by their records, and the refusals that stand: their keys,
+/// and the digest of the set they make (`None` as soon as a listed object of ours is not
+/// held by its record, or a kind of the backend is not listed).
+fn in_place(backend: &BackendIntents, live: &Live) -> Option<(Vec<String>, Vec<String>, String)> {
+    let listed_all = Kind::of_backend(&backend.backend)
+        .into_iter()
+        .all(|kind| matches!(live.backend.get(&kind), Some(Some(_))));
+    if !listed_all {
+        return None;
+    }
+    let mut recorded: Vec<String> = Vec::new();
+    let mut digests: Vec<&str> = Vec::new();
+    let listed = live.backend.values().flatten().flatten();
+    for obj in listed.filter(|o| o.scope() == Some(Scope::Backend)) {
+        let key = object_record_key(&obj.key);
+        let record = live.applied.get(&key)?;
+        if Some(&record.resource_version) != obj.resource_version.as_ref() {
+            return None;
+        }
+        recorded.push(key);
+        digests.push(&record.digest);
+    }
+    let mut pairs: Vec<(&str, &str)> = recorded.iter().map(String::as_str).zip(digests).collect();
+    // An object's key (`<plural>.<group>/<namespace>/<name>`) has two slashes, an Istio
+    // policy's (`<namespace>/<name>`) one.
+    let refusals = live
+        .refused
+        .iter()
+        .filter(|(key, _)| key.matches('/').count() == 2);
+    let mut refused = Vec::new();
+    for (key, digest) in refusals {
+        pairs.push((key.as_str(), digest.as_str()));
+        refused.push(key.clone());
+    }
+    let wanted = set_digest(pairs);
+    Some((recorded, refused, wanted))
+}
 
 /// The objects of the kinds listed this hook are pruned and applied (a kind whose CRD is
 /// missing is neither listed nor written). Every backend's kinds are listed on hooks that
@@ -21,6 +85,23 @@ use crate::memo::{AppliedRecord, body_digest, object_record_key};
 /// objects. Deletes go before applies; applies are grouped by kind, so that their writes
 /// form batches.
 pub(super) fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
+    match desired.backend.as_ref().map(|b| &b.state) {
+        Some(BackendState::Remembered { recorded, refused }) => {
+            // In place as remembered: the records still hold, the refusals still stand.
+            out.recorded.extend(recorded.iter().cloned());
+            out.refused.extend(refused.iter().cloned());
+            return;
+        }
+        Some(BackendState::Unrendered) => {
+            // Planning from nothing would prune every object: plan nothing.
+            out.warnings.push(format!(
+                "internal error: the {} objects were not rendered",
+                Scope::Backend.label()
+            ));
+            return;
+        }
+        Some(BackendState::Rendered { .. }) | None => {}
+    }
     let installed = |kind: Kind| matches!(live.backend.get(&kind), Some(Some(_)));
     let mut keyless = false;
     let mut wanted: Vec<(ObjectKey, &Value)> = desired
@@ -119,9 +200,8 @@ mod tests {
     use crate::memo::object_record_key;
     use crate::plan::{Action, Live, LiveObject, Plan, plan};
 
-    /// The example model under `backend`, and a world where its kinds are listed and
-    /// everything else is in place.
-    fn setup(backend: &str) -> (crate::desired::Desired, Live) {
+    /// The example model under `backend`, with policies it renders.
+    fn snapshot(backend: &str) -> crate::snapshot::Snapshot {
         let mut snap = example();
         // App policies each backend can say (Consul has no ports, Linkerd no methods).
         let (ports, methods) = match backend {
@@ -140,6 +220,13 @@ mod tests {
             .collect();
         snap.config.mesh_backend =
             service_mesh::backends::Backend::from_name(backend).expect("backend");
+        snap
+    }
+
+    /// The example model under `backend`, and a world where its kinds are listed and
+    /// everything else is in place.
+    fn setup(backend: &str) -> (crate::desired::Desired, Live) {
+        let snap = snapshot(backend);
         let desired = run(&snap);
         assert!(desired.backend_objects.len() >= 2, "{backend}");
         let mut live = Live {
@@ -311,6 +398,109 @@ mod tests {
             // Forgotten (a hook that reads everything loads no refusals): sent.
             live.refused.clear();
             assert_eq!(applies(&plan(&desired, &live)).len(), 1, "{backend}");
+        }
+    }
+
+    #[test]
+    fn objects_in_place_as_remembered_are_not_rendered() {
+        use crate::desired::{BackendState, desired_unrendered};
+        use crate::plan::settle_backend;
+        for backend in ["smi", "consul", "linkerd"] {
+            let snap = snapshot(backend);
+            let (desired, mut live) = setup(backend);
+            let first = plan(&desired, &live);
+            let applied = applies(&first);
+            // The first refused by the API server, the others applied.
+            let (refused, _) = applied[0].clone();
+            live.refused = first
+                .refusals_after(&live.refused, [refused.clone()])
+                .expect("remembered");
+            store(&mut live, &first, &applied[1..], "1");
+            live.rendering = desired.backend_rendering();
+            assert!(live.rendering.is_some(), "{backend}");
+
+            let settled = |snap: &crate::snapshot::Snapshot, live: &Live| {
+                let names = crate::names::Names::new(&snap.model, &snap.app).expect("names");
+                let mut d = desired_unrendered(snap, &names);
+                settle_backend(&mut d, live);
+                d
+            };
+            // In place: nothing rendered, compared or written; the same findings, the same
+            // records and refusals kept; nothing new to remember.
+            let d = settled(&snap, &live);
+            let state = d.backend.as_ref().map(|b| &b.state);
+            assert!(
+                matches!(state, Some(BackendState::Remembered { .. })),
+                "{backend}: {state:?}"
+            );
+            assert!(d.backend_objects.is_empty(), "{backend}");
+            assert_eq!(d.backend_findings, desired.backend_findings, "{backend}");
+            let p = plan(&d, &live);
+            assert_eq!(p.actions, vec![], "{backend}");
+            assert_eq!(p.recorded.len(), applied.len() - 1, "{backend}");
+            assert_eq!(p.refused, vec![object_record_key(&refused)], "{backend}");
+            assert_eq!(p.records_after(&live.applied, []), None, "{backend}");
+            assert_eq!(p.refusals_after(&live.refused, []), None, "{backend}");
+            assert_eq!(d.backend_rendering(), None, "{backend}");
+
+            // Anything else renders, and plans as a rendered desired state does.
+            let renders = |snap: &crate::snapshot::Snapshot, live: &Live, what: &str| {
+                let d = settled(snap, live);
+                let state = d.backend.as_ref().map(|b| &b.state);
+                assert!(
+                    matches!(state, Some(BackendState::Rendered { .. })),
+                    "{backend}, {what}: {state:?}"
+                );
+                let p = plan(&d, live);
+                assert_eq!(
+                    p.actions,
+                    plan(&run(snap), live).actions,
+                    "{backend}, {what}"
+                );
+                p
+            };
+            let key = &applied[1].0;
+            let mut edited = live.clone();
+            for obj in edited.backend.values_mut().flatten().flatten() {
+                if obj.key == *key {
+                    obj.resource_version = Some("2".into());
+                }
+            }
+            renders(&snap, &edited, "an object written by another");
+            let mut deleted = live.clone();
+            for list in deleted.backend.values_mut().flatten() {
+                list.retain(|o| o.key != *key);
+            }
+            assert_eq!(
+                applies(&renders(&snap, &deleted, "an object deleted")).len(),
+                1,
+                "{backend}"
+            );
+            let mut forgotten = live.clone();
+            forgotten.refused.clear();
+            let p = renders(&snap, &forgotten, "the refusals forgotten");
+            assert_eq!(applies(&p), vec![applied[0].clone()], "{backend}");
+            let mut other = live.clone();
+            if let Some(memo) = other.rendering.as_mut() {
+                memo.inputs = "other".into();
+            }
+            renders(&snap, &other, "a rendering of other inputs");
+            let mut planted = live.clone();
+            let mut stranger = planted.backend[&key.kind].as_ref().expect("listed")[0].clone();
+            stranger.key.name = "planted".into();
+            planted
+                .backend
+                .get_mut(&key.kind)
+                .and_then(Option::as_mut)
+                .expect("listed")
+                .push(stranger);
+            renders(&snap, &planted, "an object of ours without a record");
+            let mut unlisted = live.clone();
+            unlisted.backend.remove(&key.kind);
+            renders(&snap, &unlisted, "a kind not listed");
+            let mut changed = snap.clone();
+            changed.service_mesh.truncate(1);
+            renders(&changed, &live, "other policies");
         }
     }
 }
