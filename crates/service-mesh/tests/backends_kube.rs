@@ -115,6 +115,20 @@ fn representative() -> Vec<MeshPolicy> {
                 &[],
             )],
         ),
+        // 9 methods x 15 paths: Linkerd splits the matches over two routes (CRD maxItems).
+        app(
+            "batch",
+            "prod",
+            vec![ep(
+                &[8080],
+                &Method::ALL,
+                &[
+                    "/p0", "/p1", "/p2", "/p3", "/p4", "/p5", "/p6", "/p7", "/p8", "/p9", "/pa",
+                    "/pb", "/pc", "/pd", "/pe*",
+                ],
+                &[],
+            )],
+        ),
         app(
             "probe",
             "prod",

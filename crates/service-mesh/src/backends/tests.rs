@@ -400,6 +400,70 @@ fn linkerd_paths_render_as_exact_or_escaped_regex_and_never_widen() {
 }
 
 #[test]
+fn linkerd_routes_split_at_the_crd_limits_and_drop_nothing() {
+    // 9 methods x 15 paths: 135 matches for one set of clients, more than one route holds
+    // (16 rules of 8 matches).
+    let paths: Vec<String> = (0..15).map(|i| format!("/p{i}")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let policies = vec![app_policy(
+        "web",
+        "prod",
+        vec![endpoint(&[8080], &Method::ALL, &paths)],
+    )];
+    let backend = Backend::Linkerd(linkerd::LinkerdOptions::default());
+    let r = backend.render("beacon", "ctl", &policies);
+    assert!(matches!(&r.outcomes[0], Outcome::Narrowed(_)));
+    let routes: Vec<&Value> = r
+        .objects
+        .iter()
+        .filter(|o| o["kind"] == "HTTPRoute")
+        .collect();
+    // Two routes for web's matches, and the catch-all.
+    assert_eq!(routes.len(), 3);
+    let mut matches = 0;
+    for route in &routes {
+        let rules = route["spec"]["rules"].as_array().unwrap();
+        assert!(rules.len() <= 16);
+        for rule in rules {
+            let m = rule["matches"].as_array().unwrap();
+            assert!(!m.is_empty() && m.len() <= 8);
+            matches += m.len();
+        }
+        // Each route of web's is authorized by its own policy, with the one authentication.
+        let name = route["metadata"]["name"].as_str().unwrap();
+        let policy = r
+            .objects
+            .iter()
+            .find(|o| o["kind"] == "AuthorizationPolicy" && o["metadata"]["name"] == name);
+        if route["spec"]["rules"][0]["matches"][0]["method"].is_string() {
+            let policy = policy.expect("authorized");
+            assert_eq!(policy["spec"]["targetRef"]["kind"], "HTTPRoute");
+            assert!(name.ends_with("-0") || name.ends_with("-1"), "{name}");
+        } else {
+            assert!(policy.is_none(), "the catch-all authorizes nobody");
+        }
+    }
+    assert_eq!(matches, 135 + 1);
+    let o = linkerd::LinkerdOptions::default();
+    for (m, p, want) in [
+        ("TRACE", "/p14", true),
+        ("GET", "/p0", true),
+        ("GET", "/p15", false),
+    ] {
+        assert_eq!(
+            linkerd::evaluate(
+                &o,
+                linkerd::DefaultPolicy::Deny,
+                &r.objects,
+                &request("web", "prod", 8080, Some((m, p)))
+            ),
+            want,
+            "{m} {p}"
+        );
+    }
+}
+
+#[test]
 fn linkerd_evaluator_follows_route_precedence() {
     let o = linkerd::LinkerdOptions::default();
     let server = json!({"apiVersion": "policy.linkerd.io/v1beta3", "kind": "Server",
