@@ -142,6 +142,17 @@ fn config_backend(
         .as_deref()
         .and_then(Backend::from_name)
         .unwrap_or_default();
+    if let Backend::Consul(options) = &mut backend
+        && let Some(prefix) = config_string(
+            config,
+            "consul-namespace-prefix",
+            "DNS label prefix",
+            // Prefixed to a namespace name, it must stay a Consul (DNS label) namespace name.
+            |s| admission::dns1123_label(&format!("{s}a")).is_ok(),
+        )?
+    {
+        options.namespace_prefix = prefix;
+    }
     if let Backend::Linkerd(options) = &mut backend {
         // They become part of every client identity: Kubernetes names only.
         if let Some(domain) = config_string(config, "linkerd-trust-domain", "DNS subdomain", |s| {
@@ -545,6 +556,38 @@ mod tests {
             assert!(
                 matches!(&err, Some(SnapshotError::Config { key: k, .. }) if *k == key),
                 "{key}={bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn consul_namespace_prefix_is_configurable_and_checked() {
+        let backend = config_backend(&options(&[
+            ("mesh-backend", "consul"),
+            ("consul-namespace-prefix", "k8s-"),
+        ]))
+        .expect("valid");
+        assert_eq!(
+            backend,
+            Backend::Consul(service_mesh::backends::consul::ConsulOptions {
+                namespace_prefix: "k8s-".into()
+            })
+        );
+        for bad in ["K8S", "a/b", "a.b"] {
+            let err = config_backend(&options(&[
+                ("mesh-backend", "consul"),
+                ("consul-namespace-prefix", bad),
+            ]))
+            .err();
+            assert!(
+                matches!(
+                    &err,
+                    Some(SnapshotError::Config {
+                        key: "consul-namespace-prefix",
+                        ..
+                    })
+                ),
+                "{bad}: {err:?}"
             );
         }
     }

@@ -114,6 +114,7 @@ fn config_has_upstream_options_and_ours() -> Result {
     seen.sort();
     // Upstream's three, and ours (documented as not in the Python charm).
     let expected = [
+        ("consul-namespace-prefix", "string", "''"),
         ("cross-model-namespaces", "string", "''"),
         ("linkerd-control-plane-namespace", "string", "linkerd"),
         ("linkerd-trust-domain", "string", "cluster.local"),
