@@ -9,7 +9,15 @@
 //! - I3 every consumer policy targets the consumer itself (same model), or a namespace the
 //!   operator listed and the app the consumer published (cross model);
 //! - I4 the policies of well-behaved consumers are byte for byte the same with and without
-//!   any number of hostile consumers, and no skip of a hostile one is laid on another.
+//!   any number of hostile consumers, and no skip of a hostile one is laid on another;
+//! - I5 under every other `mesh-backend` (SMI, Consul, Linkerd): every object validates
+//!   against its real CRD schema; every object is in the model or a listed cross-model
+//!   namespace, and what it opens in the model (TrafficTarget and ServiceIntentions
+//!   destination, Server pods) is a consumer itself or the beacon; every
+//!   Linkerd authorization targets one of the rendered Servers or HTTPRoutes (never a
+//!   Namespace), every route a rendered Server; and the well-behaved consumers' objects in
+//!   the model are byte for byte the same with and without the hostile consumers (in a listed
+//!   cross-model namespace a hostile consumer may claim the same app: the documented opt-in).
 //!
 //! The generators think like an attacker: targets naming other apps, the beacon, the
 //! modeloperator, the waypoint, `kube-system`; names with spaces, NUL, `?`, `#`, `/`, `%2F`,
@@ -38,6 +46,8 @@ use serde_json::{Value, json};
 use service_mesh::traffic::MtlsMode;
 
 const HOSTILE_CASES: u32 = 4_000;
+/// Per backend.
+const BACKEND_CASES: u32 = 600;
 const GARBAGE_CASES: u32 = 3_000;
 
 /// Namespaces a well-behaved cross-model consumer lives in (never a beacon's model).
@@ -1493,5 +1503,210 @@ fn the_fuzz_seeds_hold_the_invariants() {
 fn the_beacons_of_the_cases_have_names() {
     for (model, app) in BEACONS {
         names(model, app);
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// I5: the other meshes.
+
+/// The served versions' schemas of the charm-sim CRDs (the real ones, see their sources), by
+/// (apiVersion, kind), compiled.
+fn crd_validators() -> &'static std::collections::HashMap<(String, String), jsonschema::Validator> {
+    static V: std::sync::OnceLock<
+        std::collections::HashMap<(String, String), jsonschema::Validator>,
+    > = std::sync::OnceLock::new();
+    V.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../charm-sim/crds");
+        let mut out = std::collections::HashMap::new();
+        for entry in std::fs::read_dir(&dir).expect("charm-sim CRDs") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "yaml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("CRD");
+            let crd: Value = serde_yaml_ng::from_str(&text).expect("CRD YAML");
+            let group = crd["spec"]["group"].as_str().unwrap_or_default().to_owned();
+            let kind = crd["spec"]["names"]["kind"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            for version in crd["spec"]["versions"].as_array().into_iter().flatten() {
+                let Some(schema) = version.pointer("/schema/openAPIV3Schema") else {
+                    continue;
+                };
+                let api = format!("{group}/{}", version["name"].as_str().unwrap_or_default());
+                let validator = jsonschema::options()
+                    .with_draft(jsonschema::Draft::Draft4)
+                    .build(schema)
+                    .expect("schema compiles");
+                out.insert((api, kind.clone()), validator);
+            }
+        }
+        out
+    })
+}
+
+fn str_at<'a>(o: &'a Value, pointer: &str) -> &'a str {
+    o.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// The (namespace, app) an object opens, for the kinds that name it.
+fn opens(o: &Value) -> Option<(String, String)> {
+    let ns = str_at(o, "/metadata/namespace").to_owned();
+    let app = match o["kind"].as_str()? {
+        "TrafficTarget" | "ServiceIntentions" => str_at(o, "/spec/destination/name"),
+        "Server" => str_at(
+            o,
+            &format!("/spec/podSelector/matchLabels/{}", LABEL.replace('/', "~1")),
+        ),
+        _ => return None,
+    };
+    Some((ns, app.to_owned()))
+}
+
+/// I5 on one rendering: schemas, targets, Linkerd references. Returns the object count.
+fn check_backend_objects(snap: &Snapshot, d: &Desired) -> usize {
+    let validators = crd_validators();
+    // Whom a policy may open in the model: a consumer itself, or the beacon (its own
+    // metrics policy).
+    let mut apps: BTreeSet<String> = snap
+        .service_mesh
+        .iter()
+        .map(|r| r.remote_app.clone())
+        .collect();
+    apps.insert(snap.app.clone());
+    let mut servers = BTreeSet::new();
+    let mut routes = BTreeSet::new();
+    for o in &d.backend_objects {
+        let api = str_at(o, "/apiVersion").to_owned();
+        let kind = str_at(o, "/kind").to_owned();
+        let validator = validators
+            .get(&(api.clone(), kind.clone()))
+            .unwrap_or_else(|| panic!("I5: no CRD serves {api} {kind}"));
+        let errors: Vec<String> = validator.iter_errors(o).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "I5: {kind} invalid: {errors:?}\n{o}");
+        let ns = str_at(o, "/metadata/namespace");
+        let name = str_at(o, "/metadata/name");
+        beacon_core::admission::dns1123_subdomain(name)
+            .unwrap_or_else(|why| panic!("I5: {kind} name {name:?} {why}"));
+        if ns != snap.model {
+            assert!(
+                snap.config.cross_model_namespaces.iter().any(|n| n == ns),
+                "I5: {kind} {name} in {ns:?}, neither the model nor a listed namespace"
+            );
+        }
+        // In a listed namespace a cross-model consumer without cmr_data may open any app
+        // (the documented opt-in, as I3): only the namespace is checked there (above).
+        if let Some((ns, app)) = opens(o)
+            && ns == snap.model
+        {
+            assert!(
+                apps.contains(&app),
+                "I5: {kind} {name} opens {ns}/{app}: {o}"
+            );
+        }
+        match kind.as_str() {
+            "Server" => {
+                servers.insert((ns.to_owned(), name.to_owned()));
+            }
+            "HTTPRoute" => {
+                routes.insert((ns.to_owned(), name.to_owned()));
+            }
+            _ => {}
+        }
+    }
+    for o in &d.backend_objects {
+        let ns = str_at(o, "/metadata/namespace").to_owned();
+        match str_at(o, "/kind") {
+            "AuthorizationPolicy" => {
+                let target = (ns, str_at(o, "/spec/targetRef/name").to_owned());
+                let ok = match str_at(o, "/spec/targetRef/kind") {
+                    "Server" => servers.contains(&target),
+                    "HTTPRoute" => routes.contains(&target),
+                    _ => false,
+                };
+                assert!(
+                    ok,
+                    "I5: a Linkerd authorization of no rendered Server or route: {o}"
+                );
+            }
+            "HTTPRoute" => {
+                for parent in o["spec"]["parentRefs"].as_array().into_iter().flatten() {
+                    let target = (ns.clone(), str_at(parent, "/name").to_owned());
+                    assert!(
+                        parent["kind"] == "Server" && servers.contains(&target),
+                        "I5: a route on no rendered Server: {o}"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    d.backend_objects.len()
+}
+
+/// I5 isolation: the well-behaved consumers' objects in the model, unchanged.
+fn check_backend_isolation(case: &Case, a: &Desired, b: &Desired) {
+    let key = |o: &Value| {
+        format!(
+            "{} {}/{}",
+            str_at(o, "/kind"),
+            str_at(o, "/metadata/namespace"),
+            str_at(o, "/metadata/name")
+        )
+    };
+    let with: std::collections::HashMap<String, &Value> =
+        b.backend_objects.iter().map(|o| (key(o), o)).collect();
+    for o in &a.backend_objects {
+        if str_at(o, "/metadata/namespace") != case.model() {
+            continue;
+        }
+        let k = key(o);
+        let other = with
+            .get(&k)
+            .unwrap_or_else(|| panic!("I5: {k} is gone with hostile consumers around"));
+        assert_eq!(text(o), text(other), "I5: {k} changed");
+    }
+}
+
+#[test]
+fn hostile_consumers_never_widen_access_under_any_mesh_backend() {
+    for backend in ["smi", "consul", "linkerd"] {
+        let tally = RefCell::new((0u64, 0usize, 0usize));
+        let config = RunnerConfig {
+            cases: cases(BACKEND_CASES),
+            failure_persistence: None,
+            rng_algorithm: RngAlgorithm::XorShift,
+            ..RunnerConfig::default()
+        };
+        let mut runner = TestRunner::new(config.clone());
+        let result = runner.run(&case(), |mut case| {
+            case.config.mesh_backend =
+                service_mesh::backends::Backend::from_name(backend).expect("backend");
+            let (without, with) = (case.snapshot(false), case.snapshot(true));
+            let (a, b) = (run(&without), run(&with));
+            let na = check_backend_objects(&without, &a);
+            let nb = check_backend_objects(&with, &b);
+            check_backend_isolation(&case, &a, &b);
+            // Nothing of Istio's is rendered instead.
+            assert!(b.policies.is_empty() && b.modeloperator.is_empty());
+            let mut t = tally.borrow_mut();
+            t.0 += 1;
+            t.1 += na;
+            t.2 += nb - na.min(nb);
+            Ok(())
+        });
+        let tally = tally.into_inner();
+        eprintln!(
+            "hostile under {backend}: {} cases; objects: {} for well-behaved consumers, {} more with hostile ones",
+            tally.0, tally.1, tally.2
+        );
+        if let Err(e) = result {
+            panic!("{backend}: {e}");
+        }
+        // Not vacuous: objects were rendered, with and without hostile consumers.
+        assert!(tally.1 > 0 && tally.2 > 0, "{backend}: {tally:?}");
     }
 }
