@@ -134,7 +134,7 @@ impl Pat {
     }
 
     /// The HTTPRoute path match: `PathPrefix /` for any path, `Exact` for an absolute exact
-    /// path, else an anchored regex of the escaped consumer data (`(?s)`: `.` is any byte).
+    /// path, else an anchored regex of the escaped consumer data (`(?s)`: `.` matches a newline too).
     fn to_match(&self) -> Value {
         let esc = |s: &str| regex::escape(s);
         match self {
