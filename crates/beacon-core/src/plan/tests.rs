@@ -715,6 +715,21 @@ fn teardown_deletes_everything_owned_and_our_namespace_labels() {
 }
 
 #[test]
+fn teardown_removes_another_meshs_namespace_keys_when_ours_only() {
+    let mut live = converged_live();
+    live.namespace_labels = pairs(&[(LINKERD_BY, ME), ("foo", "bar")]);
+    live.namespace_annotations = pairs(&[("linkerd.io/inject", "enabled"), ("other", "x")]);
+    let p = teardown(&live, &ownership(), "prod", ME);
+    let (l, a) = ns_patches(&p).expect("patch");
+    assert_eq!(Value::Object(l.clone()), json!({LINKERD_BY: null}));
+    assert_eq!(Value::Object(a.clone()), json!({"linkerd.io/inject": null}));
+    // Set by someone else: left alone.
+    live.namespace_labels = pairs(&[("foo", "bar")]);
+    let p = teardown(&live, &ownership(), "prod", ME);
+    assert!(ns_patches(&p).is_none());
+}
+
+#[test]
 fn a_matching_record_skips_the_comparison_and_a_stale_one_does_not() {
     let d = base_desired();
     let key = record_key("prod", "p-new");
