@@ -330,7 +330,7 @@ pub fn backend_results(
             let decide = |default| linkerd::evaluate(options, default, objects, &request);
             match namespace_annotations
                 .get(LINKERD_DEFAULT_POLICY)
-                .and_then(|v| default_policy(v))
+                .and_then(|v| linkerd::DefaultPolicy::parse(v))
             {
                 Some(default) => (
                     Some(decide(default)),
@@ -362,17 +362,6 @@ pub fn backend_results(
         }
     };
     Ok(backend_answer(backend, namespace, decision, reason))
-}
-
-fn default_policy(s: &str) -> Option<linkerd::DefaultPolicy> {
-    use linkerd::DefaultPolicy::*;
-    Some(match s {
-        "deny" => Deny,
-        "all-authenticated" | "cluster-authenticated" => AllAuthenticated,
-        "all-unauthenticated" | "cluster-unauthenticated" => AllUnauthenticated,
-        "audit" => Audit,
-        _ => return None,
-    })
 }
 
 fn backend_answer(
