@@ -124,7 +124,7 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
         findings.waypoint_unready = Some(format!("{}/{}", snap.model, desired.waypoint_name));
     }
 
-    let plan = plan::plan(&desired, &live);
+    let plan = plan::plan_moving(&mut desired, &live);
     log_all(tracing::Level::WARN, &plan.warnings);
     // Every log line is a juju-log process: a plan with nothing to do says nothing.
     if !plan.actions.is_empty() {

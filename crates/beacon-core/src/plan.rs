@@ -403,6 +403,17 @@ pub fn batches(actions: &[Action]) -> impl Iterator<Item = &[Action]> {
 /// own labels, waypoint (delete stale, then apply), namespace labels, Pebble, policies
 /// (delete stale, then apply), modeloperator policy, relation data.
 pub fn plan(desired: &Desired, live: &Live) -> Plan {
+    plan_with(desired, None, live)
+}
+
+/// [`plan`], moving the `mesh-backend`'s objects out of `desired` into the actions that
+/// apply them instead of copying them: a first reconcile may apply tens of thousands.
+pub fn plan_moving(desired: &mut Desired, live: &Live) -> Plan {
+    let objects = std::mem::take(&mut desired.backend_objects);
+    plan_with(desired, Some(objects), live)
+}
+
+fn plan_with(desired: &Desired, backend_objects: Option<Vec<Value>>, live: &Live) -> Plan {
     let mut out = Plan::default();
     plan_charm_labels(desired, live, &mut out);
 
@@ -423,7 +434,7 @@ pub fn plan(desired: &Desired, live: &Live) -> Plan {
     plan_namespace(&desired.namespace, live, &mut out);
     plan_pebble(desired, live, &mut out);
     plan_traffic(desired, live, &mut out);
-    backend::plan_backend(desired, live, &mut out);
+    backend::plan_backend(desired, backend_objects, live, &mut out);
 
     // Without the AuthorizationPolicy CRD there is nothing to list, delete or apply.
     if let Some(policies) = &live.policies {

@@ -84,7 +84,15 @@ fn in_place(backend: &BackendIntents, live: &Live) -> Option<(Vec<String>, Vec<S
 /// read everything, so a switch of backend (config-changed) deletes the previous backend's
 /// objects. Deletes go before applies; applies are grouped by kind, so that their writes
 /// form batches.
-pub(super) fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
+///
+/// `moved`: `desired`'s backend objects, taken out of it to be moved into the applies
+/// rather than copied ([`super::plan_moving`]).
+pub(super) fn plan_backend(
+    desired: &Desired,
+    mut moved: Option<Vec<Value>>,
+    live: &Live,
+    out: &mut Plan,
+) {
     match desired.backend.as_ref().map(|b| &b.state) {
         Some(BackendState::Remembered { recorded, refused }) => {
             // In place as remembered: the records still hold, the refusals still stand.
@@ -104,13 +112,16 @@ pub(super) fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
     }
     let installed = |kind: Kind| matches!(live.backend.get(&kind), Some(Some(_)));
     let mut keyless = false;
-    let mut wanted: Vec<(ObjectKey, &Value)> = desired
-        .backend_objects
+    // Each wanted object by its index in `moved` or `desired.backend_objects`.
+    let mut wanted: Vec<(ObjectKey, usize)> = moved
+        .as_deref()
+        .unwrap_or(&desired.backend_objects)
         .iter()
-        .filter_map(|body| {
+        .enumerate()
+        .filter_map(|(i, body)| {
             let key = ObjectKey::of(body);
             keyless |= key.is_none();
-            Some((key?, body))
+            Some((key?, i))
         })
         .filter(|(key, _)| installed(key.kind))
         .collect();
@@ -138,7 +149,11 @@ pub(super) fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
         by_key.entry(&obj.key).or_insert((obj, false));
     }
     let mut applies = Vec::new();
-    for (key, body) in wanted {
+    for (key, i) in wanted {
+        let objects = moved.as_deref().unwrap_or(&desired.backend_objects);
+        let Some(body) = objects.get(i) else {
+            continue;
+        };
         let record_key = object_record_key(&key);
         let digest = body_digest(body);
         let current = by_key.get_mut(&key).map(|(obj, claimed)| {
@@ -169,11 +184,15 @@ pub(super) fn plan_backend(desired: &Desired, live: &Live, out: &mut Plan) {
                 continue;
             }
         }
+        let body = match moved.as_mut() {
+            Some(objects) => objects.get_mut(i).map(std::mem::take),
+            None => desired.backend_objects.get(i).cloned(),
+        };
+        let Some(body) = body else {
+            continue;
+        };
         out.applying.insert(record_key, digest);
-        applies.push(Action::Apply {
-            key,
-            body: body.clone(),
-        });
+        applies.push(Action::Apply { key, body });
     }
     for obj in listed {
         if let Some((_, claimed @ false)) = by_key.get_mut(&obj.key) {
@@ -501,6 +520,27 @@ mod tests {
             let mut changed = snap.clone();
             changed.service_mesh.truncate(1);
             renders(&changed, &live, "other policies");
+        }
+    }
+
+    #[test]
+    fn planning_by_moving_the_objects_plans_the_same() {
+        for backend in ["smi", "consul", "linkerd"] {
+            let (desired, mut live) = setup(backend);
+            for round in 0..2 {
+                let p = plan(&desired, &live);
+                let mut moving = desired.clone();
+                assert_eq!(
+                    crate::plan::plan_moving(&mut moving, &live),
+                    p,
+                    "{backend} {round}"
+                );
+                assert!(moving.backend_objects.is_empty(), "{backend}");
+                // Then with every object in place but the first.
+                let mut applied = applies(&p);
+                applied.remove(0);
+                store(&mut live, &p, &applied, "1");
+            }
         }
     }
 }
