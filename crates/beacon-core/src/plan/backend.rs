@@ -30,14 +30,17 @@ pub fn settle_backend(desired: &mut Desired, live: &Live) {
     if backend.state != BackendState::Unrendered {
         return;
     }
-    match (&live.rendering, in_place(backend, live)) {
-        (Some(memo), Some((recorded, refused, wanted)))
-            if memo.inputs == backend.inputs && memo.wanted == wanted =>
-        {
-            let memo = memo.clone();
-            desired.remember_backend(&memo, recorded, refused);
-        }
-        _ => desired.render_backend(),
+    let held = live
+        .rendering
+        .as_ref()
+        .filter(|memo| memo.inputs == backend.inputs)
+        .and_then(|memo| {
+            let (recorded, refused, wanted) = in_place(backend, live)?;
+            (wanted == memo.wanted).then(|| (memo.clone(), recorded, refused))
+        });
+    match held {
+        Some((memo, recorded, refused)) => desired.remember_backend(&memo, recorded, refused),
+        None => desired.render_backend(),
     }
 }
 
