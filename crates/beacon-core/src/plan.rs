@@ -18,7 +18,8 @@ use crate::kinds::{
     Kind, NS_MANAGED_BY, ObjectKey, Ownership, SCOPE_LABEL, Scope, labels_of, managers_of,
 };
 use crate::memo::{
-    AppliedRecord, BackendRendering, Published, Records, Refusals, fingerprint, object_record_key, record_key,
+    AppliedRecord, BackendRendering, Published, Records, Refusals, fingerprint, object_record_key,
+    record_key,
 };
 use crate::snapshot::LocalBags;
 
