@@ -1043,3 +1043,136 @@ fn show_policies_under_a_backend_says_how_that_mesh_renders_each_policy() {
         }
     }
 }
+
+/// The warning lines of the first step that are about policies.
+fn findings(out: &Value) -> Vec<String> {
+    logs(out, 0, "WARNING")
+        .into_iter()
+        .filter(|l| l.starts_with("Skipping policy") || l.starts_with("Narrowing policy"))
+        .collect()
+}
+
+fn ours_of_kind<'a>(out: &'a Value, kind: &str) -> Vec<&'a Value> {
+    out["kubernetes"]
+        .as_array()
+        .expect("kubernetes")
+        .iter()
+        .filter(|o| {
+            o["kind"] == kind
+                && o["metadata"]["labels"]["kubernetes-resource-handler-scope"]
+                    == "mesh-backend-policy"
+        })
+        .collect()
+}
+
+/// The README's examples table ("Other meshes"), row by row.
+#[test]
+fn the_readme_examples_hold() {
+    // Rows 1 and 2: the demo model.
+    let reason = |lines: &[String], policy: &str| -> String {
+        lines
+            .iter()
+            .find(|l| l.contains(policy))
+            .cloned()
+            .unwrap_or_default()
+    };
+    const APP: &str = "policy-myapp-prod-mydb";
+    const UNIT: &str = "policy-prometheus-cos-mydb";
+    let smi = play(&demo(
+        json!({"mesh-backend": "smi"}),
+        json!(["config-changed"]),
+    ));
+    let lines = findings(&smi);
+    assert!(reason(&lines, APP).contains("SMI HTTP routes cannot be limited to ports"));
+    assert_eq!(reason(&lines, UNIT), "", "exact under SMI");
+    let target = ours_of_kind(&smi, "TrafficTarget")
+        .into_iter()
+        .find(|t| t["spec"]["destination"]["name"] == "mydb")
+        .expect("mydb's TrafficTarget");
+    assert_eq!(
+        target["spec"]["sources"],
+        json!([{"kind": "ServiceAccount", "name": "prometheus", "namespace": "cos"}])
+    );
+    assert_eq!(target["spec"]["rules"][0]["kind"], "TCPRoute");
+
+    let consul = play(&demo(
+        json!({"mesh-backend": "consul"}),
+        json!(["config-changed"]),
+    ));
+    let lines = findings(&consul);
+    assert!(reason(&lines, APP).contains("Consul intentions have no ports"));
+    assert!(reason(&lines, UNIT).contains("Consul intentions are per service"));
+
+    let linkerd = play(&demo(
+        json!({"mesh-backend": "linkerd"}),
+        json!(["config-changed"]),
+    ));
+    let lines = findings(&linkerd);
+    assert!(reason(&lines, APP).starts_with("Narrowing policy"));
+    assert!(reason(&lines, APP).contains("ties with this one"));
+    assert_eq!(reason(&lines, UNIT), "", "exact under Linkerd");
+    let names = |kind: &str| -> Vec<String> {
+        ours_of_kind(&linkerd, kind)
+            .iter()
+            .map(|o| {
+                o["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect()
+    };
+    for port in ["5432", "8080", "9090"] {
+        assert!(
+            names("Server").contains(&format!("istio-beacon-k8s-prod-mydb-{port}")),
+            "{port}"
+        );
+    }
+    assert!(
+        ours_of_kind(&linkerd, "MeshTLSAuthentication")
+            .iter()
+            .any(|m| {
+                m["spec"]["identities"]
+                    == json!(["myapp.prod.serviceaccount.identity.linkerd.cluster.local"])
+            })
+    );
+    assert!(names("HTTPRoute").iter().any(|n| n.contains("mydb-5432")));
+    assert!(names("HTTPRoute").iter().any(|n| n.contains("mydb-8080")));
+
+    // Row 3: GET /api without ports.
+    let portless = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": null, "methods": ["GET"], "paths": ["/api"]}]}]"#;
+    let with = |backend: &str| {
+        let mut scenario = demo(json!({"mesh-backend": backend}), json!(["config-changed"]));
+        scenario["relations"][1]["remote_app_data"]["policies"] = json!(portless);
+        play(&scenario)
+    };
+    let smi = with("smi");
+    assert_eq!(findings(&smi), Vec::<String>::new());
+    let group = ours_of_kind(&smi, "HTTPRouteGroup")
+        .into_iter()
+        .find(|g| g["metadata"]["name"] == "istio-beacon-k8s-prod-mydb-myapp-prod")
+        .expect("mydb's route group");
+    assert_eq!(
+        group["spec"]["matches"],
+        json!([{"name": "m0", "pathRegex": "^/api$", "methods": ["GET"]}])
+    );
+    let consul = with("consul");
+    let intentions = ours_of_kind(&consul, "ServiceIntentions");
+    let mydb = intentions
+        .iter()
+        .find(|i| i["metadata"]["name"] == "istio-beacon-k8s-prod-mydb")
+        .expect("mydb's intentions");
+    assert_eq!(
+        mydb["spec"]["sources"],
+        json!([{"name": "myapp", "namespace": "prod", "permissions": [{"action": "allow", "http": {"pathExact": "/api", "methods": ["GET"]}}]}])
+    );
+    let linkerd = with("linkerd");
+    assert!(
+        findings(&linkerd)
+            .iter()
+            .any(|l| l.starts_with("Skipping policy")
+                && l.contains("a Linkerd Server is one port: 'any port' cannot be said")),
+        "{:?}",
+        findings(&linkerd)
+    );
+}
