@@ -356,8 +356,20 @@ fn a_switch_to_each_backend_and_back_converges_and_deletes_nothing_foreign() {
                 || w.ends_with("/prod-istio-beacon-k8s-waypoint")),
             "{deletes:?}"
         );
+        // The beacon's own Istio labels go too: its StatefulSet, Service and label record.
+        let own_labels = |i: usize| {
+            writes(&out, i)
+                .into_iter()
+                .filter(|w| {
+                    w.ends_with("/statefulsets/istio-beacon-k8s")
+                        || w.ends_with("/services/istio-beacon-k8s")
+                        || w.ends_with("/configmaps/juju-service-mesh-istio-beacon-k8s-labels")
+                })
+                .count()
+        };
+        assert_eq!(own_labels(2), 3, "{backend}: {:?}", writes(&out, 2));
         assert_eq!(
-            writes(&out, 2).len() - 5,
+            writes(&out, 2).len() - 5 - 3,
             count,
             "{backend}: {:?}",
             writes(&out, 2)
@@ -386,6 +398,7 @@ fn a_switch_to_each_backend_and_back_converges_and_deletes_nothing_foreign() {
             object(&out, "Gateway", "prod", "prod-istio-beacon-k8s-waypoint").is_some(),
             "{backend}: the waypoint is back"
         );
+        assert_eq!(own_labels(4), 3, "{backend}: the beacon's labels are back");
         assert!(
             writes(&out, 5).is_empty(),
             "{backend}: {:?}",

@@ -289,7 +289,14 @@ pub fn desired(snap: &Snapshot, names: &Names) -> Desired {
 /// ([`Desired::render_backend`]): a hook where they are all in place, as remembered,
 /// need not render them at all (`settle_backend` in the plan).
 pub fn desired_unrendered(snap: &Snapshot, names: &Names) -> Desired {
-    let mesh_labels = names.mesh_labels(&snap.model);
+    // The beacon's own pods join Istio's ambient mesh and its waypoint; under another mesh
+    // those labels would name a waypoint that is not there (and the namespace, with
+    // model-on-mesh, puts the pods on that mesh).
+    let mesh_labels = if snap.config.mesh_backend == Backend::Istio {
+        names.mesh_labels(&snap.model)
+    } else {
+        Vec::new()
+    };
     let mut skipped = Vec::new();
     let mut warnings = Vec::new();
 

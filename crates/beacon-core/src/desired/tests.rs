@@ -584,6 +584,9 @@ fn other_meshes_have_no_waypoint_and_their_own_onboarding() {
         snap.config.mesh_backend = Backend::from_name(backend).expect("backend");
         let d = run(&snap);
         assert_eq!(d.waypoint, Vec::<Value>::new(), "{backend}");
+        // Nor Istio labels on the beacon's own pods (they would name that waypoint).
+        assert_eq!(d.charm_labels.labels, vec![], "{backend}");
+        assert_eq!(d.charm_labels.record_json, "{}", "{backend}");
         let wanted = d.namespace.wanted().expect("on the mesh");
         assert_ne!(wanted.mesh, "Istio", "{backend}");
     }
