@@ -146,6 +146,12 @@ pub fn object_record_key(key: &ObjectKey) -> String {
     }
 }
 
+/// Whether `key`, an [`object_record_key`], is of a kind other than Istio's
+/// AuthorizationPolicy (`<plural>.<group>/<namespace>/<name>`: two slashes, a policy's one).
+pub fn is_object_record_of_other_kind(key: &str) -> bool {
+    key.matches('/').count() == 2
+}
+
 /// The digest of an object's body as we send it (sha256 of its JSON text): equal digests,
 /// equal bodies. What an [`AppliedRecord`] of an object that is not a policy holds.
 pub fn body_digest(body: &serde_json::Value) -> String {
@@ -223,6 +229,22 @@ mod embedded_json {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_keys_tell_policies_from_other_kinds() {
+        let key = |kind, name: &str| ObjectKey {
+            kind,
+            namespace: "prod".into(),
+            name: name.into(),
+        };
+        let policy = object_record_key(&key(Kind::AuthorizationPolicy, "p"));
+        assert_eq!(policy, "prod/p");
+        assert!(!is_object_record_of_other_kind(&policy));
+        for kind in Kind::BACKEND {
+            let k = object_record_key(&key(kind, "p"));
+            assert!(is_object_record_of_other_kind(&k), "{k}");
+        }
+    }
 
     #[test]
     fn values_survive_the_memo_exactly() {

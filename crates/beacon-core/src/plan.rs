@@ -646,42 +646,64 @@ fn reconcile_policies(desired: &Desired, live: &Live, out: &mut Plan) {
             continue;
         };
         *claimed = true;
-        let holds = applied.get(&key).is_some_and(|r| {
-            Some(&r.resource_version) == obj.resource_version.as_ref() && r.digest == intent.digest
-        });
-        if holds {
+        if record_holds(applied, &key, obj, &intent.digest) {
             out.recorded.push(key);
             continue;
         }
         let body = intent.body(&desired.owner_instance);
         if body.is_some_and(|body| up_to_date(&body, &obj.comparable())) {
-            if let Some(rv) = &obj.resource_version {
-                let record = AppliedRecord {
-                    resource_version: rv.clone(),
-                    digest: intent.digest.clone(),
-                };
-                out.verified.insert(key, record);
-            }
+            remember_verified(out, key, obj, intent.digest.clone());
         } else {
             apply_policy(desired, intent, key, &mut applies);
         }
     }
-    for obj in listed.iter().filter(|p| p.scope() == Some(Scope::Policy)) {
-        let key = (obj.key.namespace.as_str(), obj.key.name.as_str());
-        if let Some((_, claimed @ false)) = by_key.get_mut(&key) {
-            // Claimed now, so a key listed twice is deleted once.
-            *claimed = true;
-            delete_if_ours(
-                obj.key.clone(),
-                &obj.labels,
-                &obj.managers,
-                &desired.ownership,
-                out,
-            );
-        }
-    }
+    let listed = listed.iter().filter(|p| p.scope() == Some(Scope::Policy));
+    delete_unclaimed(
+        listed,
+        &mut by_key,
+        |obj| (obj.key.namespace.as_str(), obj.key.name.as_str()),
+        &desired.ownership,
+        out,
+    );
     out.actions.append(&mut applies.actions);
     out.applying.extend(applies.applying);
+}
+
+/// Whether the memo's record `key` says `obj` holds the body of `digest`: the server
+/// changes the resourceVersion on every write, so a matching one proves nothing changed.
+fn record_holds(applied: &Records, key: &str, obj: &LiveObject, digest: &str) -> bool {
+    applied.get(key).is_some_and(|r| {
+        Some(&r.resource_version) == obj.resource_version.as_ref() && r.digest == digest
+    })
+}
+
+/// `obj` was found up to date by a full comparison: record what it holds at its
+/// resourceVersion, so the next hook need not compare it.
+fn remember_verified(out: &mut Plan, key: String, obj: &LiveObject, digest: String) {
+    if let Some(rv) = &obj.resource_version {
+        let record = AppliedRecord {
+            resource_version: rv.clone(),
+            digest,
+        };
+        out.verified.insert(key, record);
+    }
+}
+
+/// Deletes (when provably ours) each `listed` object no wanted one claimed in `by_key`
+/// (keyed by `key_of`), once even when listed twice.
+fn delete_unclaimed<'a, K: std::hash::Hash + Eq>(
+    listed: impl IntoIterator<Item = &'a LiveObject>,
+    by_key: &mut HashMap<K, (&'a LiveObject, bool)>,
+    key_of: impl Fn(&'a LiveObject) -> K,
+    ownership: &Ownership,
+    out: &mut Plan,
+) {
+    for obj in listed {
+        if let Some((_, claimed @ false)) = by_key.get_mut(&key_of(obj)) {
+            *claimed = true;
+            delete_if_ours(obj.key.clone(), &obj.labels, &obj.managers, ownership, out);
+        }
+    }
 }
 
 fn apply_policy(desired: &Desired, intent: &Arc<PolicyIntent>, key: String, out: &mut Plan) {

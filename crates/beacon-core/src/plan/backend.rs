@@ -13,10 +13,10 @@ use std::collections::HashMap;
 use serde_json::Value;
 use service_mesh::owned::up_to_date;
 
-use super::{Action, Live, LiveObject, Plan, delete_if_ours};
+use super::{Action, Live, LiveObject, Plan, delete_unclaimed, record_holds, remember_verified};
 use crate::desired::{BackendIntents, BackendState, Desired};
 use crate::kinds::{Kind, ObjectKey, Scope};
-use crate::memo::{AppliedRecord, body_digest, object_record_key, set_digest};
+use crate::memo::{body_digest, is_object_record_of_other_kind, object_record_key, set_digest};
 
 /// Make `desired`'s backend objects known before planning: remembered from
 /// [`Live::rendering`] when that rendering is of the same inputs and is in place (every
@@ -67,12 +67,10 @@ fn in_place(backend: &BackendIntents, live: &Live) -> Option<(Vec<String>, Vec<S
         digests.push(&record.digest);
     }
     let mut pairs: Vec<(&str, &str)> = recorded.iter().map(String::as_str).zip(digests).collect();
-    // An object's key (`<plural>.<group>/<namespace>/<name>`) has two slashes, an Istio
-    // policy's (`<namespace>/<name>`) one.
     let refusals = live
         .refused
         .iter()
-        .filter(|(key, _)| key.matches('/').count() == 2);
+        .filter(|(key, _)| is_object_record_of_other_kind(key));
     let mut refused = Vec::new();
     for (key, digest) in refusals {
         pairs.push((key.as_str(), digest.as_str()));
@@ -169,21 +167,12 @@ pub(super) fn plan_backend(
             continue;
         }
         if let Some(obj) = current {
-            let holds = live.applied.get(&record_key).is_some_and(|r| {
-                Some(&r.resource_version) == obj.resource_version.as_ref() && r.digest == digest
-            });
-            if holds {
+            if record_holds(&live.applied, &record_key, obj, &digest) {
                 out.recorded.push(record_key);
                 continue;
             }
             if up_to_date(body, &obj.comparable()) {
-                if let Some(rv) = &obj.resource_version {
-                    let record = AppliedRecord {
-                        resource_version: rv.clone(),
-                        digest,
-                    };
-                    out.verified.insert(record_key, record);
-                }
+                remember_verified(out, record_key, obj, digest);
                 continue;
             }
         }
@@ -197,19 +186,7 @@ pub(super) fn plan_backend(
         out.applying.insert(record_key, digest);
         applies.push(Action::Apply { key, body });
     }
-    for obj in listed {
-        if let Some((_, claimed @ false)) = by_key.get_mut(&obj.key) {
-            // Claimed now, so a key listed twice is deleted once.
-            *claimed = true;
-            delete_if_ours(
-                obj.key.clone(),
-                &obj.labels,
-                &obj.managers,
-                &desired.ownership,
-                out,
-            );
-        }
-    }
+    delete_unclaimed(listed, &mut by_key, |obj| &obj.key, &desired.ownership, out);
     out.actions.append(&mut applies);
 }
 
