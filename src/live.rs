@@ -516,7 +516,7 @@ pub async fn read(
         let on_mesh = desired
             .namespace
             .wanted()
-            .is_some_and(|mesh| mesh.managed_by == beacon_core::kinds::NS_MANAGED_BY);
+            .is_some_and(|mesh| mesh.is_istio());
         if desired.traffic.services.is_empty() || on_mesh {
             return Ok(None);
         }

@@ -59,6 +59,13 @@ pub struct Onboarding {
     pub annotations: Vec<(String, String)>,
 }
 
+impl Onboarding {
+    /// Istio's (the upstream beacon's labels, with upstream's warnings and patch bodies).
+    pub fn is_istio(&self) -> bool {
+        self.managed_by == NS_MANAGED_BY
+    }
+}
+
 fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs
         .iter()

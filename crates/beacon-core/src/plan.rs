@@ -14,9 +14,7 @@ use serde_json::{Map, Value};
 use service_mesh::owned::{diff, is_subset, up_to_date};
 
 use crate::desired::{Desired, NamespaceIntent, PolicyIntent, RelationWrite};
-use crate::kinds::{
-    Kind, NS_MANAGED_BY, ObjectKey, Ownership, SCOPE_LABEL, Scope, labels_of, managers_of,
-};
+use crate::kinds::{Kind, ObjectKey, Ownership, SCOPE_LABEL, Scope, labels_of, managers_of};
 use crate::memo::{
     AppliedRecord, BackendRendering, Published, Records, Refusals, fingerprint, object_record_key,
     record_key,
@@ -726,12 +724,24 @@ fn plan_namespace(intent: &NamespaceIntent, live: &Live, out: &mut Plan) {
         keys.iter()
             .any(|(k, _)| map.get(k).is_some_and(|v| !v.is_empty()))
     };
+    let strings = |pairs: &[(String, String)]| -> Map<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect()
+    };
+    let nulls = |pairs: &[(String, String)]| -> Vec<(String, Value)> {
+        pairs
+            .iter()
+            .map(|(k, _)| (k.clone(), Value::Null))
+            .collect()
+    };
     let mut label_patch = Map::new();
     let mut annotation_patch = Map::new();
     for (mesh, wanted) in &intent.meshes {
         let ours = labels.get(mesh.managed_by) == Some(&intent.identity);
         let present = set(labels, &mesh.labels) || set(annotations, &mesh.annotations);
-        let istio = mesh.managed_by == NS_MANAGED_BY;
+        let istio = mesh.is_istio();
         if *wanted {
             if present && !ours {
                 out.warnings.push(if istio {
@@ -746,12 +756,6 @@ fn plan_namespace(intent: &NamespaceIntent, live: &Live, out: &mut Plan) {
                 });
                 continue;
             }
-            let strings = |pairs: &[(String, String)]| -> Map<String, Value> {
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                    .collect()
-            };
             let mut want_labels = strings(&mesh.labels);
             want_labels.insert(
                 mesh.managed_by.to_owned(),
@@ -765,16 +769,10 @@ fn plan_namespace(intent: &NamespaceIntent, live: &Live, out: &mut Plan) {
                 annotation_patch.extend(want_annotations);
             }
         } else if ours {
-            let nulls = |pairs: &[(String, String)]| {
-                pairs
-                    .iter()
-                    .map(|(k, _)| (k.clone(), Value::Null))
-                    .collect::<Vec<_>>()
-            };
             label_patch.extend(nulls(&mesh.labels));
             label_patch.insert(mesh.managed_by.to_owned(), Value::Null);
             annotation_patch.extend(nulls(&mesh.annotations));
-        } else if istio && (present || labels.contains_key(NS_MANAGED_BY)) {
+        } else if istio && (present || labels.contains_key(mesh.managed_by)) {
             // Only Istio's: another mesh's keys set by someone else are none of our business
             // while the model is not to be on that mesh.
             out.warnings.push(format!(
