@@ -9,7 +9,9 @@ use service_mesh::authz::{
     Waypoint, waypoint_ref_from_labels,
 };
 
-use service_mesh::backends::{Backend, HttpRequest, Identity, MeshRequest, consul, linkerd, smi};
+use service_mesh::backends::{
+    APP_LABEL, Backend, HttpRequest, Identity, MeshRequest, consul, linkerd, smi,
+};
 
 use crate::admission::dns1123_label;
 use crate::kinds::Labels;
@@ -166,17 +168,7 @@ pub struct Found {
 /// against.
 pub fn evaluator_target(query: &Query, found: &Found) -> Result<Target, String> {
     let TargetRef { namespace, name } = &query.target;
-    let Some(service_labels) = &found.service_labels else {
-        return Err(format!("Service {namespace}/{name} not found"));
-    };
-    let (pod_labels, service_account) = match &found.pod {
-        Some((labels, sa)) => (labels.clone(), sa.clone()),
-        // No pod: what Juju would run (its pods are labelled and named after the app).
-        None => (
-            BTreeMap::from([("app.kubernetes.io/name".to_owned(), name.clone())]),
-            name.clone(),
-        ),
-    };
+    let (service_labels, pod_labels, service_account) = target_workload(query, found)?;
     let waypoint = waypoint_ref_from_labels(namespace, service_labels, &found.namespace_labels)
         // Istio names the waypoint's ServiceAccount after its Gateway.
         .map(|(ns, wp)| Waypoint::named(&ns, &wp));
@@ -187,6 +179,27 @@ pub fn evaluator_target(query: &Query, found: &Found) -> Result<Target, String> 
         service_account,
         waypoint,
         auto_allow_waypoint: query.auto_allow_waypoint,
+    })
+}
+
+/// The target Service's labels, and its pods' labels and ServiceAccount: those of the pod
+/// found, else what Juju would run (pods labelled and named after the app). `Err` when
+/// there is no such Service.
+fn target_workload<'a>(
+    query: &Query,
+    found: &'a Found,
+) -> Result<(&'a Labels, Labels, String), String> {
+    let TargetRef { namespace, name } = &query.target;
+    let Some(service_labels) = &found.service_labels else {
+        return Err(format!("Service {namespace}/{name} not found"));
+    };
+    Ok(match &found.pod {
+        Some((labels, sa)) => (service_labels, labels.clone(), sa.clone()),
+        None => (
+            service_labels,
+            BTreeMap::from([(APP_LABEL.to_owned(), name.clone())]),
+            name.clone(),
+        ),
     })
 }
 
@@ -273,9 +286,7 @@ pub fn backend_results(
     objects: &[Value],
 ) -> Result<Map<String, Value>, String> {
     let TargetRef { namespace, name } = &query.target;
-    if found.service_labels.is_none() {
-        return Err(format!("Service {namespace}/{name} not found"));
-    }
+    let (_, pod_labels, _) = target_workload(query, found)?;
     let Peer::Workload {
         namespace: source_ns,
         service_account,
@@ -291,10 +302,6 @@ pub fn backend_results(
                 backend.name()
             ),
         ));
-    };
-    let pod_labels = match &found.pod {
-        Some((labels, _)) => labels.clone(),
-        None => BTreeMap::from([("app.kubernetes.io/name".to_owned(), name.clone())]),
     };
     let request = MeshRequest {
         source: Identity {
