@@ -53,6 +53,7 @@
 
 mod parse;
 mod render;
+mod tree;
 mod wire;
 
 pub use parse::{MAX_PORTS, MAX_TRAFFIC_BYTES, TrafficError, parse_traffic};

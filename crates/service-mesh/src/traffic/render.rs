@@ -6,10 +6,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::parse::is_dns_subdomain;
-use super::{
-    ClientTls, ConnectionPool, ConsistentHash, HashKey, LoadBalancer, MtlsMode, OutlierDetection,
-    TrafficIntent, TrafficPolicy,
-};
+use super::tree::{Keys, policy_into};
+use super::{MtlsMode, TrafficIntent};
 use crate::model::LabelMap;
 
 pub const DESTINATION_RULE_API_VERSION: &str = "networking.istio.io/v1";
@@ -93,119 +91,6 @@ fn metadata(name: &str, namespace: &str, labels: &LabelMap) -> Value {
     Value::Object(m)
 }
 
-fn put<T: Into<Value>>(m: &mut Map<String, Value>, k: &str, v: Option<T>) {
-    if let Some(v) = v {
-        m.insert(k.to_owned(), v.into());
-    }
-}
-
-fn load_balancer(lb: &LoadBalancer) -> Value {
-    match lb {
-        LoadBalancer::Simple(s) => json!({ "simple": s.value() }),
-        LoadBalancer::ConsistentHash(ch) => json!({ "consistentHash": consistent_hash(ch) }),
-    }
-}
-
-fn consistent_hash(ch: &ConsistentHash) -> Value {
-    let mut m = Map::new();
-    match &ch.key {
-        HashKey::HttpHeaderName(h) => put(&mut m, "httpHeaderName", Some(h.as_str())),
-        HashKey::HttpCookie(c) => {
-            let mut cookie = Map::new();
-            cookie.insert("name".into(), c.name.clone().into());
-            put(&mut cookie, "path", c.path.as_deref());
-            put(&mut cookie, "ttl", c.ttl.map(|d| d.to_string()));
-            m.insert("httpCookie".into(), cookie.into());
-        }
-        HashKey::UseSourceIp => put(&mut m, "useSourceIp", Some(true)),
-        HashKey::HttpQueryParameterName(q) => {
-            put(&mut m, "httpQueryParameterName", Some(q.as_str()));
-        }
-    }
-    // `ConsistentHashLB.minimumRingSize` is deprecated ("Use RingHash instead"); istiod
-    // warns on it. `ringHash.minimumRingSize` is its replacement.
-    if let Some(n) = ch.minimum_ring_size {
-        m.insert("ringHash".into(), json!({ "minimumRingSize": n }));
-    }
-    m.into()
-}
-
-fn connection_pool(cp: &ConnectionPool) -> Value {
-    let mut m = Map::new();
-    if let Some(t) = &cp.tcp {
-        let mut tcp = Map::new();
-        put(&mut tcp, "maxConnections", t.max_connections);
-        put(
-            &mut tcp,
-            "connectTimeout",
-            t.connect_timeout.map(|d| d.to_string()),
-        );
-        m.insert("tcp".into(), tcp.into());
-    }
-    if let Some(h) = &cp.http {
-        let mut http = Map::new();
-        put(
-            &mut http,
-            "http1MaxPendingRequests",
-            h.http1_max_pending_requests,
-        );
-        put(&mut http, "http2MaxRequests", h.http2_max_requests);
-        put(
-            &mut http,
-            "maxRequestsPerConnection",
-            h.max_requests_per_connection,
-        );
-        put(&mut http, "maxRetries", h.max_retries);
-        m.insert("http".into(), http.into());
-    }
-    m.into()
-}
-
-fn outlier_detection(od: &OutlierDetection) -> Value {
-    let mut m = Map::new();
-    put(&mut m, "consecutive5xxErrors", od.consecutive_5xx_errors);
-    put(
-        &mut m,
-        "consecutiveGatewayErrors",
-        od.consecutive_gateway_errors,
-    );
-    put(&mut m, "interval", od.interval.map(|d| d.to_string()));
-    put(
-        &mut m,
-        "baseEjectionTime",
-        od.base_ejection_time.map(|d| d.to_string()),
-    );
-    put(&mut m, "maxEjectionPercent", od.max_ejection_percent);
-    m.into()
-}
-
-fn tls(t: &ClientTls) -> Value {
-    let mut m = Map::new();
-    m.insert("mode".into(), t.mode.value().into());
-    put(&mut m, "credentialName", t.credential_name.as_deref());
-    put(&mut m, "sni", t.sni.as_deref());
-    m.into()
-}
-
-fn policy_into(m: &mut Map<String, Value>, p: &TrafficPolicy) {
-    put(
-        m,
-        "loadBalancer",
-        p.load_balancer.as_ref().map(load_balancer),
-    );
-    put(
-        m,
-        "connectionPool",
-        p.connection_pool.as_ref().map(connection_pool),
-    );
-    put(
-        m,
-        "outlierDetection",
-        p.outlier_detection.as_ref().map(outlier_detection),
-    );
-    put(m, "tls", p.tls.as_ref().map(tls));
-}
-
 impl TrafficIntent {
     /// Whether the intent asks for a DestinationRule (any default or per-port setting).
     /// istiod refuses a `trafficPolicy` with no field, so the beacon creates none without.
@@ -235,7 +120,7 @@ pub fn render_destination_rule(
     spec.insert("host".into(), service_host(service, namespace).into());
     if intent.has_traffic_policy() {
         let mut tp = Map::new();
-        policy_into(&mut tp, &intent.policy);
+        policy_into(&mut tp, &intent.policy, Keys::Istio);
         if !intent.ports.is_empty() {
             let settings = intent
                 .ports
@@ -243,7 +128,7 @@ pub fn render_destination_rule(
                 .map(|p| {
                     let mut pm = Map::new();
                     pm.insert("port".into(), json!({ "number": p.port }));
-                    policy_into(&mut pm, &p.policy);
+                    policy_into(&mut pm, &p.policy, Keys::Istio);
                     Value::Object(pm)
                 })
                 .collect();

@@ -3,122 +3,11 @@
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::{
-    ClientTls, ConnectionPool, ConsistentHash, HashKey, LoadBalancer, OutlierDetection,
-    TRAFFIC_VERSION, TrafficIntent, TrafficPolicy,
-};
+use super::tree::{Keys, policy_into, put};
+use super::{TRAFFIC_VERSION, TrafficIntent};
 use crate::pyjson::{self, PyValue};
-
-fn put<T: Into<Value>>(m: &mut Map<String, Value>, k: &str, v: Option<T>) {
-    if let Some(v) = v {
-        m.insert(k.to_owned(), v.into());
-    }
-}
-
-fn load_balancer(lb: &LoadBalancer) -> Value {
-    match lb {
-        LoadBalancer::Simple(s) => json!({ "simple": s.value() }),
-        LoadBalancer::ConsistentHash(ch) => json!({ "consistent_hash": consistent_hash(ch) }),
-    }
-}
-
-fn consistent_hash(ch: &ConsistentHash) -> Value {
-    let mut m = Map::new();
-    match &ch.key {
-        HashKey::HttpHeaderName(h) => put(&mut m, "http_header_name", Some(h.as_str())),
-        HashKey::HttpCookie(c) => {
-            let mut cookie = Map::new();
-            cookie.insert("name".into(), c.name.clone().into());
-            put(&mut cookie, "path", c.path.as_deref());
-            put(&mut cookie, "ttl", c.ttl.map(|d| d.to_string()));
-            m.insert("http_cookie".into(), cookie.into());
-        }
-        HashKey::UseSourceIp => put(&mut m, "use_source_ip", Some(true)),
-        HashKey::HttpQueryParameterName(q) => {
-            put(&mut m, "http_query_parameter_name", Some(q.as_str()));
-        }
-    }
-    put(&mut m, "minimum_ring_size", ch.minimum_ring_size);
-    m.into()
-}
-
-fn connection_pool(cp: &ConnectionPool) -> Value {
-    let mut m = Map::new();
-    if let Some(t) = &cp.tcp {
-        let mut tcp = Map::new();
-        put(&mut tcp, "max_connections", t.max_connections);
-        put(
-            &mut tcp,
-            "connect_timeout",
-            t.connect_timeout.map(|d| d.to_string()),
-        );
-        m.insert("tcp".into(), tcp.into());
-    }
-    if let Some(h) = &cp.http {
-        let mut http = Map::new();
-        put(
-            &mut http,
-            "http1_max_pending_requests",
-            h.http1_max_pending_requests,
-        );
-        put(&mut http, "http2_max_requests", h.http2_max_requests);
-        put(
-            &mut http,
-            "max_requests_per_connection",
-            h.max_requests_per_connection,
-        );
-        put(&mut http, "max_retries", h.max_retries);
-        m.insert("http".into(), http.into());
-    }
-    m.into()
-}
-
-fn outlier_detection(od: &OutlierDetection) -> Value {
-    let mut m = Map::new();
-    put(&mut m, "consecutive_5xx_errors", od.consecutive_5xx_errors);
-    put(
-        &mut m,
-        "consecutive_gateway_errors",
-        od.consecutive_gateway_errors,
-    );
-    put(&mut m, "interval", od.interval.map(|d| d.to_string()));
-    put(
-        &mut m,
-        "base_ejection_time",
-        od.base_ejection_time.map(|d| d.to_string()),
-    );
-    put(&mut m, "max_ejection_percent", od.max_ejection_percent);
-    m.into()
-}
-
-fn tls(t: &ClientTls) -> Value {
-    let mut m = Map::new();
-    m.insert("mode".into(), t.mode.value().into());
-    put(&mut m, "credential_name", t.credential_name.as_deref());
-    put(&mut m, "sni", t.sni.as_deref());
-    m.into()
-}
-
-fn policy_into(m: &mut Map<String, Value>, p: &TrafficPolicy) {
-    put(
-        m,
-        "load_balancer",
-        p.load_balancer.as_ref().map(load_balancer),
-    );
-    put(
-        m,
-        "connection_pool",
-        p.connection_pool.as_ref().map(connection_pool),
-    );
-    put(
-        m,
-        "outlier_detection",
-        p.outlier_detection.as_ref().map(outlier_detection),
-    );
-    put(m, "tls", p.tls.as_ref().map(tls));
-}
 
 impl TrafficIntent {
     /// The wire value: `version`, the default policy's keys, `ports`, `mtls`, in that order.
@@ -126,7 +15,7 @@ impl TrafficIntent {
         let mut m = Map::new();
         m.insert("version".into(), TRAFFIC_VERSION.into());
         put(&mut m, "service", self.service.as_deref());
-        policy_into(&mut m, &self.policy);
+        policy_into(&mut m, &self.policy, Keys::Wire);
         if !self.ports.is_empty() {
             let ports = self
                 .ports
@@ -134,7 +23,7 @@ impl TrafficIntent {
                 .map(|p| {
                     let mut pm = Map::new();
                     pm.insert("port".into(), p.port.into());
-                    policy_into(&mut pm, &p.policy);
+                    policy_into(&mut pm, &p.policy, Keys::Wire);
                     Value::Object(pm)
                 })
                 .collect();
