@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{app_data_after, exit_code, logs, object, run_file, status, step, writes, written_by};
+use common::{app_data_after, exit_code, logs, object, status, step, writes, written_by};
 use serde_json::{Value, json};
 
 const BACKENDS: [&str; 3] = ["smi", "consul", "linkerd"];
@@ -24,12 +24,9 @@ fn demo(config: Value, steps: Value) -> Value {
     scenario
 }
 
-/// Plays a scenario document; returns charm-sim's output.
+/// Plays a scenario document against the beacon; returns charm-sim's output.
 fn play(scenario: &Value) -> Value {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("scenario.yaml");
-    std::fs::write(&path, serde_yaml_ng::to_string(scenario).expect("yaml")).expect("write");
-    run_file(&path)
+    common::play_json(common::charm_dir(), scenario)
 }
 
 fn switch_to(backend: &str) -> Value {

@@ -10,24 +10,18 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{charm_dir, object, objects};
+use common::{
+    DEMO_POLICIES, PROVIDER_LABELS, PROVIDER_MESH_TYPE, assert_all_ok, charm_dir, object, objects,
+    play_json,
+};
 use serde_json::{Value, json};
 
 const REMOTE: &str = "remote-0123456789abcdef0123456789abcdef";
 const WAYPOINT: &str = "prod-istio-beacon-k8s-waypoint";
-/// §2.2: the consumer's `policies`, byte for byte.
-const POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
-/// §2.1: the beacon's provider databag in `prod` with model-on-mesh=false.
-const LABELS: &str = r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#;
-const MESH_TYPE: &str = r#""istio""#;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The venv python, checked to import the real library.
 fn venv_python() -> PathBuf {
-    let python = repo().join(".venv/bin/python");
+    let python = common::repo().join(".venv/bin/python");
     assert!(
         python.is_file(),
         "{} is missing: create the oracle venv with scripts/setup-python.sh",
@@ -50,32 +44,13 @@ fn venv_python() -> PathBuf {
 fn consumer_charm() -> tempfile::TempDir {
     let python = venv_python();
     let venv = python.parent().and_then(Path::parent).expect("venv dir");
-    let src = repo().join("tests/python/consumer_charm");
+    let src = common::repo().join("tests/python/consumer_charm");
     let dir = tempfile::tempdir().expect("temp dir");
     for file in ["charm.py", "metadata.yaml", "dispatch"] {
         std::fs::copy(src.join(file), dir.path().join(file)).expect("copy charm file");
     }
     std::os::unix::fs::symlink(venv, dir.path().join("venv")).expect("link venv");
     dir
-}
-
-/// Plays `scenario` (written as JSON) against `charm`; returns charm-sim's output.
-fn play(charm: &Path, scenario: &Value) -> Value {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("scenario.json");
-    std::fs::write(&path, serde_json::to_vec(scenario).expect("scenario JSON")).expect("write");
-    common::run_charm(charm, &path)
-}
-
-/// Every step exited 0 (stderr of the first one that did not otherwise).
-fn assert_all_ok(out: &Value, what: &str) {
-    for s in out["steps"].as_array().expect("steps") {
-        assert_eq!(
-            s["exit_code"], 0,
-            "{what}: {} failed: {}",
-            s["step"], s["stderr"]
-        );
-    }
 }
 
 /// Our app databag of relation `id` after the last step.
@@ -112,7 +87,6 @@ fn consumer_scenario(provider_bag: Value, kubernetes: Value, steps: Value) -> Va
 
 /// The beacon in `prod` (1 unit, default config) serving `mydb`, which sent `policies`.
 fn beacon_scenario(policies: &str) -> Value {
-    let gateway = json!({"gateway.networking.k8s.io/gateway-name": WAYPOINT});
     json!({
         "model": {"name": "prod", "uuid": "7b0e1c9e-0000-4000-8000-000000000001"},
         "unit": "istio-beacon-k8s/0",
@@ -124,26 +98,7 @@ fn beacon_scenario(policies: &str) -> Value {
              "remote_units": ["mydb/0"], "remote_app_data": {"policies": policies}},
         ],
         "containers": {"metrics-proxy": {"can_connect": true}},
-        "kubernetes": [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
-            {"apiVersion": "apps/v1", "kind": "StatefulSet",
-             "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
-             "spec": {"replicas": 1, "serviceName": "istio-beacon-k8s-endpoints",
-                      "selector": {"matchLabels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
-                      "template": {"metadata": {"labels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
-                                   "spec": {"containers": [{"name": "charm", "image": "charm-base"}]}}}},
-            {"apiVersion": "v1", "kind": "Service",
-             "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
-             "spec": {"selector": {"app.kubernetes.io/name": "istio-beacon-k8s"},
-                      "ports": [{"name": "placeholder", "port": 65535}]}},
-            // What Istio creates for the waypoint Gateway, ready.
-            {"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"name": WAYPOINT, "namespace": "prod"},
-             "spec": {"replicas": 1, "selector": {"matchLabels": gateway},
-                      "template": {"metadata": {"labels": gateway},
-                                   "spec": {"containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}},
-             "status": {"replicas": 1, "readyReplicas": 1}},
-        ],
+        "kubernetes": common::beacon_cluster(WAYPOINT),
         "crds": "default",
         "steps": [
             {"hook": "service-mesh-relation-created", "relation": 3},
@@ -174,7 +129,7 @@ fn beacon_policy(name: &str, spec: Value) -> Value {
 fn python_consumer_through_our_beacon_and_back() {
     // 1. The Python consumer on the real library commits its policies.
     let charm = consumer_charm();
-    let out = play(
+    let out = play_json(
         charm.path(),
         &consumer_scenario(
             json!({}),
@@ -196,10 +151,13 @@ fn python_consumer_through_our_beacon_and_back() {
         "the consumer's databag holds only `policies`"
     );
     let policies = bag["policies"].as_str().expect("policies is a string");
-    assert_eq!(policies, POLICIES, "the library's `policies` is §2.2's");
+    assert_eq!(
+        policies, DEMO_POLICIES,
+        "the library's `policies` is §2.2's"
+    );
 
     // 2. Our beacon turns exactly that value into §3.12's policies for mydb.
-    let out = play(charm_dir(), &beacon_scenario(policies));
+    let out = play_json(charm_dir(), &beacon_scenario(policies));
     assert_all_ok(&out, "beacon");
     let mut names = objects(&out, "AuthorizationPolicy");
     names.sort();
@@ -245,7 +203,7 @@ fn python_consumer_through_our_beacon_and_back() {
     let provider = app_data(&out, 3).clone();
     assert_eq!(
         provider,
-        json!({"labels": LABELS, "mesh_type": MESH_TYPE}),
+        json!({"labels": PROVIDER_LABELS, "mesh_type": PROVIDER_MESH_TYPE}),
         "the beacon's provider databag is §2.1's"
     );
 
@@ -261,7 +219,7 @@ fn python_consumer_through_our_beacon_and_back() {
          "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
     ]);
     let charm = consumer_charm();
-    let out = play(
+    let out = play_json(
         charm.path(),
         &consumer_scenario(
             provider,
@@ -274,17 +232,17 @@ fn python_consumer_through_our_beacon_and_back() {
         out["steps"][0]["unit_status"],
         json!({
             "status": "active",
-            "message": format!("mesh_type=istio labels={LABELS}"),
+            "message": format!("mesh_type=istio labels={PROVIDER_LABELS}"),
         })
     );
-    let mut expected: Value = serde_json::from_str(LABELS).expect("labels JSON");
+    let mut expected: Value = serde_json::from_str(PROVIDER_LABELS).expect("labels JSON");
     expected["app.kubernetes.io/name"] = json!("mydb");
     let sts = object(&out, "StatefulSet", "prod", "mydb").expect("StatefulSet mydb");
     assert_eq!(sts["spec"]["template"]["metadata"]["labels"], expected);
     let svc = object(&out, "Service", "prod", "mydb").expect("Service mydb");
     assert_eq!(
         svc["metadata"]["labels"],
-        serde_json::from_str::<Value>(LABELS).expect("JSON")
+        serde_json::from_str::<Value>(PROVIDER_LABELS).expect("JSON")
     );
 }
 
@@ -293,12 +251,12 @@ fn python_consumer_through_our_beacon_and_back() {
 /// the consumer's hook succeeds and it puts no Istio label on its workload.
 #[test]
 fn python_consumer_reads_a_non_istio_beacon_as_no_data() {
-    let mut scenario = beacon_scenario(POLICIES);
+    let mut scenario = beacon_scenario(DEMO_POLICIES);
     scenario["steps"].as_array_mut().expect("steps").extend([
         json!({"update": {"config": {"mesh-backend": "linkerd"}}}),
         json!("config-changed"),
     ]);
-    let out = play(charm_dir(), &scenario);
+    let out = play_json(charm_dir(), &scenario);
     assert_all_ok(&out, "beacon");
     let provider = app_data(&out, 3).clone();
     assert_eq!(provider, json!({}), "no labels, no mesh_type");
@@ -313,7 +271,7 @@ fn python_consumer_reads_a_non_istio_beacon_as_no_data() {
          "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
     ]);
     let charm = consumer_charm();
-    let out = play(
+    let out = play_json(
         charm.path(),
         &consumer_scenario(
             provider,

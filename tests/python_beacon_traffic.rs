@@ -19,7 +19,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{charm_dir, object, objects, owned_policy};
+use common::{
+    DEMO_POLICIES, PROVIDER_LABELS, PROVIDER_MESH_TYPE, assert_all_ok, charm_dir, object, objects,
+    owned_policy, play_json,
+};
 use serde_json::{Value, json};
 use service_mesh::traffic::{
     ConnectionPool, ConsistentHash, HashKey, HttpCookie, LoadBalancer, MtlsMode, OutlierDetection,
@@ -28,22 +31,13 @@ use service_mesh::traffic::{
 
 const WAYPOINT: &str = "prod-istio-beacon-k8s-waypoint";
 const INSTANCE: &str = "prod-istio-beacon-k8s";
-/// §2.2: the consumer's `policies`, byte for byte (as in examples/demo-model/scenario.yaml).
-const POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
-/// §2.1: the beacon's provider databag in `prod` with model-on-mesh=false.
-const LABELS: &str = r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#;
-const MESH_TYPE: &str = r#""istio""#;
 const APP_POLICY: &str = "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3";
 const UNIT_POLICY: &str = "istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a";
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 /// The Python beacon's venv, checked to import what the charm imports; `None` (after saying
 /// so) outside CI.
 fn venv() -> Option<PathBuf> {
-    let venv = repo().join(".venv-python-beacon");
+    let venv = common::repo().join(".venv-python-beacon");
     let python = venv.join("bin/python");
     let problem = if !python.is_file() {
         format!("{} is missing", python.display())
@@ -89,7 +83,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A copy of the Python charm with a `venv` link its dispatch runs the interpreter through.
 fn python_beacon(venv: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    copy_dir(&repo().join("tests/python/python_beacon"), dir.path());
+    copy_dir(
+        &common::repo().join("tests/python/python_beacon"),
+        dir.path(),
+    );
     std::os::unix::fs::symlink(venv, dir.path().join("venv")).expect("link venv");
     dir
 }
@@ -145,7 +142,7 @@ fn second_intent() -> TrafficIntent {
 
 /// mydb's app bag: §2.2's `policies`, plus `traffic` when given.
 fn consumer_bag(traffic: Option<&TrafficIntent>) -> Value {
-    let mut bag = json!({"policies": POLICIES});
+    let mut bag = json!({"policies": DEMO_POLICIES});
     if let Some(t) = traffic {
         bag["traffic"] = t.to_json().into();
     }
@@ -161,7 +158,6 @@ fn scenario(with_traffic: bool) -> Value {
     } else {
         (None, None)
     };
-    let gateway = json!({"gateway.networking.k8s.io/gateway-name": WAYPOINT});
     json!({
         "model": {"name": "prod", "uuid": "7b0e1c9e-0000-4000-8000-000000000001"},
         "unit": "istio-beacon-k8s/0",
@@ -173,28 +169,7 @@ fn scenario(with_traffic: bool) -> Value {
              "remote_units": ["mydb/0"], "remote_app_data": consumer_bag(first.as_ref())},
         ],
         "containers": {"metrics-proxy": {"can_connect": true}},
-        "kubernetes": [
-            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
-            // What Juju creates for the beacon: its StatefulSet and Service.
-            {"apiVersion": "apps/v1", "kind": "StatefulSet",
-             "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
-             "spec": {"replicas": 1, "serviceName": "istio-beacon-k8s-endpoints",
-                      "selector": {"matchLabels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
-                      "template": {"metadata": {"labels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
-                                   "spec": {"containers": [{"name": "charm", "image": "charm-base"}]}}}},
-            {"apiVersion": "v1", "kind": "Service",
-             "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
-             "spec": {"selector": {"app.kubernetes.io/name": "istio-beacon-k8s"},
-                      "ports": [{"name": "placeholder", "port": 65535}]}},
-            // What Istio creates for the waypoint Gateway, ready (the Python beacon waits,
-            // sleeping, until it is).
-            {"apiVersion": "apps/v1", "kind": "Deployment",
-             "metadata": {"name": WAYPOINT, "namespace": "prod"},
-             "spec": {"replicas": 1, "selector": {"matchLabels": gateway},
-                      "template": {"metadata": {"labels": gateway},
-                                   "spec": {"containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}},
-             "status": {"replicas": 1, "readyReplicas": 1}},
-        ],
+        "kubernetes": common::beacon_cluster(WAYPOINT),
         "crds": "default",
         "steps": [
             "config-changed",
@@ -207,27 +182,8 @@ fn scenario(with_traffic: bool) -> Value {
     })
 }
 
-/// Plays `scenario` (written as JSON) against `charm`; returns charm-sim's output.
-fn play(charm: &Path, scenario: &Value) -> Value {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("scenario.json");
-    std::fs::write(&path, serde_json::to_vec(scenario).expect("scenario JSON")).expect("write");
-    common::run_charm(charm, &path)
-}
-
 fn steps(out: &Value) -> &Vec<Value> {
     out["steps"].as_array().expect("steps")
-}
-
-/// Every step exited 0 (its stderr otherwise).
-fn assert_all_ok(out: &Value, what: &str) {
-    for s in steps(out) {
-        assert_eq!(
-            s["exit_code"], 0,
-            "{what}: {} failed: {}",
-            s["step"], s["stderr"]
-        );
-    }
 }
 
 /// A step's API requests as `<METHOD> <path>?<query> <status>`, sorted: the Python
@@ -275,8 +231,8 @@ fn python_beacon_ignores_a_consumers_traffic_key() {
 
     let charm = python_beacon(&venv);
     let (without, with) = std::thread::scope(|s| {
-        let without = s.spawn(|| play(charm.path(), &scenario(false)));
-        let with = s.spawn(|| play(charm.path(), &scenario(true)));
+        let without = s.spawn(|| play_json(charm.path(), &scenario(false)));
+        let with = s.spawn(|| play_json(charm.path(), &scenario(true)));
         (
             without.join().expect("run without traffic"),
             with.join().expect("run with traffic"),
@@ -371,7 +327,7 @@ fn python_beacon_ignores_a_consumers_traffic_key() {
     }
     assert_eq!(
         common::local_app_data(&with, 3),
-        &json!({"labels": LABELS, "mesh_type": MESH_TYPE})
+        &json!({"labels": PROVIDER_LABELS, "mesh_type": PROVIDER_MESH_TYPE})
     );
     // Its metrics-proxy service is planned (Pebble reached), as upstream does.
     assert!(
@@ -386,7 +342,7 @@ fn python_beacon_ignores_a_consumers_traffic_key() {
 
     // Control: our beacon, on the same bag, renders the intent (the Python beacon had a
     // valid one to ignore).
-    let ours = play(charm_dir(), &scenario(true));
+    let ours = play_json(charm_dir(), &scenario(true));
     assert_all_ok(&ours, "our beacon");
     let name = "prod/istio-beacon-k8s-prod-traffic-mydb";
     assert_eq!(objects(&ours, "DestinationRule"), vec![name]);

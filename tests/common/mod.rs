@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The unpacked charm: dispatch, metadata.yaml, config.yaml, actions.yaml and
 /// bin/istio-beacon-k8s.
@@ -215,4 +215,60 @@ pub fn owned_policy(name: &str, instance: &str, spec: Value) -> Value {
 pub fn written_by(manager: &str, mut object: Value) -> Value {
     object["metadata"]["managedFields"] = serde_json::json!([{"manager": manager}]);
     object
+}
+
+/// §2.2: the demo consumer's `policies`, byte for byte (as in examples/demo-model/scenario.yaml).
+pub const DEMO_POLICIES: &str = r#"[{"source_namespace": "prod", "source_app_name": "myapp", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "app", "endpoints": [{"hosts": null, "ports": [5432, 8080], "methods": ["GET", "POST"], "paths": ["/api", "/health"]}]}, {"source_namespace": "cos", "source_app_name": "prometheus", "target_namespace": "prod", "target_app_name": "mydb", "target_selector_labels": null, "target_service": null, "target_type": "unit", "endpoints": [{"hosts": null, "ports": [9090], "methods": null, "paths": null}]}]"#;
+/// §2.1: the beacon's provider databag in `prod` with model-on-mesh=false.
+pub const PROVIDER_LABELS: &str = r#"{"istio.io/dataplane-mode": "ambient", "istio.io/use-waypoint": "prod-istio-beacon-k8s-waypoint", "istio.io/use-waypoint-namespace": "prod"}"#;
+pub const PROVIDER_MESH_TYPE: &str = r#""istio""#;
+
+/// Plays `scenario` (written as JSON) against `charm`; returns charm-sim's output.
+pub fn play_json(charm: &Path, scenario: &Value) -> Value {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("scenario.json");
+    std::fs::write(&path, serde_json::to_vec(scenario).expect("scenario JSON")).expect("write");
+    run_charm(charm, &path)
+}
+
+/// Every step exited 0 (the stderr of one that did not otherwise).
+pub fn assert_all_ok(out: &Value, what: &str) {
+    for s in out["steps"].as_array().expect("steps") {
+        assert_eq!(
+            s["exit_code"], 0,
+            "{what}: {} failed: {}",
+            s["step"], s["stderr"]
+        );
+    }
+}
+
+/// The beacon's cluster in `prod` (1 unit): what Juju creates for it (its Namespace,
+/// StatefulSet and Service) and what Istio creates for its waypoint Gateway `waypoint`,
+/// ready.
+pub fn beacon_cluster(waypoint: &str) -> Vec<Value> {
+    let gateway = json!({"gateway.networking.k8s.io/gateway-name": waypoint});
+    vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}),
+        json!({"apiVersion": "apps/v1", "kind": "StatefulSet",
+         "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
+         "spec": {"replicas": 1, "serviceName": "istio-beacon-k8s-endpoints",
+                  "selector": {"matchLabels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
+                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "istio-beacon-k8s"}},
+                               "spec": {"containers": [{"name": "charm", "image": "charm-base"}]}}}}),
+        json!({"apiVersion": "v1", "kind": "Service",
+         "metadata": {"name": "istio-beacon-k8s", "namespace": "prod"},
+         "spec": {"selector": {"app.kubernetes.io/name": "istio-beacon-k8s"},
+                  "ports": [{"name": "placeholder", "port": 65535}]}}),
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": waypoint, "namespace": "prod"},
+         "spec": {"replicas": 1, "selector": {"matchLabels": gateway},
+                  "template": {"metadata": {"labels": gateway},
+                               "spec": {"containers": [{"name": "istio-proxy", "image": "istio/proxyv2"}]}}},
+         "status": {"replicas": 1, "readyReplicas": 1}}),
+    ]
+}
+
+/// The project's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
