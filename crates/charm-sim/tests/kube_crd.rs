@@ -31,6 +31,19 @@ fn ap_resource(version: &str) -> ApiResource {
     )
 }
 
+/// The dynamic API of `kind` (`plural` in `group`/`version`) in namespace `prod`.
+fn prod_api(
+    client: kube::Client,
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> Api<DynamicObject> {
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    Api::namespaced_with(client, "prod", &resource)
+}
+
 fn policy(name: &str, ns: &str, scope: &str, spec: Value) -> DynamicObject {
     serde_json::from_value(json!({
         "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
@@ -258,13 +271,12 @@ async fn crd_cel_rules_that_matter_are_enforced() {
         .unwrap_or_default();
     assert_eq!(causes[0].field, "spec.targetRefs[0].namespace");
 
-    let gws: Api<DynamicObject> = Api::namespaced_with(
+    let gws: Api<DynamicObject> = prod_api(
         client,
-        "prod",
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"),
-            "gateways",
-        ),
+        "gateway.networking.k8s.io",
+        "v1",
+        "Gateway",
+        "gateways",
     );
     let listener = json!({"name": "mesh", "port": 15008, "protocol": "HBONE"});
     let gw: DynamicObject = serde_json::from_value(json!({
@@ -393,13 +405,12 @@ async fn destination_rules_and_peer_authentications_are_validated() {
     let server = server(ApiServer::default_crds());
     let client = client(&server).await;
     let pp = PatchParams::apply("istio-beacon-k8s").force();
-    let dr_api: Api<DynamicObject> = Api::namespaced_with(
+    let dr_api: Api<DynamicObject> = prod_api(
         client.clone(),
-        "prod",
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("networking.istio.io", "v1", "DestinationRule"),
-            "destinationrules",
-        ),
+        "networking.istio.io",
+        "v1",
+        "DestinationRule",
+        "destinationrules",
     );
     let dr = |simple: &str| -> DynamicObject {
         serde_json::from_value(json!({
@@ -425,13 +436,12 @@ async fn destination_rules_and_peer_authentications_are_validated() {
     );
     assert_eq!((e.code, e.reason.as_str()), (422, "Invalid"));
 
-    let pa_api: Api<DynamicObject> = Api::namespaced_with(
+    let pa_api: Api<DynamicObject> = prod_api(
         client,
-        "prod",
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("security.istio.io", "v1", "PeerAuthentication"),
-            "peerauthentications",
-        ),
+        "security.istio.io",
+        "v1",
+        "PeerAuthentication",
+        "peerauthentications",
     );
     let pa = |mode: &str| -> DynamicObject {
         serde_json::from_value(json!({
@@ -460,13 +470,12 @@ async fn istio_traffic_cel_rules_are_enforced() {
     let server = server(ApiServer::default_crds());
     let client = client(&server).await;
     let pp = PatchParams::apply("istio-beacon-k8s").force();
-    let dr_api: Api<DynamicObject> = Api::namespaced_with(
+    let dr_api: Api<DynamicObject> = prod_api(
         client.clone(),
-        "prod",
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("networking.istio.io", "v1", "DestinationRule"),
-            "destinationrules",
-        ),
+        "networking.istio.io",
+        "v1",
+        "DestinationRule",
+        "destinationrules",
     );
     let dr = |interval: &str| -> DynamicObject {
         serde_json::from_value(json!({
@@ -501,13 +510,12 @@ async fn istio_traffic_cel_rules_are_enforced() {
         );
     }
 
-    let pa_api: Api<DynamicObject> = Api::namespaced_with(
+    let pa_api: Api<DynamicObject> = prod_api(
         client,
-        "prod",
-        &ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("security.istio.io", "v1", "PeerAuthentication"),
-            "peerauthentications",
-        ),
+        "security.istio.io",
+        "v1",
+        "PeerAuthentication",
+        "peerauthentications",
     );
     let pa = |spec: Value| -> DynamicObject {
         serde_json::from_value(json!({
