@@ -86,7 +86,13 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
     let mut desired = desired_unrendered(snap, &names);
     memo_store::save_consumers(ctx, desired.consumer_memo.as_ref());
 
-    let client = kube_client().await?;
+    let client = match kube_client().await {
+        Ok(client) => client,
+        Err(e) => {
+            render_and_log(&mut desired);
+            return Err(e);
+        }
+    };
     let backend_kinds = live::backend_kinds(
         &snap.config.mesh_backend,
         snapshot::reads_everything(&ctx.event),
@@ -95,8 +101,7 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
         match live::read(&client, &snap.model, &desired, &names, &backend_kinds).await {
             Ok(read) => read,
             Err(KubeFailure::Blocked(msg)) => {
-                desired.render_backend();
-                log_desired(&desired);
+                render_and_log(&mut desired);
                 let mut findings = findings_of(&desired);
                 // Still publish relation data: it needs no API server.
                 findings.blocked.push(msg);
@@ -105,7 +110,10 @@ async fn leader(model: &Model, snap: &Snapshot) -> Result<(), HookError> {
                 save_published(model, snap, &desired)?;
                 return finish(model, status::final_status(&findings), false);
             }
-            Err(retry) => return Err(retry.into()),
+            Err(retry) => {
+                render_and_log(&mut desired);
+                return Err(retry.into());
+            }
         };
     let upgrading = matches!(ctx.event, Event::Hook(HookEvent::UpgradeCharm));
     let live = Live {
@@ -249,6 +257,13 @@ fn log_relation_writes(actions: &[plan::Action]) {
 }
 
 /// Log what the pure core found wrong with consumer data.
+/// A hook that ends before the cluster is read (so without `settle_backend`) still says
+/// what the consumers' data gave.
+fn render_and_log(desired: &mut Desired) {
+    desired.render_backend();
+    log_desired(desired);
+}
+
 fn log_desired(desired: &Desired) {
     log_all(tracing::Level::ERROR, &desired.skipped);
     log_all(tracing::Level::ERROR, &desired.traffic.skipped);

@@ -1186,3 +1186,25 @@ fn the_readme_examples_hold() {
         findings(&linkerd)
     );
 }
+
+#[test]
+fn a_hook_that_cannot_read_the_cluster_still_logs_what_the_consumers_data_gave() {
+    // Every LIST of Linkerd Servers fails (1 + 3 retries): the hook fails for Juju to retry,
+    // and the policy Linkerd narrows is said all the same.
+    let mut scenario = demo(
+        json!({"mesh-backend": "linkerd"}),
+        json!(["config-changed"]),
+    );
+    scenario["faults"] = json!([
+        {"match": {"method": "GET", "path_regex": ".*/servers.*"}, "error": 503, "times": 8}
+    ]);
+    let out = play(&scenario);
+    assert_ne!(exit_code(&out, 0), 0);
+    assert!(
+        findings(&out)
+            .iter()
+            .any(|l| l.starts_with("Narrowing policy") && l.contains("from service-mesh:3 (mydb)")),
+        "{:?}",
+        logs(&out, 0, "WARNING")
+    );
+}
