@@ -188,16 +188,31 @@ impl PolicyIntent {
 
     /// The policy this intent is built from. `None` as for [`PolicyIntent::body`].
     pub fn policy(&self) -> Option<MeshPolicy> {
+        self.policy_parsing(&mut ParsedValues::default())
+    }
+
+    /// [`PolicyIntent::policy`], parsing each consumer's `policies` value once for all the
+    /// intents that come from it.
+    fn policy_parsing(&self, parsed: &mut ParsedValues) -> Option<MeshPolicy> {
         match &self.source {
             PolicySource::Parsed(policy) => Some(policy.clone()),
-            PolicySource::Consumer { raw, index } => service_mesh::parse_policies(raw)
-                .ok()?
-                .into_iter()
-                .nth(*index)?
-                .ok(),
+            PolicySource::Consumer { raw, index } => parsed
+                .0
+                .entry(raw.as_ptr())
+                .or_insert_with(|| {
+                    let all = service_mesh::parse_policies(raw).ok()?;
+                    Some(all.into_iter().map(Result::ok).collect())
+                })
+                .as_ref()
+                .and_then(|all| all.get(*index)?.clone()),
         }
     }
 }
+
+/// Consumers' `policies` values already parsed, by the address of the value the intents
+/// share (`PolicySource::Consumer::raw`).
+#[derive(Default)]
+struct ParsedValues(HashMap<*const u8, Option<Vec<Option<MeshPolicy>>>>);
 
 /// Everything the beacon wants to exist.
 #[derive(Debug, Clone, PartialEq)]
@@ -514,20 +529,9 @@ fn backend_render(
     let mut policies = Vec::with_capacity(intents.len());
     let mut origins = Vec::with_capacity(intents.len());
     // Each consumer's `policies` value is parsed once, not once per policy it holds.
-    let mut parsed: HashMap<*const u8, Option<Vec<Option<MeshPolicy>>>> = HashMap::new();
+    let mut parsed = ParsedValues::default();
     for intent in intents {
-        let policy = match &intent.source {
-            PolicySource::Parsed(policy) => Some(policy.clone()),
-            PolicySource::Consumer { raw, index } => parsed
-                .entry(raw.as_ptr())
-                .or_insert_with(|| {
-                    let all = service_mesh::parse_policies(raw).ok()?;
-                    Some(all.into_iter().map(Result::ok).collect())
-                })
-                .as_ref()
-                .and_then(|all| all.get(*index)?.clone()),
-        };
-        match policy {
+        match intent.policy_parsing(&mut parsed) {
             Some(policy) => {
                 policies.push(policy);
                 origins.push(intent);
