@@ -89,22 +89,16 @@ pub enum Purpose {
 fn config_mtls(
     config: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Option<MtlsMode>, SnapshotError> {
-    const KEY: &str = "mtls-mode";
-    let bad = |got: String| SnapshotError::Config {
-        key: KEY,
-        expected: "one of \"\", strict, permissive",
-        got,
-    };
-    match config.get(KEY) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => match s.trim() {
-            "" => Ok(None),
-            "strict" => Ok(Some(MtlsMode::Strict)),
-            "permissive" => Ok(Some(MtlsMode::Permissive)),
-            other => Err(bad(format!("{other:?}"))),
-        },
-        Some(other) => Err(bad(other.to_string())),
-    }
+    let mode = config_string(
+        config,
+        "mtls-mode",
+        "one of \"\", strict, permissive",
+        |s| matches!(s, "strict" | "permissive"),
+    )?;
+    Ok(mode.map(|mode| match mode.as_str() {
+        "strict" => MtlsMode::Strict,
+        _ => MtlsMode::Permissive,
+    }))
 }
 
 /// A string option, trimmed; `None` when unset or empty. `check` says why a value is not
@@ -587,6 +581,26 @@ mod tests {
                         ..
                     })
                 ),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn mtls_mode_is_empty_strict_or_permissive() {
+        for (value, want) in [
+            ("", None),
+            (" strict ", Some(MtlsMode::Strict)),
+            ("permissive", Some(MtlsMode::Permissive)),
+        ] {
+            let got = config_mtls(&options(&[("mtls-mode", value)])).expect("valid");
+            assert_eq!(got, want, "{value:?}");
+        }
+        assert_eq!(config_mtls(&options(&[])).expect("unset"), None);
+        for bad in ["STRICT", "disable"] {
+            let err = config_mtls(&options(&[("mtls-mode", bad)])).err();
+            assert!(
+                matches!(&err, Some(SnapshotError::Config { key: "mtls-mode", got, .. }) if *got == format!("{bad:?}")),
                 "{bad}: {err:?}"
             );
         }
