@@ -1062,17 +1062,11 @@ fn findings(out: &Value) -> Vec<String> {
         .collect()
 }
 
-fn ours_of_kind<'a>(out: &'a Value, kind: &str) -> Vec<&'a Value> {
-    out["kubernetes"]
-        .as_array()
-        .expect("kubernetes")
-        .iter()
-        .filter(|o| {
-            o["kind"] == kind
-                && o["metadata"]["labels"]["kubernetes-resource-handler-scope"]
-                    == "mesh-backend-policy"
-        })
-        .collect()
+/// [`backend_bodies`] of one kind.
+fn bodies_of_kind(out: &Value, backend: &str, kind: &str) -> Vec<Value> {
+    let mut bodies = backend_bodies(out, backend);
+    bodies.retain(|o| o["kind"] == kind);
+    bodies
 }
 
 /// The README's examples table ("Other meshes"), row by row.
@@ -1095,7 +1089,7 @@ fn the_readme_examples_hold() {
     let lines = findings(&smi);
     assert!(reason(&lines, APP).contains("SMI HTTP routes cannot be limited to ports"));
     assert_eq!(reason(&lines, UNIT), "", "exact under SMI");
-    let target = ours_of_kind(&smi, "TrafficTarget")
+    let target = bodies_of_kind(&smi, "smi", "TrafficTarget")
         .into_iter()
         .find(|t| t["spec"]["destination"]["name"] == "mydb")
         .expect("mydb's TrafficTarget");
@@ -1122,7 +1116,7 @@ fn the_readme_examples_hold() {
     assert!(reason(&lines, APP).contains("ties with this one"));
     assert_eq!(reason(&lines, UNIT), "", "exact under Linkerd");
     let names = |kind: &str| -> Vec<String> {
-        ours_of_kind(&linkerd, kind)
+        bodies_of_kind(&linkerd, "linkerd", kind)
             .iter()
             .map(|o| {
                 o["metadata"]["name"]
@@ -1139,7 +1133,7 @@ fn the_readme_examples_hold() {
         );
     }
     assert!(
-        ours_of_kind(&linkerd, "MeshTLSAuthentication")
+        bodies_of_kind(&linkerd, "linkerd", "MeshTLSAuthentication")
             .iter()
             .any(|m| {
                 m["spec"]["identities"]
@@ -1158,7 +1152,7 @@ fn the_readme_examples_hold() {
     };
     let smi = with("smi");
     assert_eq!(findings(&smi), Vec::<String>::new());
-    let group = ours_of_kind(&smi, "HTTPRouteGroup")
+    let group = bodies_of_kind(&smi, "smi", "HTTPRouteGroup")
         .into_iter()
         .find(|g| g["metadata"]["name"] == "istio-beacon-k8s-prod-mydb-myapp-prod")
         .expect("mydb's route group");
@@ -1167,7 +1161,7 @@ fn the_readme_examples_hold() {
         json!([{"name": "m0", "pathRegex": "^/api$", "methods": ["GET"]}])
     );
     let consul = with("consul");
-    let intentions = ours_of_kind(&consul, "ServiceIntentions");
+    let intentions = bodies_of_kind(&consul, "consul", "ServiceIntentions");
     let mydb = intentions
         .iter()
         .find(|i| i["metadata"]["name"] == "istio-beacon-k8s-prod-mydb")
