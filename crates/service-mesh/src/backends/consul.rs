@@ -115,36 +115,23 @@ pub fn render(
     beacon_model: &str,
     policies: &[MeshPolicy],
 ) -> Rendered {
-    let mut out = Rendered::default();
     let mut dests: BTreeMap<(String, String), BTreeMap<Identity, Vec<Value>>> = BTreeMap::new();
-    for p in policies {
-        let intent = match Intent::from_policy(p) {
-            Ok(i) => i,
-            Err(e) => {
-                out.outcomes.push(Outcome::Refused(e));
-                continue;
-            }
-        };
-        let (rules, outcome) = admit(&intent);
-        if outcome.rendered() {
-            let app = intent.target.whole_app().unwrap_or_default().to_string();
-            let perms = dests
-                .entry((intent.namespace.clone(), app))
-                .or_default()
-                .entry(intent.source.clone())
-                .or_default();
-            for r in rules {
-                for path in r.paths.clone().unwrap_or_else(|| vec![PathMatch::Any]) {
-                    if let Some(perm) = permission(&path, &r.methods)
-                        && !perms.contains(&perm)
-                    {
-                        perms.push(perm);
-                    }
+    let mut out = Rendered::admit_each(policies, admit, |intent, rules, app| {
+        let perms = dests
+            .entry((intent.namespace.clone(), app))
+            .or_default()
+            .entry(intent.source.clone())
+            .or_default();
+        for r in rules {
+            for path in r.paths.clone().unwrap_or_else(|| vec![PathMatch::Any]) {
+                if let Some(perm) = permission(&path, &r.methods)
+                    && !perms.contains(&perm)
+                {
+                    perms.push(perm);
                 }
             }
         }
-        out.outcomes.push(outcome);
-    }
+    });
     for ((ns, app), sources) in dests {
         let name = object_name(&[beacon_app, beacon_model, &app], 253);
         let sources: Vec<Value> = sources

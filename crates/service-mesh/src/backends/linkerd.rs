@@ -311,31 +311,18 @@ pub fn render(
     beacon_model: &str,
     policies: &[MeshPolicy],
 ) -> Rendered {
-    let mut out = Rendered::default();
     let mut servers: BTreeMap<(String, String, u16), Access> = BTreeMap::new();
-    for p in policies {
-        let intent = match Intent::from_policy(p) {
-            Ok(i) => i,
-            Err(e) => {
-                out.outcomes.push(Outcome::Refused(e));
-                continue;
-            }
-        };
-        let (rules, outcome) = admit(&intent);
-        if outcome.rendered() {
-            let app = intent.target.whole_app().unwrap_or_default().to_string();
-            let id = options.identity(&intent.source.namespace, &intent.source.service_account);
-            for r in &rules {
-                for port in r.ports.iter().flatten() {
-                    servers
-                        .entry((intent.namespace.clone(), app.clone(), *port))
-                        .or_default()
-                        .add(&id, r, intent.tcp);
-                }
+    let mut out = Rendered::admit_each(policies, admit, |intent, rules, app| {
+        let id = options.identity(&intent.source.namespace, &intent.source.service_account);
+        for r in &rules {
+            for port in r.ports.iter().flatten() {
+                servers
+                    .entry((intent.namespace.clone(), app.clone(), *port))
+                    .or_default()
+                    .add(&id, r, intent.tcp);
             }
         }
-        out.outcomes.push(outcome);
-    }
+    });
     for ((ns, app, port), access) in servers {
         let port_s = port.to_string();
         let name = object_name(&[beacon_app, beacon_model, &app, &port_s], 253);

@@ -169,6 +169,36 @@ pub struct Rendered {
     pub outcomes: Vec<Outcome>,
 }
 
+impl Rendered {
+    /// Step 1 of every backend (see the module doc): each policy read into an [`Intent`] and
+    /// admitted on its own by `admit`, its outcome recorded in input order; `aggregate` gets
+    /// each rendered one (the intent, the rules the mesh can say, the target app) to build
+    /// the objects from afterwards.
+    pub(crate) fn admit_each(
+        policies: &[MeshPolicy],
+        admit: impl Fn(&Intent) -> (Vec<Rule>, Outcome),
+        mut aggregate: impl FnMut(&Intent, Vec<Rule>, String),
+    ) -> Rendered {
+        let mut out = Rendered::default();
+        for p in policies {
+            let intent = match Intent::from_policy(p) {
+                Ok(i) => i,
+                Err(e) => {
+                    out.outcomes.push(Outcome::Refused(e));
+                    continue;
+                }
+            };
+            let (rules, outcome) = admit(&intent);
+            if outcome.rendered() {
+                let app = intent.target.whole_app().unwrap_or_default().to_string();
+                aggregate(&intent, rules, app);
+            }
+            out.outcomes.push(outcome);
+        }
+        out
+    }
+}
+
 // === The mesh-neutral intent ===
 
 /// A workload identity: ServiceAccount `service_account` in `namespace` (a Juju app = its SA).

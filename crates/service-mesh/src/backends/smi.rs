@@ -85,40 +85,27 @@ struct PerSource {
 /// Renders the policies: per-policy admission, then per (app, source) one TrafficTarget with
 /// its TCPRoute and HTTPRouteGroup.
 pub fn render(beacon_app: &str, beacon_model: &str, policies: &[MeshPolicy]) -> Rendered {
-    let mut out = Rendered::default();
     let mut groups: BTreeMap<(String, String, Identity), PerSource> = BTreeMap::new();
-    for p in policies {
-        let intent = match Intent::from_policy(p) {
-            Ok(i) => i,
-            Err(e) => {
-                out.outcomes.push(Outcome::Refused(e));
+    let mut out = Rendered::admit_each(policies, admit, |intent, rules, app| {
+        let g = groups
+            .entry((intent.namespace.clone(), app, intent.source.clone()))
+            .or_default();
+        for r in rules {
+            if !r.is_l7() {
+                g.tcp_ports.extend(r.ports.iter().flatten());
                 continue;
             }
-        };
-        let (rules, outcome) = admit(&intent);
-        if outcome.rendered() {
-            let app = intent.target.whole_app().unwrap_or_default().to_string();
-            let g = groups
-                .entry((intent.namespace.clone(), app, intent.source.clone()))
-                .or_default();
-            for r in rules {
-                if !r.is_l7() {
-                    g.tcp_ports.extend(r.ports.iter().flatten());
-                    continue;
-                }
-                let methods: Vec<String> = match &r.methods {
-                    None => vec!["*".into()],
-                    Some(m) => m.iter().map(|m| m.value().to_string()).collect(),
-                };
-                for path in r.paths.unwrap_or_else(|| vec![PathMatch::Any]) {
-                    if let Some(re) = path.to_regex() {
-                        g.http.insert((re, methods.clone()));
-                    }
+            let methods: Vec<String> = match &r.methods {
+                None => vec!["*".into()],
+                Some(m) => m.iter().map(|m| m.value().to_string()).collect(),
+            };
+            for path in r.paths.unwrap_or_else(|| vec![PathMatch::Any]) {
+                if let Some(re) = path.to_regex() {
+                    g.http.insert((re, methods.clone()));
                 }
             }
         }
-        out.outcomes.push(outcome);
-    }
+    });
     for ((ns, app, src), g) in groups {
         let name = object_name(
             &[
