@@ -229,18 +229,11 @@ mod tests {
         let desired = run(&snap);
         assert!(desired.backend_objects.len() >= 2, "{backend}");
         let mut live = Live {
-            policies: Some(vec![]),
-            gateways: Some(vec![]),
-            destination_rules: Some(vec![]),
-            peer_authentications: Some(vec![]),
-            statefulset_labels: Some(Default::default()),
-            service_labels: Some(Default::default()),
-            pebble_plan: Some(json!({})),
             backend: Kind::of_backend(&snap.config.mesh_backend)
                 .into_iter()
                 .map(|k| (k, Some(vec![])))
                 .collect(),
-            ..Live::default()
+            ..crate::plan::converge_tests::empty_cluster()
         };
         // Everything but the backend's objects converged.
         let first = plan(&desired, &live);

@@ -7,6 +7,21 @@ use crate::kinds::{Kind, ObjectKey};
 use crate::plan::{Action, Labels, Live, LiveObject, plan};
 use crate::snapshot::Config;
 
+/// A cluster with every CRD installed, the beacon's StatefulSet and Service, Pebble
+/// reachable, and nothing else.
+pub(super) fn empty_cluster() -> Live {
+    Live {
+        policies: Some(vec![]),
+        gateways: Some(vec![]),
+        destination_rules: Some(vec![]),
+        peer_authentications: Some(vec![]),
+        statefulset_labels: Some(Default::default()),
+        service_labels: Some(Default::default()),
+        pebble_plan: Some(json!({})),
+        ..Live::default()
+    }
+}
+
 /// Applies a plan to an in-memory world the way the API server, Pebble and Juju would
 /// (server-side fields added on write), so that convergence can be checked purely.
 pub(super) fn simulate(live: &mut Live, actions: &[Action]) {
@@ -169,13 +184,7 @@ fn one_plan_converges_and_the_next_is_empty() {
         let d = run(&snap);
         let mut live = Live {
             policies: Some(LiveObject::from_value(&stale).into_iter().collect()),
-            gateways: Some(vec![]),
-            destination_rules: Some(vec![]),
-            peer_authentications: Some(vec![]),
-            statefulset_labels: Some(Default::default()),
-            service_labels: Some(Default::default()),
-            pebble_plan: Some(json!({})),
-            ..Live::default()
+            ..empty_cluster()
         };
         let first = plan(&d, &live);
         assert!(!first.actions.is_empty());
