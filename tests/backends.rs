@@ -563,20 +563,20 @@ fn a_backend_object_the_api_server_refuses_is_skipped_alone() {
         backend_objects(&out, "linkerd").len(),
         demo_expectation("linkerd").1
     );
-    // Remembered: not sent again, and not logged again, while it is unchanged; still
-    // counted.
+    remembered_until_a_hook_reads_everything(&out, SKIPPED_AND_NARROWED, "linkerd");
+}
+
+/// After a refusal in step 0: steps 1 and 2 (which do not read everything) neither send nor
+/// log the refused object again, and still count it (`counted`); step 3 (`config-changed`)
+/// sends it again, and the fault was for one request.
+fn remembered_until_a_hook_reads_everything(out: &Value, counted: &str, backend: &str) {
     for i in [1, 2] {
-        assert!(
-            writes(&out, i).is_empty(),
-            "step {i}: {:?}",
-            writes(&out, i)
-        );
-        assert!(logs(&out, i, "ERROR").is_empty(), "step {i}");
-        assert_eq!(status(&out, i), active(SKIPPED_AND_NARROWED), "step {i}");
+        assert!(writes(out, i).is_empty(), "step {i}: {:?}", writes(out, i));
+        assert!(logs(out, i, "ERROR").is_empty(), "step {i}");
+        assert_eq!(status(out, i), active(counted), "step {i}");
     }
-    // A hook that reads everything sends it again (the fault was for one request).
-    assert_eq!(writes(&out, 3).len(), 1, "{:?}", writes(&out, 3));
-    assert_eq!(status(&out, 3), active(demo_expectation("linkerd").0));
+    assert_eq!(writes(out, 3).len(), 1, "{:?}", writes(out, 3));
+    assert_eq!(status(out, 3), active(demo_expectation(backend).0));
 }
 
 #[test]
@@ -604,19 +604,7 @@ fn a_refused_smi_object_is_remembered_until_a_hook_reads_everything() {
         errors.len() == 1 && errors[0].starts_with("Skipping TrafficTarget prod/"),
         "{errors:?}"
     );
-    // Neither sent nor logged again while unchanged, by any hook that does not read
-    // everything; still counted.
-    for i in [1, 2] {
-        assert!(
-            writes(&out, i).is_empty(),
-            "step {i}: {:?}",
-            writes(&out, i)
-        );
-        assert!(logs(&out, i, "ERROR").is_empty(), "step {i}");
-        assert_eq!(status(&out, i), active(refused), "step {i}");
-    }
-    assert_eq!(writes(&out, 3).len(), 1, "{:?}", writes(&out, 3));
-    assert_eq!(status(&out, 3), active(demo_expectation("smi").0));
+    remembered_until_a_hook_reads_everything(&out, refused, "smi");
     assert_eq!(
         backend_objects(&out, "smi").len(),
         demo_expectation("smi").1
