@@ -108,6 +108,19 @@ fn beacon_scenario(policies: &str) -> Value {
     })
 }
 
+/// The consumer mydb's StatefulSet and Service, as Juju creates them.
+fn mydb_workload() -> Value {
+    json!([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mydb", "namespace": "prod"},
+         "spec": {"serviceName": "mydb", "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
+                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "mydb"}},
+                               "spec": {"containers": [{"name": "charm", "image": "charm"}]}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mydb", "namespace": "prod"},
+         "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
+    ])
+}
+
 /// §3.12's policy `name` with its ownership labels and `spec`.
 fn beacon_policy(name: &str, spec: Value) -> Value {
     json!({
@@ -209,15 +222,7 @@ fn python_consumer_through_our_beacon_and_back() {
 
     // 3. The beacon's databag, fed back, parses in the library: the consumer reports it and
     //    labels its StatefulSet and Service.
-    let workload = json!([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
-        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mydb", "namespace": "prod"},
-         "spec": {"serviceName": "mydb", "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
-                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "mydb"}},
-                               "spec": {"containers": [{"name": "charm", "image": "charm"}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mydb", "namespace": "prod"},
-         "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
-    ]);
+    let workload = mydb_workload();
     let charm = consumer_charm();
     let out = play_json(
         charm.path(),
@@ -261,15 +266,7 @@ fn python_consumer_reads_a_non_istio_beacon_as_no_data() {
     let provider = app_data(&out, 3).clone();
     assert_eq!(provider, json!({}), "no labels, no mesh_type");
 
-    let workload = json!([
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}},
-        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "mydb", "namespace": "prod"},
-         "spec": {"serviceName": "mydb", "selector": {"matchLabels": {"app.kubernetes.io/name": "mydb"}},
-                  "template": {"metadata": {"labels": {"app.kubernetes.io/name": "mydb"}},
-                               "spec": {"containers": [{"name": "charm", "image": "charm"}]}}}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mydb", "namespace": "prod"},
-         "spec": {"selector": {"app.kubernetes.io/name": "mydb"}, "ports": [{"port": 5432}]}},
-    ]);
+    let workload = mydb_workload();
     let charm = consumer_charm();
     let out = play_json(
         charm.path(),
