@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::{
     DEMO_POLICIES, PROVIDER_LABELS, PROVIDER_MESH_TYPE, assert_all_ok, charm_dir, object, objects,
-    play_json,
+    owned_policy, play_json,
 };
 use serde_json::{Value, json};
 
@@ -121,23 +121,6 @@ fn mydb_workload() -> Value {
     ])
 }
 
-/// §3.12's policy `name` with its ownership labels and `spec`.
-fn beacon_policy(name: &str, spec: Value) -> Value {
-    json!({
-        "apiVersion": "security.istio.io/v1",
-        "kind": "AuthorizationPolicy",
-        "metadata": {
-            "labels": {
-                "app.kubernetes.io/instance": "prod-istio-beacon-k8s",
-                "kubernetes-resource-handler-scope": "istio-authorization-policy",
-            },
-            "name": name,
-            "namespace": "prod",
-        },
-        "spec": spec,
-    })
-}
-
 #[test]
 fn python_consumer_through_our_beacon_and_back() {
     // 1. The Python consumer on the real library commits its policies.
@@ -184,8 +167,9 @@ fn python_consumer_through_our_beacon_and_back() {
     let app_policy = "istio-beacon-k8s-prod-policy-myapp-prod-mydb-a6cb41c3";
     assert_eq!(
         object(&out, "AuthorizationPolicy", "prod", app_policy),
-        Some(&beacon_policy(
+        Some(&owned_policy(
             app_policy,
+            "prod-istio-beacon-k8s",
             json!({
                 "rules": [{
                     "from": [{"source": {"principals": ["cluster.local/ns/prod/sa/myapp"]}}],
@@ -202,8 +186,9 @@ fn python_consumer_through_our_beacon_and_back() {
     let unit_policy = "istio-beacon-k8s-prod-policy-prometheus-cos-mydb-8b6b794a";
     assert_eq!(
         object(&out, "AuthorizationPolicy", "prod", unit_policy),
-        Some(&beacon_policy(
+        Some(&owned_policy(
             unit_policy,
+            "prod-istio-beacon-k8s",
             json!({
                 "rules": [{
                     "from": [{"source": {"principals": ["cluster.local/ns/cos/sa/prometheus"]}}],
